@@ -1,0 +1,230 @@
+//! Mono audio clips at letdown's one sample rate.
+//!
+//! Everything letdown plays (prompts, phrases, tones) is turned into a [`Clip`] once, at
+//! 48 kHz mono f32, before a session needs it. Mixing and timing then work in whole samples,
+//! which is what makes a rendered session exact to the sample.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rodio::Source;
+
+/// The sample rate of every clip and of the mix.
+pub const SAMPLE_RATE: u32 = 48_000;
+
+/// A short mono sound at [`SAMPLE_RATE`], cheap to clone.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Clip {
+    samples: Arc<[f32]>,
+}
+
+/// Converts a time offset to a sample index, rounding to the nearest sample.
+pub fn to_samples(d: Duration) -> u64 {
+    (d.as_nanos() * SAMPLE_RATE as u128 + 500_000_000).div_euclid(1_000_000_000) as u64
+}
+
+/// Converts a sample count to a duration (exact to the nanosecond, rounded).
+pub fn to_duration(samples: u64) -> Duration {
+    Duration::from_nanos(
+        ((samples as u128 * 1_000_000_000 + SAMPLE_RATE as u128 / 2) / SAMPLE_RATE as u128) as u64,
+    )
+}
+
+impl Clip {
+    /// Wraps samples already at [`SAMPLE_RATE`].
+    pub fn new(samples: Vec<f32>) -> Self {
+        Self {
+            samples: samples.into(),
+        }
+    }
+
+    /// The samples.
+    pub fn samples(&self) -> &[f32] {
+        &self.samples
+    }
+
+    /// How long the clip plays.
+    pub fn duration(&self) -> Duration {
+        to_duration(self.samples.len() as u64)
+    }
+
+    /// Decodes an audio file (WAV, OGG/Vorbis, FLAC or MP3), mixed down to mono and resampled.
+    pub fn decode_file(path: &Path) -> Result<Self, String> {
+        let file = std::fs::File::open(path)
+            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        let decoder = rodio::Decoder::try_from(file)
+            .map_err(|e| format!("cannot decode {}: {e}", path.display()))?;
+        Ok(Self::from_source(decoder))
+    }
+
+    /// Decodes WAV bytes (as written by a speech engine).
+    pub fn decode_wav_bytes(bytes: Vec<u8>) -> Result<Self, String> {
+        let decoder = rodio::Decoder::new_wav(std::io::Cursor::new(bytes))
+            .map_err(|e| format!("not a readable WAV: {e}"))?;
+        Ok(Self::from_source(decoder))
+    }
+
+    fn from_source<S: Source<Item = f32>>(source: S) -> Self {
+        let channels = source.channels().get() as usize;
+        let rate = source.sample_rate().get();
+        let interleaved: Vec<f32> = source.collect();
+        let mono: Vec<f32> = interleaved
+            .chunks(channels)
+            .map(|frame| frame.iter().sum::<f32>() / channels as f32)
+            .collect();
+        Self::new(resample(&mono, rate, SAMPLE_RATE))
+    }
+
+    /// Removes leading and trailing near-silence (below -50 dBFS), keeping `pad` of the tail, so
+    /// a prompt's first sound falls exactly where the plan puts it.
+    pub fn trimmed(&self, pad: Duration) -> Self {
+        const FLOOR: f32 = 0.003;
+        let s = &self.samples;
+        let Some(first) = s.iter().position(|x| x.abs() > FLOOR) else {
+            return Self::new(Vec::new());
+        };
+        let last = s.iter().rposition(|x| x.abs() > FLOOR).unwrap_or(first);
+        let end = (last + 1 + to_samples(pad) as usize).min(s.len());
+        // Start a few samples early and fade in over them, so the cut makes no click.
+        let start = first.saturating_sub(16);
+        let mut out = s[start..end].to_vec();
+        let fade = (first - start).max(1);
+        for (i, x) in out.iter_mut().take(fade).enumerate() {
+            *x *= i as f32 / fade as f32;
+        }
+        let n = out.len();
+        let tail = (to_samples(pad) as usize).min(n);
+        for i in 0..tail {
+            out[n - 1 - i] *= i as f32 / tail as f32;
+        }
+        Self::new(out)
+    }
+
+    /// Writes the clip as a 16-bit 48 kHz mono WAV file.
+    pub fn write_wav(&self, path: &Path) -> Result<(), String> {
+        write_wav(path, &self.samples)
+    }
+
+    /// Reads a 16-bit or float mono WAV at [`SAMPLE_RATE`] (as [`Clip::write_wav`] writes); other
+    /// formats go through the general decoder.
+    pub fn read_wav(path: &Path) -> Result<Self, String> {
+        let reader = hound::WavReader::open(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let spec = reader.spec();
+        if spec.channels != 1 || spec.sample_rate != SAMPLE_RATE {
+            return Self::decode_file(path);
+        }
+        let samples: Result<Vec<f32>, _> = match spec.sample_format {
+            hound::SampleFormat::Int if spec.bits_per_sample == 16 => reader
+                .into_samples::<i16>()
+                .map(|s| s.map(|v| v as f32 / 32768.0))
+                .collect(),
+            hound::SampleFormat::Float => reader.into_samples::<f32>().collect(),
+            _ => return Self::decode_file(path),
+        };
+        samples
+            .map(Self::new)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))
+    }
+}
+
+/// Writes mono samples as a 16-bit PCM WAV at [`SAMPLE_RATE`], clipping at full scale.
+pub fn write_wav(path: &Path, samples: &[f32]) -> Result<(), String> {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: SAMPLE_RATE,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let err = |e: hound::Error| format!("cannot write {}: {e}", path.display());
+    let mut w = hound::WavWriter::create(path, spec).map_err(err)?;
+    for &s in samples {
+        w.write_sample((s.clamp(-1.0, 1.0) * 32767.0).round() as i16)
+            .map_err(err)?;
+    }
+    w.finalize().map_err(err)
+}
+
+/// Band-limited resampling by windowed-sinc interpolation (a Hann-windowed kernel of 16 taps a
+/// side, cut off below the lower of the two Nyquist rates). Offline and run once per prompt, so
+/// quality matters more than speed here.
+pub fn resample(input: &[f32], from: u32, to: u32) -> Vec<f32> {
+    if from == to || input.is_empty() {
+        return input.to_vec();
+    }
+    const HALF: isize = 16;
+    let ratio = to as f64 / from as f64;
+    let cutoff = ratio.min(1.0) * 0.95;
+    let out_len = (input.len() as f64 * ratio).round() as usize;
+    let mut out = Vec::with_capacity(out_len);
+    let half = (HALF as f64 / cutoff).ceil() as isize;
+    for n in 0..out_len {
+        let t = n as f64 / ratio;
+        let center = t.floor() as isize;
+        let mut acc = 0.0f64;
+        for k in (center - half + 1)..=(center + half) {
+            if k < 0 || k as usize >= input.len() {
+                continue;
+            }
+            let x = t - k as f64;
+            let w = 0.5 + 0.5 * (std::f64::consts::PI * x / (half as f64 + 1.0)).cos();
+            let arg = std::f64::consts::PI * x * cutoff;
+            let sinc = if arg.abs() < 1e-9 {
+                1.0
+            } else {
+                arg.sin() / arg
+            };
+            acc += input[k as usize] as f64 * cutoff * sinc * w;
+        }
+        out.push(acc as f32);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sample_and_time_conversions_round_trip() {
+        for n in [0u64, 1, 47, 48, 48_000, 1_234_567, 48_000 * 3600] {
+            assert_eq!(to_samples(to_duration(n)), n);
+        }
+        assert_eq!(to_samples(Duration::from_millis(1)), 48);
+    }
+
+    #[test]
+    fn resampling_keeps_a_tone_and_its_level() {
+        let from = 16_000;
+        let tone: Vec<f32> = (0..16_000)
+            .map(|i| (2.0 * std::f32::consts::PI * 440.0 * i as f32 / from as f32).sin() * 0.5)
+            .collect();
+        let out = resample(&tone, from, SAMPLE_RATE);
+        assert_eq!(out.len(), 48_000);
+        let mid = &out[10_000..38_000];
+        let rms = (mid.iter().map(|x| x * x).sum::<f32>() / mid.len() as f32).sqrt();
+        assert!((rms - 0.5 / 2f32.sqrt()).abs() < 0.01, "rms {rms}");
+        // zero crossings give the pitch: 440 Hz over the 28000-sample middle part
+        let crossings = mid.windows(2).filter(|w| w[0] < 0.0 && w[1] >= 0.0).count();
+        let expected = 440.0 * 28_000.0 / 48_000.0;
+        assert!((crossings as f32 - expected).abs() <= 2.0, "{crossings}");
+    }
+
+    #[test]
+    fn trimming_removes_silence_but_keeps_the_sound() {
+        let mut s = vec![0.0f32; 4800];
+        s.extend(std::iter::repeat_n(0.2, 4800));
+        s.extend(vec![0.0; 9600]);
+        let t = Clip::new(s).trimmed(Duration::from_millis(10));
+        assert_eq!(t.samples().len(), 16 + 4800 + 480);
+        assert!(t.samples()[16..16 + 4800].iter().all(|&x| x == 0.2));
+        assert_eq!(
+            Clip::new(vec![0.0; 100])
+                .trimmed(Duration::ZERO)
+                .samples()
+                .len(),
+            0
+        );
+    }
+}

@@ -1,0 +1,282 @@
+//! The user's settings: `$XDG_CONFIG_HOME/letdown/config.toml`.
+//!
+//! Small and typed; every key is optional with the default documented in docs/CONFIG.md, and
+//! unknown keys or bad values are located errors, like in routine files. A missing file means
+//! all defaults.
+
+use std::path::Path;
+
+use toml::Spanned;
+
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::toml_check::{Checker, Tbl};
+use crate::tones::EarconSet;
+
+/// Which engine speaks, and how.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VoiceConfig {
+    /// `festival`, `espeak-ng` or `command`.
+    pub engine: String,
+    /// Engine-specific voice; `None` = the engine's default for `language`.
+    pub voice: Option<String>,
+    /// Language code, e.g. `en`.
+    pub language: String,
+    /// Speaking rate; 1.0 is the engine's normal pace. The default, 0.9, is a little slower: calm.
+    pub speed: f64,
+    /// Engines tried, in order, when the chosen one fails.
+    pub fallback: Vec<String>,
+    /// For the `command` engine: the program and its arguments. `{text}` in an argument is
+    /// replaced by the text (otherwise the text goes to stdin); `{out}` by the WAV file to write
+    /// (otherwise the WAV is read from stdout). Never run through a shell.
+    pub command: Vec<String>,
+}
+
+impl Default for VoiceConfig {
+    fn default() -> Self {
+        Self {
+            engine: "festival".into(),
+            voice: None,
+            language: "en".into(),
+            speed: 0.9,
+            fallback: vec!["espeak-ng".into()],
+            command: Vec::new(),
+        }
+    }
+}
+
+/// All settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The routine `letdown start` runs with no name.
+    pub default_routine: String,
+    /// Master volume, 0.0 to 1.0.
+    pub volume: f64,
+    /// The tone family.
+    pub earcons: EarconSet,
+    /// Loudness of tones relative to speech, 0.0 to 1.0.
+    pub earcon_volume: f64,
+    /// The voice.
+    pub voice: VoiceConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            default_routine: "lactation-massage".into(),
+            volume: 0.8,
+            earcons: EarconSet::Chime,
+            earcon_volume: 0.8,
+            voice: VoiceConfig::default(),
+        }
+    }
+}
+
+const TOP_KEYS: &[&str] = &[
+    "default_routine",
+    "volume",
+    "earcons",
+    "earcon_volume",
+    "voice",
+];
+const VOICE_KEYS: &[&str] = &[
+    "engine", "voice", "language", "speed", "fallback", "command",
+];
+
+impl Config {
+    /// Reads the config file at `path`; a missing file gives the defaults.
+    pub fn load(path: &Path) -> Result<Config, Diagnostics> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Config::parse(path, &text).map_err(Diagnostics),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
+            Err(e) => Err(Diagnostics(vec![Diagnostic {
+                path: path.to_path_buf(),
+                line: 1,
+                column: 1,
+                field: String::new(),
+                message: format!("cannot read the config file: {e}"),
+            }])),
+        }
+    }
+
+    /// Parses config text, reporting every problem.
+    pub fn parse(path: &Path, text: &str) -> Result<Config, Vec<Diagnostic>> {
+        let mut c = Checker::new(path, text);
+        let Some(doc) = c.parse(text) else {
+            return Err(c.finish());
+        };
+        let top = Tbl {
+            table: doc.get_ref(),
+            pos: 0,
+            prefix: "",
+        };
+        c.known_keys(top, TOP_KEYS);
+        let mut cfg = Config::default();
+        if let Some(r) = c.text(top, "default_routine") {
+            cfg.default_routine = r.into_inner();
+        }
+        if let Some(v) = c.number(top, "volume", 0.0..=1.0) {
+            cfg.volume = v;
+        }
+        if let Some(v) = c.number(top, "earcon_volume", 0.0..=1.0) {
+            cfg.earcon_volume = v;
+        }
+        if let Some(e) = c.string(top, "earcons") {
+            match EarconSet::from_name(e.get_ref()) {
+                Some(set) => cfg.earcons = set,
+                None => c.error(
+                    e.span(),
+                    "earcons",
+                    format!(
+                        "unknown earcon set \"{}\"; use one of {}",
+                        e.get_ref(),
+                        EarconSet::NAMES.join(", ")
+                    ),
+                ),
+            }
+        }
+        if let Some(v) = c.table(top, "voice") {
+            let vt = Tbl {
+                table: v.get_ref().as_table().expect("checked table"),
+                pos: v.span().start,
+                prefix: "voice",
+            };
+            c.known_keys(vt, VOICE_KEYS);
+            let check_engine = |c: &mut Checker<'_>, e: &Spanned<String>, field: &str| {
+                if !crate::voice::ENGINE_NAMES.contains(&e.get_ref().as_str()) {
+                    c.error(
+                        e.span(),
+                        field,
+                        format!(
+                            "unknown engine \"{}\"; use one of {}",
+                            e.get_ref(),
+                            crate::voice::ENGINE_NAMES.join(", ")
+                        ),
+                    );
+                }
+            };
+            if let Some(e) = c.text(vt, "engine") {
+                check_engine(&mut c, &e, "voice.engine");
+                cfg.voice.engine = e.into_inner();
+            }
+            cfg.voice.voice = c.text(vt, "voice").map(Spanned::into_inner);
+            if let Some(l) = c.text(vt, "language") {
+                cfg.voice.language = l.into_inner();
+            }
+            if let Some(s) = c.number(vt, "speed", 0.5..=2.0) {
+                cfg.voice.speed = s;
+            }
+            if let Some(f) = c.string_list(vt, "fallback") {
+                for (i, e) in f.iter().enumerate() {
+                    check_engine(&mut c, e, &format!("voice.fallback[{i}]"));
+                }
+                cfg.voice.fallback = f.into_iter().map(Spanned::into_inner).collect();
+            }
+            if let Some(cmd) = c.string_list(vt, "command") {
+                if cmd.is_empty() {
+                    c.error(
+                        v.span(),
+                        "voice.command",
+                        "needs at least the program to run",
+                    );
+                }
+                cfg.voice.command = cmd.into_iter().map(Spanned::into_inner).collect();
+            }
+            let uses_command =
+                cfg.voice.engine == "command" || cfg.voice.fallback.iter().any(|f| f == "command");
+            if uses_command && cfg.voice.command.is_empty() {
+                c.missing(
+                    vt,
+                    "command",
+                    "the command engine needs command = [\"program\", \"arg\", ...]",
+                );
+            }
+        }
+        let errors = c.finish();
+        if errors.is_empty() {
+            Ok(cfg)
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, Vec<Diagnostic>> {
+        Config::parse(Path::new("config.toml"), text)
+    }
+
+    #[test]
+    fn empty_config_is_all_defaults() {
+        assert_eq!(parse("").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn every_key_is_read() {
+        let cfg = parse(
+            r#"
+default_routine = "quick-before-feed"
+volume = 0.5
+earcons = "soft"
+earcon_volume = 0.3
+[voice]
+engine = "command"
+voice = "amy"
+language = "en-GB"
+speed = 0.9
+fallback = ["festival", "espeak-ng"]
+command = ["piper", "--model", "amy.onnx", "--output_file", "{out}"]
+"#,
+        )
+        .unwrap();
+        assert_eq!(cfg.default_routine, "quick-before-feed");
+        assert_eq!(cfg.volume, 0.5);
+        assert_eq!(cfg.earcons, EarconSet::Soft);
+        assert_eq!(cfg.earcon_volume, 0.3);
+        assert_eq!(cfg.voice.engine, "command");
+        assert_eq!(cfg.voice.speed, 0.9);
+        assert_eq!(cfg.voice.command[0], "piper");
+        assert_eq!(cfg.voice.fallback, vec!["festival", "espeak-ng"]);
+    }
+
+    #[test]
+    fn every_problem_is_located() {
+        let errs = parse("volum = 0.5\nvolume = 7\n[voice]\nengine = \"sam\"\nspeed = \"fast\"\n")
+            .unwrap_err();
+        let lines: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+        assert_eq!(lines.len(), 4, "{lines:#?}");
+        assert!(
+            lines[0].starts_with("config.toml:1:1: volum: unknown key"),
+            "{}",
+            lines[0]
+        );
+        assert!(lines[0].contains("did you mean `volume`"));
+        assert!(
+            lines[1].starts_with("config.toml:2:10: volume: must be a number from 0 to 1"),
+            "{}",
+            lines[1]
+        );
+        assert!(
+            lines[2].starts_with("config.toml:4:10: voice.engine: unknown engine"),
+            "{}",
+            lines[2]
+        );
+        assert!(
+            lines[3].starts_with("config.toml:5:9: voice.speed: expected a number"),
+            "{}",
+            lines[3]
+        );
+    }
+
+    #[test]
+    fn command_engine_needs_a_command() {
+        let errs = parse("[voice]\nengine = \"command\"\n").unwrap_err();
+        assert!(
+            errs[0].to_string().contains("voice.command: is missing"),
+            "{}",
+            errs[0]
+        );
+    }
+}

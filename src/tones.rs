@@ -1,0 +1,177 @@
+//! Earcons: the short tones between and within steps.
+//!
+//! Each cue has its own small melody so it can be told apart without looking: a rising pair to
+//! start a step, a single soft note at halfway, a quiet tick for countdowns, a rising triad when
+//! switching sides, and a slow falling phrase at the end. They are synthesized here (sine
+//! partials under a smooth envelope: a raised-cosine attack and release, so no clicks), which
+//! keeps the program free of binary assets; `letdown tones DIR` writes them out as WAV files.
+
+use std::f32::consts::PI;
+
+use crate::clip::{Clip, SAMPLE_RATE};
+
+/// What a tone means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Earcon {
+    /// A step begins.
+    StepStart,
+    /// The hands-on time of a step ends.
+    StepEnd,
+    /// Half the hands-on time has passed.
+    Halfway,
+    /// One second of a countdown.
+    Tick,
+    /// The routine moves on to the other side.
+    SideSwitch,
+    /// The session is over.
+    SessionEnd,
+}
+
+impl Earcon {
+    /// Every earcon, for listing and export.
+    pub const ALL: [Earcon; 6] = [
+        Earcon::StepStart,
+        Earcon::StepEnd,
+        Earcon::Halfway,
+        Earcon::Tick,
+        Earcon::SideSwitch,
+        Earcon::SessionEnd,
+    ];
+
+    /// The name used in files and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Earcon::StepStart => "step-start",
+            Earcon::StepEnd => "step-end",
+            Earcon::Halfway => "halfway",
+            Earcon::Tick => "tick",
+            Earcon::SideSwitch => "side-switch",
+            Earcon::SessionEnd => "session-end",
+        }
+    }
+}
+
+/// A family of earcons with one timbre.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EarconSet {
+    /// Bell-like, with a few soft overtones (default).
+    #[default]
+    Chime,
+    /// Pure sine tones with slower attacks: the quietest choice, for night feeds.
+    Soft,
+}
+
+impl EarconSet {
+    /// The config names of the sets.
+    pub const NAMES: [&'static str; 2] = ["chime", "soft"];
+
+    /// Reads a set by its config name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "chime" => Some(Self::Chime),
+            "soft" => Some(Self::Soft),
+            _ => None,
+        }
+    }
+
+    /// Synthesizes one earcon.
+    pub fn render(self, earcon: Earcon) -> Clip {
+        // (start seconds, frequency Hz, length seconds, level)
+        let notes: &[(f32, f32, f32, f32)] = match earcon {
+            Earcon::StepStart => &[(0.0, 784.0, 0.30, 0.30), (0.12, 1046.5, 0.40, 0.30)],
+            Earcon::StepEnd => &[(0.0, 1046.5, 0.30, 0.25), (0.12, 784.0, 0.40, 0.25)],
+            Earcon::Halfway => &[(0.0, 659.3, 0.45, 0.22)],
+            Earcon::Tick => &[(0.0, 1318.5, 0.07, 0.18)],
+            Earcon::SideSwitch => &[
+                (0.0, 523.3, 0.30, 0.28),
+                (0.14, 659.3, 0.30, 0.28),
+                (0.28, 784.0, 0.45, 0.28),
+            ],
+            Earcon::SessionEnd => &[
+                (0.0, 784.0, 0.45, 0.28),
+                (0.22, 659.3, 0.45, 0.28),
+                (0.44, 523.3, 1.10, 0.30),
+                (0.44, 392.0, 1.10, 0.18),
+            ],
+        };
+        let (partials, attack): (&[(f32, f32)], f32) = match self {
+            EarconSet::Chime => (&[(1.0, 1.0), (2.0, 0.25), (3.0, 0.08)], 0.006),
+            EarconSet::Soft => (&[(1.0, 1.0)], 0.02),
+        };
+        let total = notes
+            .iter()
+            .map(|(start, _, len, _)| start + len)
+            .fold(0.0f32, f32::max);
+        let mut out = vec![0.0f32; (total * SAMPLE_RATE as f32).ceil() as usize];
+        for &(start, freq, len, level) in notes {
+            let offset = (start * SAMPLE_RATE as f32) as usize;
+            let n = (len * SAMPLE_RATE as f32) as usize;
+            for i in 0..n {
+                let t = i as f32 / SAMPLE_RATE as f32;
+                let env = envelope(t, len, attack);
+                let v: f32 = partials
+                    .iter()
+                    .map(|(mult, amp)| amp * (2.0 * PI * freq * mult * t).sin())
+                    .sum();
+                out[offset + i] += v * env * level / 1.33;
+            }
+        }
+        Clip::new(out)
+    }
+}
+
+/// Raised-cosine attack, exponential decay, raised-cosine release over the last 30%: smooth at
+/// both ends, so the tone starts and stops without a click.
+fn envelope(t: f32, len: f32, attack: f32) -> f32 {
+    let rise = if t < attack {
+        0.5 - 0.5 * (PI * t / attack).cos()
+    } else {
+        1.0
+    };
+    let decay = (-3.0 * t / len).exp();
+    let release_start = len * 0.7;
+    let fall = if t > release_start {
+        0.5 + 0.5 * (PI * (t - release_start) / (len - release_start)).cos()
+    } else {
+        1.0
+    };
+    rise * decay * fall
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_earcon_starts_and_ends_at_silence_and_never_clips() {
+        for set in [EarconSet::Chime, EarconSet::Soft] {
+            for e in Earcon::ALL {
+                let clip = set.render(e);
+                let s = clip.samples();
+                assert!(s.len() > 1000, "{e:?} too short");
+                assert!(s[0].abs() < 1e-3, "{e:?} starts with a click");
+                assert!(s[s.len() - 1].abs() < 1e-3, "{e:?} ends with a click");
+                let peak = s.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+                assert!(peak > 0.05 && peak < 0.9, "{e:?} peak {peak}");
+                // no jump between neighbouring samples larger than a smooth tone can make
+                let max_step = s
+                    .windows(2)
+                    .map(|w| (w[1] - w[0]).abs())
+                    .fold(0.0, f32::max);
+                assert!(max_step < 0.2, "{e:?} has a discontinuity of {max_step}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_tick_fits_well_inside_one_second() {
+        assert!(EarconSet::Chime.render(Earcon::Tick).duration().as_millis() < 200);
+    }
+
+    #[test]
+    fn earcons_are_distinct() {
+        let a = EarconSet::Chime.render(Earcon::StepStart);
+        let b = EarconSet::Chime.render(Earcon::SideSwitch);
+        assert_ne!(a.samples().len(), b.samples().len());
+    }
+}

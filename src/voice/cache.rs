@@ -1,0 +1,79 @@
+//! The on-disk cache of synthesized speech.
+//!
+//! Keyed by a SHA-256 of the engine's identity (engine, voice, speed...) and the text, so a
+//! change of any of them makes a new entry. Entries are 48 kHz mono WAV files already trimmed,
+//! written atomically (temporary file, then rename), so a crash never leaves half a prompt.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::clip::Clip;
+
+/// A directory of cached clips.
+pub struct Cache {
+    dir: PathBuf,
+}
+
+impl Cache {
+    /// The cache under `cache_dir/speech`.
+    pub fn new(cache_dir: &Path) -> Self {
+        Self {
+            dir: cache_dir.join("speech"),
+        }
+    }
+
+    fn path(&self, identity: &str, text: &str) -> PathBuf {
+        let mut h = Sha256::new();
+        h.update(identity.as_bytes());
+        h.update([0u8]);
+        h.update(text.as_bytes());
+        let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        self.dir.join(format!("{}.wav", &hex[..32]))
+    }
+
+    /// The cached clip, if present and readable.
+    pub fn get(&self, identity: &str, text: &str) -> Option<Clip> {
+        let p = self.path(identity, text);
+        if !p.is_file() {
+            return None;
+        }
+        Clip::read_wav(&p).ok()
+    }
+
+    /// Stores a clip.
+    pub fn put(&self, identity: &str, text: &str, clip: &Clip) -> Result<(), String> {
+        std::fs::create_dir_all(&self.dir)
+            .map_err(|e| format!("cannot create {}: {e}", self.dir.display()))?;
+        let p = self.path(identity, text);
+        let tmp = tempfile::Builder::new()
+            .prefix(".tmp-")
+            .suffix(".wav")
+            .tempfile_in(&self.dir)
+            .map_err(|e| format!("cannot write in {}: {e}", self.dir.display()))?;
+        clip.write_wav(tmp.path())?;
+        tmp.as_file().sync_all().map_err(|e| e.to_string())?;
+        tmp.persist(&p)
+            .map_err(|e| format!("cannot store {}: {e}", p.display()))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stores_and_finds_by_identity_and_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path());
+        let clip = Clip::new(vec![0.0, 0.5, -0.5, 0.25]);
+        assert!(cache.get("e1", "hello").is_none());
+        cache.put("e1", "hello", &clip).unwrap();
+        let back = cache.get("e1", "hello").unwrap();
+        assert_eq!(back.samples().len(), 4);
+        assert!((back.samples()[1] - 0.5).abs() < 1e-3);
+        assert!(cache.get("e2", "hello").is_none());
+        assert!(cache.get("e1", "hello!").is_none());
+    }
+}

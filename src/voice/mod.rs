@@ -1,0 +1,351 @@
+//! The voice: text in, audio clips out, ready before they are needed.
+//!
+//! A small [`SpeechEngine`] trait has one implementation per synthesizer (Festival, espeak-ng,
+//! or any command that writes WAV). [`Voice`] puts a disk cache in front of them and falls back
+//! to the next engine when one fails, so a session is never silent because of one broken engine.
+
+mod cache;
+mod command;
+mod espeak;
+mod festival;
+
+pub use cache::Cache;
+pub use command::CommandEngine;
+pub use espeak::EspeakEngine;
+pub use festival::FestivalEngine;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::clip::Clip;
+use crate::config::VoiceConfig;
+
+/// The engine names accepted in config and routine files.
+pub const ENGINE_NAMES: &[&str] = &["festival", "espeak-ng", "command"];
+
+/// Silence kept after the last sound of a synthesized phrase.
+pub const TAIL_PAD: Duration = Duration::from_millis(40);
+
+/// The settings an engine speaks with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VoiceSettings {
+    /// Engine-specific voice name, or `None` for the engine's default for `language`.
+    pub voice: Option<String>,
+    /// Language code.
+    pub language: String,
+    /// Speaking rate, 1.0 = normal.
+    pub speed: f64,
+}
+
+/// One synthesis job: speak `text` into the WAV file `out`.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// What to say.
+    pub text: String,
+    /// Where the engine writes its WAV.
+    pub out: PathBuf,
+}
+
+/// A speech synthesizer.
+pub trait SpeechEngine: Send + Sync {
+    /// The engine's name, as in config files.
+    fn name(&self) -> &str;
+
+    /// Everything that changes the engine's output besides the text (voice, speed, command),
+    /// as one string: part of the cache key.
+    fn identity(&self) -> String;
+
+    /// Speaks every job into its file, as fast as the engine allows. One result per job.
+    fn synthesize(&self, jobs: &[Job]) -> Vec<Result<(), String>>;
+}
+
+/// Makes the engine called `name` with `cfg`'s settings.
+pub fn engine(
+    name: &str,
+    cfg: &VoiceConfig,
+    settings: &VoiceSettings,
+) -> Result<Box<dyn SpeechEngine>, String> {
+    match name {
+        "festival" => Ok(Box::new(FestivalEngine::new(settings.clone()))),
+        "espeak-ng" => Ok(Box::new(EspeakEngine::new(settings.clone()))),
+        "command" => {
+            if cfg.command.is_empty() {
+                return Err("the command engine needs `command` in [voice] of config.toml".into());
+            }
+            Ok(Box::new(CommandEngine::new(
+                cfg.command.clone(),
+                settings.clone(),
+            )))
+        }
+        other => Err(format!(
+            "unknown speech engine \"{other}\"; use one of {}",
+            ENGINE_NAMES.join(", ")
+        )),
+    }
+}
+
+/// How many engine processes to run side by side.
+pub fn parallelism() -> usize {
+    std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(1, 4)
+}
+
+/// Runs `work` over `jobs` split into `parallelism()` chunks on scoped threads.
+pub fn in_parallel<F>(jobs: &[Job], work: F) -> Vec<Result<(), String>>
+where
+    F: Fn(&[Job]) -> Vec<Result<(), String>> + Sync,
+{
+    if jobs.is_empty() {
+        return Vec::new();
+    }
+    let chunk = jobs.len().div_ceil(parallelism());
+    std::thread::scope(|s| {
+        let handles: Vec<_> = jobs.chunks(chunk).map(|c| s.spawn(|| work(c))).collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| vec![Err("synthesis thread panicked".into())])
+            })
+            .collect()
+    })
+}
+
+/// A failure to give a text a voice, with every engine that was tried.
+#[derive(Debug, thiserror::Error)]
+#[error("could not synthesize \"{text}\": {}", attempts.iter().map(|(e, m)| format!("{e}: {m}")).collect::<Vec<_>>().join("; "))]
+pub struct SynthesisError {
+    /// The text.
+    pub text: String,
+    /// (engine, what went wrong), in the order tried.
+    pub attempts: Vec<(String, String)>,
+}
+
+/// Cached, fault-tolerant speech: the primary engine, then the fallbacks.
+pub struct Voice {
+    engines: Vec<Box<dyn SpeechEngine>>,
+    cache: Cache,
+}
+
+/// The result of preparing texts: every clip, and what went wrong along the way.
+pub struct Prepared {
+    /// Clip for each text.
+    pub clips: HashMap<String, Clip>,
+    /// Fallbacks that happened (engine failures that another engine covered).
+    pub warnings: Vec<String>,
+    /// How many texts were synthesized (not found in the cache).
+    pub synthesized: usize,
+}
+
+impl Voice {
+    /// A voice from config settings, with `engine_override` etc. from a routine applied.
+    pub fn new(engines: Vec<Box<dyn SpeechEngine>>, cache_dir: &Path) -> Self {
+        Self {
+            engines,
+            cache: Cache::new(cache_dir),
+        }
+    }
+
+    /// The engines in the order they are tried.
+    pub fn engine_names(&self) -> Vec<String> {
+        self.engines.iter().map(|e| e.name().to_string()).collect()
+    }
+
+    /// Gives every text a clip: from the cache when there, otherwise synthesized (all missing
+    /// texts in one batch per engine), trimmed of silence and stored in the cache.
+    pub fn prepare(&self, texts: &[String]) -> Result<Prepared, SynthesisError> {
+        let mut clips = HashMap::new();
+        let mut warnings = Vec::new();
+        let mut missing: Vec<String> = Vec::new();
+        let primary = self
+            .engines
+            .first()
+            .map(|e| e.identity())
+            .unwrap_or_default();
+        for t in texts {
+            if clips.contains_key(t) || missing.contains(t) {
+                continue;
+            }
+            match self.cache.get(&primary, t) {
+                Some(c) => {
+                    clips.insert(t.clone(), c);
+                }
+                None => missing.push(t.clone()),
+            }
+        }
+        let synthesized = missing.len();
+        let mut attempts: HashMap<String, Vec<(String, String)>> = HashMap::new();
+        for engine in &self.engines {
+            if missing.is_empty() {
+                break;
+            }
+            let identity = engine.identity();
+            // A fallback engine's earlier output may be cached too.
+            missing.retain(|t| match self.cache.get(&identity, t) {
+                Some(c) if engine.identity() != primary => {
+                    clips.insert(t.clone(), c);
+                    false
+                }
+                _ => true,
+            });
+            let dir = match tempfile::Builder::new().prefix("letdown-tts-").tempdir() {
+                Ok(d) => d,
+                Err(e) => {
+                    for t in &missing {
+                        attempts
+                            .entry(t.clone())
+                            .or_default()
+                            .push((engine.name().into(), format!("no temporary directory: {e}")));
+                    }
+                    continue;
+                }
+            };
+            let jobs: Vec<Job> = missing
+                .iter()
+                .enumerate()
+                .map(|(i, t)| Job {
+                    text: t.clone(),
+                    out: dir.path().join(format!("{i}.wav")),
+                })
+                .collect();
+            let results = engine.synthesize(&jobs);
+            let mut still = Vec::new();
+            for (job, result) in jobs.into_iter().zip(results) {
+                let outcome = result.and_then(|()| {
+                    let bytes =
+                        std::fs::read(&job.out).map_err(|e| format!("wrote no audio ({e})"))?;
+                    let clip = Clip::decode_wav_bytes(bytes)?.trimmed(TAIL_PAD);
+                    if clip.samples().is_empty() {
+                        return Err("produced only silence".into());
+                    }
+                    Ok(clip)
+                });
+                match outcome {
+                    Ok(clip) => {
+                        if let Some(previous) = attempts.get(&job.text) {
+                            warnings.push(format!(
+                                "\"{}\" was spoken by {} because {}",
+                                job.text,
+                                engine.name(),
+                                previous
+                                    .iter()
+                                    .map(|(e, m)| format!("{e} failed: {m}"))
+                                    .collect::<Vec<_>>()
+                                    .join("; ")
+                            ));
+                        }
+                        if let Err(e) = self.cache.put(&identity, &job.text, &clip) {
+                            warnings.push(format!("could not cache speech: {e}"));
+                        }
+                        clips.insert(job.text, clip);
+                    }
+                    Err(e) => {
+                        attempts
+                            .entry(job.text.clone())
+                            .or_default()
+                            .push((engine.name().into(), e));
+                        still.push(job.text);
+                    }
+                }
+            }
+            missing = still;
+        }
+        if let Some(text) = missing.into_iter().next() {
+            let attempts = attempts
+                .remove(&text)
+                .unwrap_or_else(|| vec![("none".into(), "no speech engine is configured".into())]);
+            return Err(SynthesisError { text, attempts });
+        }
+        Ok(Prepared {
+            clips,
+            warnings,
+            synthesized,
+        })
+    }
+}
+
+/// Builds the voice for `cfg`, with a routine's choices laid over it.
+pub fn voice_for(
+    cfg: &VoiceConfig,
+    routine: &crate::routine::VoiceOverride,
+    cache_dir: &Path,
+) -> Result<Voice, String> {
+    let settings = VoiceSettings {
+        voice: routine.voice.clone().or_else(|| cfg.voice.clone()),
+        language: routine
+            .language
+            .clone()
+            .unwrap_or_else(|| cfg.language.clone()),
+        speed: routine.speed.unwrap_or(cfg.speed),
+    };
+    let primary = routine.engine.clone().unwrap_or_else(|| cfg.engine.clone());
+    let mut names = vec![primary.clone()];
+    for f in &cfg.fallback {
+        if !names.contains(f) {
+            names.push(f.clone());
+        }
+    }
+    let mut engines = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        // A voice name belongs to the primary engine; fallbacks use their own default voice.
+        let s = if i == 0 {
+            settings.clone()
+        } else {
+            VoiceSettings {
+                voice: None,
+                ..settings.clone()
+            }
+        };
+        engines.push(engine(name, cfg, &s)?);
+    }
+    Ok(Voice::new(engines, cache_dir))
+}
+
+/// Runs `program` with `args`, feeding `stdin`, and returns its stdout; errors say what failed.
+pub(crate) fn run(program: &str, args: &[String], stdin: &[u8]) -> Result<Vec<u8>, String> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                format!("`{program}` is not installed (not found on PATH)")
+            } else {
+                format!("cannot run `{program}`: {e}")
+            }
+        })?;
+    let mut input = child.stdin.take().expect("piped stdin");
+    let data = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(&data);
+    });
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("`{program}` failed: {e}"))?;
+    let _ = writer.join();
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let last = err
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("")
+            .trim();
+        return Err(format!(
+            "`{program}` exited with {}{}",
+            out.status,
+            if last.is_empty() {
+                String::new()
+            } else {
+                format!(": {last}")
+            }
+        ));
+    }
+    Ok(out.stdout)
+}

@@ -315,4 +315,4 @@ fn plan_step(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -1,1 +1,228 @@
+use std::path::Path;
+use std::time::Duration;
 
+use super::*;
+
+fn parse(text: &str) -> Result<Routine, Vec<Diagnostic>> {
+    parse_routine(Path::new("r.toml"), text, &ParseOptions::default())
+}
+
+fn messages(text: &str) -> Vec<String> {
+    parse(text)
+        .unwrap_err()
+        .iter()
+        .map(|d| d.to_string())
+        .collect()
+}
+
+const SMALL: &str = r#"
+name = "small"
+title = "Small"
+
+[defaults]
+duration = "30s"
+countdown = "ticks"
+
+[[steps]]
+title = "One"
+say = "First."
+
+[[steps]]
+title = "Per side"
+sides = ["left", "right"]
+halfway = "tone"
+
+  [[steps.steps]]
+  title = "Press {side}"
+  say = "Press the {side} side. {Side} it is."
+  duration = "1m30s"
+
+  [[steps.steps]]
+  title = "Stroke {side}"
+  say = "Stroke."
+  countdown = "none"
+"#;
+
+#[test]
+fn sides_expand_with_substitution_and_defaults_apply() {
+    let r = parse(SMALL).unwrap();
+    let titles: Vec<&str> = r.steps.iter().map(|s| s.title.as_str()).collect();
+    assert_eq!(
+        titles,
+        [
+            "One",
+            "Press left",
+            "Stroke left",
+            "Press right",
+            "Stroke right"
+        ]
+    );
+    assert_eq!(
+        r.steps[1].say.as_deref(),
+        Some("Press the left side. Left it is.")
+    );
+    assert_eq!(r.steps[0].duration, Duration::from_secs(30));
+    assert_eq!(r.steps[1].duration, Duration::from_secs(90));
+    assert_eq!(r.steps[0].cues.countdown, Countdown::Ticks);
+    assert_eq!(r.steps[0].cues.halfway, HalfwayCue::None);
+    assert_eq!(r.steps[1].cues.halfway, HalfwayCue::Tone);
+    assert_eq!(r.steps[2].cues.countdown, Countdown::None);
+    assert_eq!(r.steps[1].cues.countdown, Countdown::Ticks);
+    let switches: Vec<bool> = r.steps.iter().map(|s| s.switches_side).collect();
+    assert_eq!(switches, [false, false, false, true, false]);
+    assert_eq!(r.steps[3].side.as_deref(), Some("right"));
+}
+
+#[test]
+fn every_problem_is_reported_with_its_position() {
+    let text = r#"name = "broken"
+title = "Broken"
+
+[[steps]]
+title = "A"
+sya = "typo"
+duration = "0s"
+
+[[steps]]
+title = "B"
+say = "fine"
+duration = "2h"
+audio = "nowhere.ogg"
+countdown = "loud"
+"#;
+    let m = messages(text);
+    assert_eq!(m.len(), 6, "{m:#?}");
+    assert!(
+        m[0].starts_with("r.toml:4:1: steps[0].say: is missing"),
+        "{}",
+        m[0]
+    );
+    assert!(
+        m[1].starts_with("r.toml:6:1: steps[0].sya: unknown key `sya` (did you mean `say`?)"),
+        "{}",
+        m[1]
+    );
+    assert!(
+        m[2].starts_with("r.toml:7:12: steps[0].duration: must be longer than zero"),
+        "{}",
+        m[2]
+    );
+    assert!(
+        m[3].starts_with("r.toml:12:12: steps[1].duration: is too long"),
+        "{}",
+        m[3]
+    );
+    assert!(
+        m[4].starts_with("r.toml:13:9: steps[1].audio: audio file \"nowhere.ogg\" not found"),
+        "{}",
+        m[4]
+    );
+    assert!(
+        m[5].starts_with("r.toml:14:13: steps[1].countdown: unknown countdown \"loud\""),
+        "{}",
+        m[5]
+    );
+}
+
+#[test]
+fn invalid_toml_is_located() {
+    let m = messages("name = \"x\"\ntitle = \"T\"\n[[steps]\ntitle = \"A\"\n");
+    assert!(m[0].starts_with("r.toml:3:"), "{m:#?}");
+    assert!(m[0].contains("invalid TOML"), "{m:#?}");
+}
+
+#[test]
+fn empty_routines_and_missing_durations_are_refused() {
+    let m = messages("name = \"x\"\ntitle = \"T\"\nsteps = []\n");
+    assert!(m[0].contains("steps: the routine has no steps"), "{m:#?}");
+    let m = messages("name = \"x\"\ntitle = \"T\"\n[[steps]]\ntitle = \"A\"\nsay = \"a\"\n");
+    assert!(m[0].contains("steps[0].duration: is missing"), "{m:#?}");
+    let m = messages("title = \"T\"\n");
+    assert!(m.iter().any(|e| e.contains("no steps")), "{m:#?}");
+}
+
+#[test]
+fn duplicate_titles_are_refused_and_blocks_hint_at_side() {
+    let m = messages(
+        "title = \"T\"\n[defaults]\nduration = \"5s\"\n[[steps]]\ntitle = \"A\"\nsay = \"a\"\n[[steps]]\ntitle = \"A\"\nsay = \"b\"\n",
+    );
+    assert_eq!(m.len(), 1, "{m:#?}");
+    assert!(
+        m[0].starts_with("r.toml:8:9: steps[1].title: duplicate step title \"A\""),
+        "{}",
+        m[0]
+    );
+    let m = messages(
+        "title = \"T\"\n[defaults]\nduration = \"5s\"\n[[steps]]\ntitle = \"B\"\nsides = [\"l\", \"r\"]\n[[steps.steps]]\ntitle = \"A\"\nsay = \"a\"\n",
+    );
+    assert_eq!(m.len(), 1, "{m:#?}");
+    assert!(m[0].contains("put {side} in the titles"), "{}", m[0]);
+}
+
+#[test]
+fn a_problem_in_a_block_is_reported_once_not_per_side() {
+    let m = messages(
+        "title = \"T\"\n[[steps]]\ntitle = \"B\"\nsides = [\"l\", \"r\"]\n[[steps.steps]]\ntitle = \"A {side}\"\nsay = \"a\"\nduration = \"nope\"\n",
+    );
+    assert_eq!(m.len(), 1, "{m:#?}");
+    assert!(m[0].contains("steps[0].steps[0].duration"), "{}", m[0]);
+}
+
+#[test]
+fn audio_is_found_beside_the_routine_or_in_audio_dirs() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("left.wav"), b"x").unwrap();
+    let other = tempfile::tempdir().unwrap();
+    std::fs::write(other.path().join("right.wav"), b"x").unwrap();
+    let text = "title = \"T\"\n[[steps]]\ntitle = \"S\"\nsides = [\"left\", \"right\"]\n[[steps.steps]]\ntitle = \"A {side}\"\naudio = \"{side}.wav\"\nduration = \"5s\"\n";
+    let opts = ParseOptions {
+        base_dir: Some(dir.path().to_path_buf()),
+        audio_dirs: vec![other.path().to_path_buf()],
+    };
+    let r = parse_routine(&dir.path().join("r.toml"), text, &opts).unwrap();
+    assert_eq!(
+        r.steps[0].audio.as_deref(),
+        Some(dir.path().join("left.wav").as_path())
+    );
+    assert_eq!(
+        r.steps[1].audio.as_deref(),
+        Some(other.path().join("right.wav").as_path())
+    );
+    // with only the routine's own directory, the right side's file is missing, and said so
+    let opts = ParseOptions {
+        base_dir: Some(dir.path().to_path_buf()),
+        audio_dirs: vec![],
+    };
+    let m: Vec<String> = parse_routine(&dir.path().join("r.toml"), text, &opts)
+        .unwrap_err()
+        .iter()
+        .map(|d| d.to_string())
+        .collect();
+    assert_eq!(m.len(), 1, "{m:#?}");
+    assert!(m[0].contains("\"right.wav\" not found"), "{}", m[0]);
+}
+
+#[test]
+fn routine_voice_and_timing_are_read() {
+    let r = parse("title = \"T\"\nlanguage = \"de\"\ntiming = \"with-prompt\"\n[voice]\nengine = \"espeak-ng\"\nspeed = 0.8\n[[steps]]\ntitle = \"A\"\nsay = \"a\"\nduration = \"5s\"\n").unwrap();
+    assert_eq!(r.voice.language.as_deref(), Some("de"));
+    assert_eq!(r.voice.engine.as_deref(), Some("espeak-ng"));
+    assert_eq!(r.voice.speed, Some(0.8));
+    assert_eq!(r.timing, Timing::WithPrompt);
+    assert_eq!(r.name, "r", "the file stem names a routine without a name");
+}
+
+#[test]
+fn shipped_routines_are_valid_and_sized_as_promised() {
+    for (file, text) in super::super::BUILT_IN {
+        let r = parse_routine(Path::new(file), text, &ParseOptions::default())
+            .unwrap_or_else(|e| panic!("{file}: {e:#?}"));
+        let hands_on = r.hands_on_total().as_secs();
+        match r.name.as_str() {
+            // plus roughly 8 s of speech per step: 8-12 minutes in all
+            "lactation-massage" => assert!((420..=600).contains(&hands_on), "{hands_on}"),
+            "quick-before-feed" => assert!((100..=170).contains(&hands_on), "{hands_on}"),
+            other => panic!("unexpected routine {other}"),
+        }
+    }
+}

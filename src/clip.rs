@@ -76,23 +76,20 @@ impl Clip {
         Self::new(resample(&mono, rate, SAMPLE_RATE))
     }
 
-    /// Removes leading and trailing near-silence (below -50 dBFS), keeping `pad` of the tail, so
-    /// a prompt's first sound falls exactly where the plan puts it.
+    /// Removes leading and trailing near-silence, keeping `pad` of the tail (faded out), so a
+    /// prompt's first sound falls exactly where the plan puts it. The clip starts at its first
+    /// sample above -46 dBFS: quiet enough to make no click, loud enough to be measurable at
+    /// the first sample even at 80% volume.
     pub fn trimmed(&self, pad: Duration) -> Self {
-        const FLOOR: f32 = 0.003;
+        const START: f32 = 0.005;
+        const END: f32 = 0.003;
         let s = &self.samples;
-        let Some(first) = s.iter().position(|x| x.abs() > FLOOR) else {
+        let Some(first) = s.iter().position(|x| x.abs() > START) else {
             return Self::new(Vec::new());
         };
-        let last = s.iter().rposition(|x| x.abs() > FLOOR).unwrap_or(first);
+        let last = s.iter().rposition(|x| x.abs() > END).unwrap_or(first);
         let end = (last + 1 + to_samples(pad) as usize).min(s.len());
-        // Start a few samples early and fade in over them, so the cut makes no click.
-        let start = first.saturating_sub(16);
-        let mut out = s[start..end].to_vec();
-        let fade = (first - start).max(1);
-        for (i, x) in out.iter_mut().take(fade).enumerate() {
-            *x *= i as f32 / fade as f32;
-        }
+        let mut out = s[first..end].to_vec();
         let n = out.len();
         let tail = (to_samples(pad) as usize).min(n);
         for i in 0..tail {
@@ -106,26 +103,36 @@ impl Clip {
         write_wav(path, &self.samples)
     }
 
-    /// Reads a 16-bit or float mono WAV at [`SAMPLE_RATE`] (as [`Clip::write_wav`] writes); other
-    /// formats go through the general decoder.
+    /// Reads a 16-bit mono WAV at [`SAMPLE_RATE`] (as [`Clip::write_wav`] writes) in one pass
+    /// over its bytes; other formats go through the general decoder.
     pub fn read_wav(path: &Path) -> Result<Self, String> {
-        let reader = hound::WavReader::open(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        use std::io::Read;
+        let err = |e: &dyn std::fmt::Display| format!("cannot read {}: {e}", path.display());
+        let file = std::fs::File::open(path).map_err(|e| err(&e))?;
+        let reader = hound::WavReader::new(std::io::BufReader::new(file)).map_err(|e| err(&e))?;
         let spec = reader.spec();
-        if spec.channels != 1 || spec.sample_rate != SAMPLE_RATE {
+        let plain = spec.channels == 1
+            && spec.sample_rate == SAMPLE_RATE
+            && spec.sample_format == hound::SampleFormat::Int
+            && spec.bits_per_sample == 16;
+        if !plain {
             return Self::decode_file(path);
         }
-        let samples: Result<Vec<f32>, _> = match spec.sample_format {
-            hound::SampleFormat::Int if spec.bits_per_sample == 16 => reader
-                .into_samples::<i16>()
-                .map(|s| s.map(|v| v as f32 / 32768.0))
-                .collect(),
-            hound::SampleFormat::Float => reader.into_samples::<f32>().collect(),
-            _ => return Self::decode_file(path),
-        };
-        samples
-            .map(Self::new)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))
+        let frames = reader.len() as usize;
+        let mut bytes = Vec::with_capacity(frames * 2);
+        reader
+            .into_inner()
+            .take(frames as u64 * 2)
+            .read_to_end(&mut bytes)
+            .map_err(|e| err(&e))?;
+        if bytes.len() != frames * 2 {
+            return Err(err(&"the file is cut short"));
+        }
+        let samples = bytes
+            .chunks_exact(2)
+            .map(|b| i16::from_le_bytes([b[0], b[1]]) as f32 / 32768.0)
+            .collect();
+        Ok(Self::new(samples))
     }
 }
 
@@ -217,8 +224,8 @@ mod tests {
         s.extend(std::iter::repeat_n(0.2, 4800));
         s.extend(vec![0.0; 9600]);
         let t = Clip::new(s).trimmed(Duration::from_millis(10));
-        assert_eq!(t.samples().len(), 16 + 4800 + 480);
-        assert!(t.samples()[16..16 + 4800].iter().all(|&x| x == 0.2));
+        assert_eq!(t.samples().len(), 4800 + 480);
+        assert!(t.samples()[..4800].iter().all(|&x| x == 0.2));
         assert_eq!(
             Clip::new(vec![0.0; 100])
                 .trimmed(Duration::ZERO)

@@ -38,14 +38,14 @@ pub fn render(ready: &Ready, levels: Levels) -> Rendered {
     session.start(Duration::ZERO).expect("a new session starts");
     loop {
         while let Some(ev) = session.poll_event() {
-            if let EventKind::Play(sound) = ev.kind {
-                if let Some(clip) = ready.sounds.get(sound) {
-                    let gain = match sound {
-                        Sound::Tone(_) => levels.volume * levels.earcons,
-                        _ => levels.volume,
-                    };
-                    mix_into(&mut samples, to_samples(ev.at) as usize, clip, gain);
-                }
+            if let EventKind::Play(sound) = ev.kind
+                && let Some(clip) = ready.sounds.get(sound)
+            {
+                let gain = match sound {
+                    Sound::Tone(_) => levels.volume * levels.earcons,
+                    _ => levels.volume,
+                };
+                mix_into(&mut samples, to_samples(ev.at) as usize, clip, gain);
             }
             events.push(ev);
         }

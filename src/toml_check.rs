@@ -255,8 +255,7 @@ impl<'a> Checker<'a> {
 
     /// Sorts the problems by position, so they read top to bottom.
     pub fn finish(mut self) -> Vec<Diagnostic> {
-        self.errors
-            .sort_by(|a, b| (a.line, a.column).cmp(&(b.line, b.column)));
+        self.errors.sort_by_key(|a| (a.line, a.column));
         self.errors
     }
 }

@@ -111,7 +111,7 @@ impl EarconSet {
                 let env = envelope(t, len, attack);
                 let v: f32 = partials
                     .iter()
-                    .map(|(mult, amp)| amp * (2.0 * PI * freq * mult * t).sin())
+                    .map(|(mult, amp)| amp * (2.0 * PI * freq * mult * t).cos())
                     .sum();
                 out[offset + i] += v * env * level / 1.33;
             }

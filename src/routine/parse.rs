@@ -409,14 +409,14 @@ impl StepReader<'_> {
         };
         let title = c.text(t, "title").map(|s| sub(s.get_ref()));
         let say = c.text(t, "say");
-        if let Some(s) = &say {
-            if s.get_ref().chars().count() > MAX_PROMPT_CHARS {
-                c.error(
-                    s.span(),
-                    &t.field("say"),
-                    format!("is longer than {MAX_PROMPT_CHARS} characters; split it into steps"),
-                );
-            }
+        if let Some(s) = &say
+            && s.get_ref().chars().count() > MAX_PROMPT_CHARS
+        {
+            c.error(
+                s.span(),
+                &t.field("say"),
+                format!("is longer than {MAX_PROMPT_CHARS} characters; split it into steps"),
+            );
         }
         let say = say.map(|s| sub(s.get_ref()));
         let audio = c.text(t, "audio").and_then(|a| {

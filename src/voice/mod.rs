@@ -130,6 +130,7 @@ pub struct Voice {
 }
 
 /// The result of preparing texts: every clip, and what went wrong along the way.
+#[derive(Debug)]
 pub struct Prepared {
     /// Clip for each text.
     pub clips: HashMap<String, Clip>,

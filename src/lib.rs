@@ -19,3 +19,4 @@ pub mod routine;
 pub mod toml_check;
 pub mod tones;
 pub mod voice;
+pub mod output;

@@ -1,0 +1,111 @@
+//! The default sound device through rodio (ALSA, which routes to PipeWire or PulseAudio).
+
+use std::num::NonZero;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use rodio::Source;
+
+use super::{Output, SharedMix};
+use crate::clip::SAMPLE_RATE;
+
+/// Samples pulled from the mix at a time: 5.3 ms, small against the sound server's quantum.
+const BLOCK: usize = 256;
+
+/// Plays to the default output device.
+pub struct DeviceOutput {
+    sink: Option<rodio::MixerDeviceSink>,
+    failed: Arc<AtomicBool>,
+}
+
+impl DeviceOutput {
+    /// A closed device output.
+    pub fn new() -> Self {
+        Self { sink: None, failed: Arc::new(AtomicBool::new(false)) }
+    }
+}
+
+impl Default for DeviceOutput {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Output for DeviceOutput {
+    fn describe(&self) -> String {
+        "the default sound device".into()
+    }
+
+    fn open(&mut self, mix: SharedMix) -> Result<(), String> {
+        self.failed.store(false, Ordering::SeqCst);
+        let failed = Arc::clone(&self.failed);
+        let mut sink = rodio::DeviceSinkBuilder::from_default_device()
+            .map_err(|e| format!("no sound device: {e}"))?
+            .with_sample_rate(NonZero::new(SAMPLE_RATE).expect("non-zero rate"))
+            .with_error_callback(move |e| {
+                log::warn!("sound device error: {e}");
+                failed.store(true, Ordering::SeqCst);
+            })
+            .open_stream()
+            .map_err(|e| format!("cannot open the sound device: {e}"))?;
+        sink.log_on_drop(false);
+        sink.mixer().add(MixSource { mix, buf: vec![0.0; BLOCK], at: BLOCK });
+        self.sink = Some(sink);
+        Ok(())
+    }
+
+    fn close(&mut self) {
+        self.sink = None;
+    }
+
+    fn is_open(&self) -> bool {
+        self.sink.is_some()
+    }
+
+    fn failed(&self) -> bool {
+        self.failed.load(Ordering::SeqCst)
+    }
+}
+
+/// The mix as an endless rodio source, pulled in blocks so the lock is taken rarely.
+struct MixSource {
+    mix: SharedMix,
+    buf: Vec<f32>,
+    at: usize,
+}
+
+impl Iterator for MixSource {
+    type Item = f32;
+
+    fn next(&mut self) -> Option<f32> {
+        if self.at == self.buf.len() {
+            match self.mix.lock() {
+                Ok(mut m) => m.fill(&mut self.buf),
+                Err(_) => self.buf.fill(0.0),
+            }
+            self.at = 0;
+        }
+        let s = self.buf[self.at];
+        self.at += 1;
+        Some(s)
+    }
+}
+
+impl Source for MixSource {
+    fn current_span_len(&self) -> Option<usize> {
+        None
+    }
+
+    fn channels(&self) -> rodio::ChannelCount {
+        NonZero::new(1).expect("one channel")
+    }
+
+    fn sample_rate(&self) -> rodio::SampleRate {
+        NonZero::new(SAMPLE_RATE).expect("non-zero rate")
+    }
+
+    fn total_duration(&self) -> Option<Duration> {
+        None
+    }
+}

@@ -33,6 +33,10 @@ struct Cli {
 }
 
 const EXAMPLES: &str = "Examples:
+  letdown start                             start the default routine (letdownd speaks it)
+  letdown toggle                            pause or resume: bind this to a key
+  letdown next / previous / repeat          move between steps, or hear the step again
+  letdown status --follow                   watch the session's progress
   letdown routines                          list the routines you can run
   letdown plan lactation-massage            show when each step starts
   letdown render lactation-massage -o s.wav put a whole session in a WAV file
@@ -41,6 +45,57 @@ const EXAMPLES: &str = "Examples:
 
 #[derive(Subcommand)]
 enum Command {
+    /// Start a routine in letdownd (the configured default when no ROUTINE is given).
+    Start {
+        /// A routine name (see `letdown routines`).
+        routine: Option<String>,
+    },
+    /// Stop the session.
+    Stop,
+    /// Pause the session; sound stops at once and the step's clock holds.
+    Pause,
+    /// Resume a paused session where it left off.
+    Resume,
+    /// Pause if running, resume if paused: the one key to bind.
+    Toggle,
+    /// Skip to the next step.
+    Next,
+    /// Go back to the previous step.
+    Previous,
+    /// Say the current step's instruction again (no hands-on time is lost).
+    Repeat,
+    /// Give the current step more time, e.g. `letdown extend 30s`.
+    Extend {
+        /// How much longer: 30s, 1m, 1m30s (up to 30 minutes).
+        by: String,
+    },
+    /// Say (and print) which step this is and how much time is left.
+    Where,
+    /// Show the session's state in one line.
+    Status {
+        /// Keep showing live progress with a progress bar until Ctrl-C.
+        #[arg(long)]
+        follow: bool,
+        /// Print JSON, for scripts.
+        #[arg(long, conflicts_with = "follow")]
+        json: bool,
+    },
+    /// Show or set letdownd's volume (0 to 100).
+    Volume {
+        /// New volume in percent.
+        percent: Option<u32>,
+    },
+    /// Make letdownd re-read its config and routines.
+    Reload,
+    /// Print (or install) keyboard shortcuts for your desktop.
+    Shortcuts {
+        /// gnome, kde, sway, i3 or hyprland (default: detected from XDG_CURRENT_DESKTOP).
+        #[arg(long)]
+        desktop: Option<String>,
+        /// Install them (GNOME: through gsettings); otherwise they are printed.
+        #[arg(long)]
+        install: bool,
+    },
     /// List the routines you can run (your own replace built-in ones of the same name).
     Routines,
     /// Check routine files and report every problem with its file, line and column.
@@ -118,8 +173,113 @@ fn ready(name: &str, cfg: &Config, paths: &Paths) -> anyhow::Result<Ready> {
     Ok(ready)
 }
 
+fn remote(command: Command) -> anyhow::Result<ExitCode> {
+    use letdown::client::{CoachProxy, bar, explain, status};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let conn = zbus::Connection::session()
+            .await
+            .map_err(|e| anyhow::anyhow!(explain(&e)))?;
+        let p = CoachProxy::new(&conn)
+            .await
+            .map_err(|e| anyhow::anyhow!(explain(&e)))?;
+        let result: zbus::Result<()> = async {
+            match command {
+                Command::Start { routine } => p.start(routine.as_deref().unwrap_or("")).await,
+                Command::Stop => p.stop().await,
+                Command::Pause => p.pause().await,
+                Command::Resume => p.resume().await,
+                Command::Toggle => p.toggle_pause().await,
+                Command::Next => p.next().await,
+                Command::Previous => p.previous().await,
+                Command::Repeat => p.repeat().await,
+                Command::Extend { by } => {
+                    let d = letdown::duration::parse_duration(&by)
+                        .map_err(|e| zbus::Error::Failure(format!("extend: {e}")))?;
+                    p.extend(d.as_secs().min(u32::MAX as u64) as u32).await
+                }
+                Command::Where => {
+                    println!("{}", p.where_am_i().await?);
+                    Ok(())
+                }
+                Command::Status {
+                    follow: false,
+                    json,
+                } => {
+                    let s = status(&p).await?;
+                    if json {
+                        println!("{}", serde_json::to_string(&s).expect("status serializes"));
+                    } else {
+                        println!("{}", s.line());
+                    }
+                    Ok(())
+                }
+                Command::Status { follow: true, .. } => loop {
+                    let s = status(&p).await?;
+                    let elapsed = std::time::Duration::from_millis(
+                        s.length_ms.saturating_sub(s.remaining_ms),
+                    );
+                    let b = bar(elapsed, std::time::Duration::from_millis(s.length_ms), 20);
+                    print!(
+                        "\r\x1b[2K{} {}",
+                        if s.state == "idle" { "" } else { &b },
+                        s.line()
+                    );
+                    use std::io::Write;
+                    let _ = std::io::stdout().flush();
+                    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                },
+                Command::Volume { percent: None } => {
+                    println!("{}%", (p.volume().await? * 100.0).round());
+                    Ok(())
+                }
+                Command::Volume { percent: Some(v) } => {
+                    if v > 100 {
+                        return Err(zbus::Error::Failure("volume: give 0 to 100".into()));
+                    }
+                    p.set_volume(v as f64 / 100.0).await
+                }
+                Command::Reload => {
+                    let problems = p.reload().await?;
+                    for pr in &problems {
+                        println!("{pr}");
+                    }
+                    if problems.is_empty() {
+                        eprintln!("letdown: reloaded; no problems");
+                    }
+                    Ok(())
+                }
+                _ => unreachable!("local command"),
+            }
+        }
+        .await;
+        result.map(|()| ExitCode::SUCCESS).map_err(|e| match e {
+            zbus::Error::Failure(m) => anyhow::anyhow!(m),
+            e => anyhow::anyhow!(explain(&e)),
+        })
+    })
+}
+
 fn run(cli: Cli, paths: &Paths) -> anyhow::Result<ExitCode> {
     match cli.command {
+        c @ (Command::Start { .. }
+        | Command::Stop
+        | Command::Pause
+        | Command::Resume
+        | Command::Toggle
+        | Command::Next
+        | Command::Previous
+        | Command::Repeat
+        | Command::Extend { .. }
+        | Command::Where
+        | Command::Status { .. }
+        | Command::Volume { .. }
+        | Command::Reload) => remote(c),
+        Command::Shortcuts { desktop, install } => {
+            letdown::shortcuts::run(desktop, install).map(|()| ExitCode::SUCCESS)
+        }
         Command::Routines => {
             let lib = Library::new(paths.clone());
             for e in lib.list() {

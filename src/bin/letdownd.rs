@@ -1,6 +1,74 @@
-//! letdownd, the daemon: not built yet (issue 3). It exists so the binary name is reserved.
+//! letdownd: the letdown daemon. Serves `org.letdown.Coach` on the session bus and guides
+//! sessions out loud. Usually started by systemd (`systemctl --user start letdownd`) or by D-Bus
+//! activation on the first `letdown` command.
 
-fn main() {
-    eprintln!("letdownd: the daemon is not available in this version yet; use `letdown render`");
-    std::process::exit(2);
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// The letdown voice coach daemon.
+///
+/// Serves org.letdown.Coach on the D-Bus session bus; control it with the `letdown` command,
+/// media keys or `playerctl -p letdown`. Logs go to stderr (the journal under systemd); set
+/// LETDOWN_LOG=debug for more.
+#[derive(Parser)]
+#[command(name = "letdownd", version, about, long_about)]
+struct Args {
+    /// Where sound goes: `device` (the default sound device) or `wav:PATH` (a WAV file written
+    /// in real time, for headless use and tests).
+    #[arg(long, default_value = "device", value_name = "OUTPUT")]
+    output: String,
+}
+
+fn init_logging() {
+    use std::io::Write;
+    let journal = std::env::var_os("JOURNAL_STREAM").is_some();
+    env_logger::Builder::from_env(env_logger::Env::new().filter_or("LETDOWN_LOG", "info"))
+        .format(move |buf, record| {
+            if journal {
+                // systemd reads the "<N>" prefix as the syslog priority.
+                let prio = match record.level() {
+                    log::Level::Error => 3,
+                    log::Level::Warn => 4,
+                    log::Level::Info => 6,
+                    _ => 7,
+                };
+                writeln!(buf, "<{prio}>{}", record.args())
+            } else {
+                writeln!(
+                    buf,
+                    "{} letdownd {}: {}",
+                    buf.timestamp_millis(),
+                    record.level(),
+                    record.args()
+                )
+            }
+        })
+        .init();
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    init_logging();
+    let output = match letdown::output::from_spec(&args.output) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("letdownd: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    match rt.block_on(letdown::daemon::run(
+        letdown::paths::Paths::from_env(),
+        output,
+    )) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            log::error!("{e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

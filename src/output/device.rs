@@ -22,7 +22,10 @@ pub struct DeviceOutput {
 impl DeviceOutput {
     /// A closed device output.
     pub fn new() -> Self {
-        Self { sink: None, failed: Arc::new(AtomicBool::new(false)) }
+        Self {
+            sink: None,
+            failed: Arc::new(AtomicBool::new(false)),
+        }
     }
 }
 
@@ -50,7 +53,11 @@ impl Output for DeviceOutput {
             .open_stream()
             .map_err(|e| format!("cannot open the sound device: {e}"))?;
         sink.log_on_drop(false);
-        sink.mixer().add(MixSource { mix, buf: vec![0.0; BLOCK], at: BLOCK });
+        sink.mixer().add(MixSource {
+            mix,
+            buf: vec![0.0; BLOCK],
+            at: BLOCK,
+        });
         self.sink = Some(sink);
         Ok(())
     }

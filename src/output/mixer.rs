@@ -16,6 +16,8 @@ struct Playing {
     gain: f32,
     /// Samples left before silence, once the sound is being cut off.
     fading: Option<usize>,
+    /// Keeps playing while the mix is paused (answers such as "where am I").
+    through_pause: bool,
 }
 
 /// Sounds in progress.
@@ -23,19 +25,45 @@ struct Playing {
 pub struct Mix {
     playing: Vec<Playing>,
     paused: bool,
+    volume: f32,
     /// Samples pulled since the mix was made: the audio clock.
     pulled: u64,
 }
 
 impl Mix {
-    /// An empty, running mix.
+    /// An empty, running mix at full volume.
     pub fn new() -> Self {
-        Self::default()
+        Self {
+            volume: 1.0,
+            ..Self::default()
+        }
     }
 
-    /// Starts `clip` now at `gain`.
-    pub fn play(&mut self, clip: Clip, gain: f32) {
-        self.playing.push(Playing { clip, pos: 0, gain, fading: None });
+    /// Starts `clip` at `gain`, `skip` samples in (to stay on time when started late).
+    pub fn play(&mut self, clip: Clip, gain: f32, skip: usize) {
+        self.playing.push(Playing {
+            clip,
+            pos: skip,
+            gain,
+            fading: None,
+            through_pause: false,
+        });
+    }
+
+    /// Starts `clip` so that it plays even while the mix is paused.
+    pub fn play_through_pause(&mut self, clip: Clip, gain: f32) {
+        self.playing.push(Playing {
+            clip,
+            pos: 0,
+            gain,
+            fading: None,
+            through_pause: true,
+        });
+    }
+
+    /// Sets the master volume (0.0 to 1.0), applied to everything, playing sounds included.
+    pub fn set_volume(&mut self, volume: f32) {
+        self.volume = volume.clamp(0.0, 1.0);
     }
 
     /// Cuts off every sound (with a 5 ms fade).
@@ -46,7 +74,7 @@ impl Mix {
             }
         }
         if self.paused {
-            self.playing.clear();
+            self.playing.retain(|p| p.through_pause);
         }
     }
 
@@ -69,16 +97,16 @@ impl Mix {
     pub fn fill(&mut self, out: &mut [f32]) {
         out.fill(0.0);
         self.pulled += out.len() as u64;
-        if self.paused {
-            return;
-        }
         for p in &mut self.playing {
+            if self.paused && !p.through_pause {
+                continue;
+            }
             let samples = p.clip.samples();
             for o in out.iter_mut() {
                 if p.pos >= samples.len() {
                     break;
                 }
-                let mut g = p.gain;
+                let mut g = p.gain * self.volume;
                 if let Some(left) = p.fading.as_mut() {
                     if *left == 0 {
                         p.pos = samples.len();
@@ -106,8 +134,8 @@ mod tests {
     #[test]
     fn sounds_add_up_pause_holds_and_interrupt_fades() {
         let mut m = Mix::new();
-        m.play(Clip::new(vec![0.25; 1000]), 1.0);
-        m.play(Clip::new(vec![0.25; 10]), 0.5);
+        m.play(Clip::new(vec![0.25; 1000]), 1.0, 0);
+        m.play(Clip::new(vec![0.25; 10]), 0.5, 0);
         let mut buf = vec![0.0; 20];
         m.fill(&mut buf);
         assert_eq!(buf[0], 0.375);
@@ -124,5 +152,26 @@ mod tests {
         assert!(long[0] > 0.24 && long[CUT_FADE / 2] < 0.13 && long[CUT_FADE] == 0.0);
         assert!(m.is_silent());
         assert_eq!(m.pulled(), 1060);
+    }
+
+    #[test]
+    fn volume_scales_and_answers_play_through_a_pause() {
+        let mut m = Mix::new();
+        m.set_volume(0.5);
+        m.play(Clip::new(vec![0.5; 100]), 1.0, 90);
+        m.set_paused(true);
+        m.play_through_pause(Clip::new(vec![0.2; 5]), 1.0);
+        let mut buf = vec![0.0; 8];
+        m.fill(&mut buf);
+        assert_eq!(&buf[..6], &[0.1, 0.1, 0.1, 0.1, 0.1, 0.0]);
+        m.set_paused(false);
+        m.fill(&mut buf);
+        assert_eq!(
+            buf[0], 0.25,
+            "the held sound resumes, skipped 90 samples in"
+        );
+        m.fill(&mut buf);
+        assert_eq!(buf[1], 0.25);
+        assert_eq!(buf[2], 0.0, "10 samples were left after the skip");
     }
 }

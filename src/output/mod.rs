@@ -36,6 +36,8 @@ pub fn from_spec(spec: &str) -> Result<Box<dyn Output>, String> {
     match spec.split_once(':') {
         _ if spec == "device" => Ok(Box::new(DeviceOutput::new())),
         Some(("wav", path)) if !path.is_empty() => Ok(Box::new(WavOutput::new(path.into()))),
-        _ => Err(format!("unknown output \"{spec}\"; use \"device\" or \"wav:PATH\"")),
+        _ => Err(format!(
+            "unknown output \"{spec}\"; use \"device\" or \"wav:PATH\""
+        )),
     }
 }

@@ -33,7 +33,9 @@ impl WavOutput {
     }
 }
 
-fn open_writer(path: &PathBuf) -> Result<hound::WavWriter<std::io::BufWriter<std::fs::File>>, String> {
+fn open_writer(
+    path: &PathBuf,
+) -> Result<hound::WavWriter<std::io::BufWriter<std::fs::File>>, String> {
     let spec = hound::WavSpec {
         channels: 1,
         sample_rate: SAMPLE_RATE,

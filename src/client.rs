@@ -1,0 +1,159 @@
+//! The `letdown` command's remote control of letdownd over D-Bus.
+//!
+//! Each command is one method call on `org.letdown.Coach1`, short enough to bind to a key. When
+//! the daemon is not there, the error says how to start it (with the D-Bus activation file
+//! installed, the bus starts it by itself).
+
+use std::time::Duration;
+
+use zbus::proxy;
+
+/// Client side of `org.letdown.Coach1`.
+#[proxy(
+    interface = "org.letdown.Coach1",
+    default_service = "org.letdown.Coach",
+    default_path = "/org/letdown/Coach"
+)]
+pub trait Coach {
+    /// Start a routine.
+    fn start(&self, routine: &str) -> zbus::Result<()>;
+    /// Stop.
+    fn stop(&self) -> zbus::Result<()>;
+    /// Pause.
+    fn pause(&self) -> zbus::Result<()>;
+    /// Resume.
+    fn resume(&self) -> zbus::Result<()>;
+    /// Pause or resume.
+    fn toggle_pause(&self) -> zbus::Result<()>;
+    /// Next step.
+    fn next(&self) -> zbus::Result<()>;
+    /// Previous step.
+    fn previous(&self) -> zbus::Result<()>;
+    /// Repeat the prompt.
+    fn repeat(&self) -> zbus::Result<()>;
+    /// Lengthen the step.
+    fn extend(&self, seconds: u32) -> zbus::Result<()>;
+    /// Where the session is, spoken and returned.
+    fn where_am_i(&self) -> zbus::Result<String>;
+    /// Routines.
+    fn list_routines(&self) -> zbus::Result<Vec<(String, String, String)>>;
+    /// Re-read config and routines.
+    fn reload(&self) -> zbus::Result<Vec<String>>;
+    /// State.
+    #[zbus(property)]
+    fn state(&self) -> zbus::Result<String>;
+    /// Routine name.
+    #[zbus(property)]
+    fn routine(&self) -> zbus::Result<String>;
+    /// Step index, 0-based.
+    #[zbus(property)]
+    fn step_index(&self) -> zbus::Result<u32>;
+    /// Steps.
+    #[zbus(property)]
+    fn step_count(&self) -> zbus::Result<u32>;
+    /// Step title.
+    #[zbus(property)]
+    fn step_title(&self) -> zbus::Result<String>;
+    /// The step's length in milliseconds.
+    #[zbus(property)]
+    fn step_length(&self) -> zbus::Result<u64>;
+    /// Milliseconds left in the step.
+    #[zbus(property)]
+    fn step_remaining(&self) -> zbus::Result<u64>;
+    /// Volume.
+    #[zbus(property)]
+    fn volume(&self) -> zbus::Result<f64>;
+    /// Set the volume.
+    #[zbus(property)]
+    fn set_volume(&self, volume: f64) -> zbus::Result<()>;
+}
+
+/// Where a session is, as `letdown status` shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Status {
+    /// idle, running or paused.
+    pub state: String,
+    /// Routine name.
+    pub routine: String,
+    /// 1-based step number (0 when idle).
+    pub step: u32,
+    /// Steps in the routine.
+    pub steps: u32,
+    /// Step title.
+    pub title: String,
+    /// Milliseconds left in the step.
+    pub remaining_ms: u64,
+    /// The step's length in milliseconds.
+    pub length_ms: u64,
+    /// Master volume.
+    pub volume: f64,
+}
+
+impl Status {
+    /// One line: `running  lactation-massage  step 3/13  Upper chest  0:42 left`.
+    pub fn line(&self) -> String {
+        if self.state == "idle" {
+            return "idle".into();
+        }
+        let secs = self.remaining_ms.div_ceil(1000);
+        format!(
+            "{}  {}  step {}/{}  {}  {}:{:02} left",
+            self.state,
+            self.routine,
+            self.step,
+            self.steps,
+            self.title,
+            secs / 60,
+            secs % 60
+        )
+    }
+}
+
+/// Reads every status property.
+pub async fn status(p: &CoachProxy<'_>) -> zbus::Result<Status> {
+    let state = p.state().await?;
+    let index = p.step_index().await?;
+    Ok(Status {
+        routine: p.routine().await?,
+        step: if state == "idle" { 0 } else { index + 1 },
+        steps: p.step_count().await?,
+        title: p.step_title().await?,
+        remaining_ms: p.step_remaining().await?,
+        length_ms: p.step_length().await?,
+        volume: p.volume().await?,
+        state,
+    })
+}
+
+/// Turns a D-Bus error into a sentence for the terminal.
+pub fn explain(e: &zbus::Error) -> String {
+    if let zbus::Error::MethodError(name, msg, _) = e {
+        let name = name.as_str();
+        if name == "org.freedesktop.DBus.Error.ServiceUnknown"
+            || name == "org.freedesktop.DBus.Error.NameHasNoOwner"
+        {
+            return "letdownd is not running. Start it with `systemctl --user start letdownd`, \
+                    or run `letdownd &` (scripts/install sets up both)"
+                .into();
+        }
+        if let Some(short) = name.strip_prefix("org.letdown.Coach1.Error.") {
+            return format!("{} ({short})", msg.as_deref().unwrap_or(short));
+        }
+        return format!("{name}: {}", msg.as_deref().unwrap_or(""));
+    }
+    if matches!(e, zbus::Error::Address(_)) || e.to_string().contains("DBUS_SESSION_BUS_ADDRESS") {
+        return format!("no D-Bus session bus ({e}); letdown needs a desktop session");
+    }
+    e.to_string()
+}
+
+/// A progress bar `[#####.....]` for `elapsed` of `total`.
+pub fn bar(elapsed: Duration, total: Duration, width: usize) -> String {
+    let frac = if total.is_zero() {
+        0.0
+    } else {
+        (elapsed.as_secs_f64() / total.as_secs_f64()).clamp(0.0, 1.0)
+    };
+    let filled = (frac * width as f64).round() as usize;
+    format!("[{}{}]", "#".repeat(filled), "-".repeat(width - filled))
+}

@@ -1,0 +1,182 @@
+//! `org.letdown.Coach1` on the session bus: the daemon's remote control.
+//!
+//! Each method forwards to the session task and waits for its answer; properties are read from
+//! the latest [`Snapshot`]. docs/DBUS.md documents every method, property, signal and error.
+
+use tokio::sync::{mpsc, watch};
+use zbus::interface;
+use zbus::object_server::SignalEmitter;
+
+use super::coach::{Command, Reply, Request, ask};
+use super::error::CoachError;
+use super::snapshot::Snapshot;
+
+/// The well-known bus name letdownd owns.
+pub const BUS_NAME: &str = "org.letdown.Coach";
+/// The object path of the coach.
+pub const OBJECT_PATH: &str = "/org/letdown/Coach";
+/// The interface name.
+pub const INTERFACE: &str = "org.letdown.Coach1";
+
+/// The `org.letdown.Coach1` object.
+pub struct CoachInterface {
+    tx: mpsc::Sender<Request>,
+    snapshot: watch::Receiver<Snapshot>,
+}
+
+impl CoachInterface {
+    /// An interface forwarding to `tx` and reading `snapshot`.
+    pub fn new(tx: mpsc::Sender<Request>, snapshot: watch::Receiver<Snapshot>) -> Self {
+        Self { tx, snapshot }
+    }
+
+    async fn done(&self, command: Command) -> Result<(), CoachError> {
+        ask(&self.tx, command).await.map(|_| ())
+    }
+}
+
+#[interface(name = "org.letdown.Coach1")]
+impl CoachInterface {
+    /// Starts a routine by name; "" starts the configured default routine.
+    async fn start(&self, routine: &str) -> Result<(), CoachError> {
+        self.done(Command::Start(routine.to_string())).await
+    }
+
+    /// Stops the session.
+    async fn stop(&self) -> Result<(), CoachError> {
+        self.done(Command::Stop).await
+    }
+
+    /// Pauses the session: sound stops at once and the step's clock holds.
+    async fn pause(&self) -> Result<(), CoachError> {
+        self.done(Command::Pause).await
+    }
+
+    /// Resumes a paused session where it left off.
+    async fn resume(&self) -> Result<(), CoachError> {
+        self.done(Command::Resume).await
+    }
+
+    /// Pauses if running, resumes if paused.
+    async fn toggle_pause(&self) -> Result<(), CoachError> {
+        self.done(Command::TogglePause).await
+    }
+
+    /// Skips to the next step (after the last, the session completes).
+    async fn next(&self) -> Result<(), CoachError> {
+        self.done(Command::Next).await
+    }
+
+    /// Goes back one step (on the first step, restarts it).
+    async fn previous(&self) -> Result<(), CoachError> {
+        self.done(Command::Previous).await
+    }
+
+    /// Says the current step's prompt again without losing hands-on time.
+    async fn repeat(&self) -> Result<(), CoachError> {
+        self.done(Command::Repeat).await
+    }
+
+    /// Lengthens the current step by 1 to 1800 seconds.
+    async fn extend(&self, seconds: u32) -> Result<(), CoachError> {
+        self.done(Command::Extend(seconds)).await
+    }
+
+    /// Speaks the current step and the time left, and returns the same as text.
+    async fn where_am_i(&self) -> Result<String, CoachError> {
+        match ask(&self.tx, Command::WhereAmI).await? {
+            Reply::Text(t) => Ok(t),
+            _ => Ok(String::new()),
+        }
+    }
+
+    /// Every routine: (name, title, where it comes from, or why it is broken).
+    async fn list_routines(&self) -> Result<Vec<(String, String, String)>, CoachError> {
+        match ask(&self.tx, Command::ListRoutines).await? {
+            Reply::Routines(r) => Ok(r),
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    /// Re-reads the config and the routines; returns the problems found in routine files. A
+    /// broken config is refused (InvalidConfig) and the old one kept.
+    async fn reload(&self) -> Result<Vec<String>, CoachError> {
+        match ask(&self.tx, Command::Reload).await? {
+            Reply::Problems(p) => Ok(p),
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    /// `idle`, `running` or `paused`.
+    #[zbus(property)]
+    async fn state(&self) -> String {
+        self.snapshot.borrow().state.to_string()
+    }
+
+    /// The running routine's name ("" when idle).
+    #[zbus(property)]
+    async fn routine(&self) -> String {
+        self.snapshot.borrow().routine.clone()
+    }
+
+    /// The current step, 0-based.
+    #[zbus(property)]
+    async fn step_index(&self) -> u32 {
+        self.snapshot.borrow().step_index
+    }
+
+    /// How many steps the running routine has (0 when idle).
+    #[zbus(property)]
+    async fn step_count(&self) -> u32 {
+        self.snapshot.borrow().step_count
+    }
+
+    /// The current step's title.
+    #[zbus(property)]
+    async fn step_title(&self) -> String {
+        self.snapshot.borrow().step_title.clone()
+    }
+
+    /// The current step's whole length in milliseconds (prompt, hands-on time and tones).
+    #[zbus(property)]
+    async fn step_length(&self) -> u64 {
+        self.snapshot.borrow().step_length.as_millis() as u64
+    }
+
+    /// Milliseconds left in the current step, read live.
+    #[zbus(property)]
+    async fn step_remaining(&self) -> u64 {
+        self.snapshot.borrow().remaining_now().as_millis() as u64
+    }
+
+    /// Master volume, 0.0 to 1.0.
+    #[zbus(property)]
+    async fn volume(&self) -> f64 {
+        self.snapshot.borrow().volume
+    }
+
+    /// Sets the master volume, 0.0 to 1.0.
+    #[zbus(property)]
+    async fn set_volume(&mut self, volume: f64) -> zbus::fdo::Result<()> {
+        ask(&self.tx, Command::SetVolume(volume))
+            .await
+            .map(|_| ())
+            .map_err(|e| zbus::fdo::Error::InvalidArgs(e.to_string()))
+    }
+
+    /// A step began (0-based index, title).
+    #[zbus(signal)]
+    pub async fn step_started(
+        emitter: &SignalEmitter<'_>,
+        index: u32,
+        title: &str,
+    ) -> zbus::Result<()>;
+
+    /// A session ended; `completed` is false if it was stopped.
+    #[zbus(signal)]
+    pub async fn session_finished(
+        emitter: &SignalEmitter<'_>,
+        routine: &str,
+        completed: bool,
+    ) -> zbus::Result<()>;
+}

@@ -1,0 +1,190 @@
+//! letdownd: the background service that guides sessions out loud.
+//!
+//! One task (the [`coach`]) owns the engine, the mix and the audio output; the D-Bus interface
+//! ([`bus`]) and MPRIS ([`mpris`]) forward requests to it over a channel, and a publisher task
+//! turns its snapshots into property-change signals.
+
+pub mod bus;
+pub mod coach;
+pub mod error;
+pub mod mpris;
+pub mod snapshot;
+
+use tokio::sync::{mpsc, watch};
+use zbus::fdo::RequestNameFlags;
+
+use crate::config::Config;
+use crate::output::Output;
+use crate::paths::Paths;
+use bus::{BUS_NAME, CoachInterface, OBJECT_PATH};
+use coach::Coach;
+use mpris::{MPRIS_NAME, MPRIS_PATH, MprisPlayer, MprisRoot};
+use snapshot::{Signal, Snapshot};
+
+/// Runs the daemon until SIGTERM or SIGINT.
+pub async fn run(paths: Paths, output: Box<dyn Output>) -> anyhow::Result<()> {
+    let cfg = match Config::load(&paths.config_file()) {
+        Ok(c) => c,
+        Err(e) => {
+            log::error!(
+                "the config file has problems; using the defaults until it is fixed and reloaded:\n{e}"
+            );
+            Config::default()
+        }
+    };
+    let (tx, rx) = mpsc::channel(64);
+    let (snap_tx, snap_rx) = watch::channel(Snapshot::idle(cfg.volume));
+    let (sig_tx, sig_rx) = mpsc::unbounded_channel();
+    let conn = zbus::connection::Builder::session()?
+        .serve_at(
+            OBJECT_PATH,
+            CoachInterface::new(tx.clone(), snap_rx.clone()),
+        )?
+        .serve_at(MPRIS_PATH, MprisRoot)?
+        .serve_at(MPRIS_PATH, MprisPlayer::new(tx.clone(), snap_rx.clone()))?
+        .build()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot connect to the D-Bus session bus: {e}"))?;
+    let taken = || {
+        anyhow::anyhow!(
+            "another letdownd already owns {BUS_NAME} on this bus; stop it first (`letdown` talks to it as it is)"
+        )
+    };
+    match conn
+        .request_name_with_flags(BUS_NAME, RequestNameFlags::DoNotQueue.into())
+        .await
+    {
+        Ok(zbus::fdo::RequestNameReply::PrimaryOwner) => {}
+        Ok(_) | Err(zbus::Error::NameTaken) => return Err(taken()),
+        Err(e) => return Err(e.into()),
+    }
+    log::info!(
+        "serving {BUS_NAME} at {OBJECT_PATH}, playing to {}",
+        output.describe()
+    );
+    let coach = Coach::new(paths, cfg, output, snap_tx, sig_tx);
+    let publisher = tokio::spawn(publish(conn.clone(), snap_rx, sig_rx));
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
+    let mut coach_task = tokio::spawn(coach.run(rx, stop_rx));
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = term.recv() => log::info!("SIGTERM: stopping"),
+        _ = tokio::signal::ctrl_c() => log::info!("interrupted: stopping"),
+        _ = &mut coach_task => {}
+    }
+    // The coach stops the session and closes the output, then the bus name goes.
+    let _ = stop_tx.send(());
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(3), coach_task).await;
+    publisher.abort();
+    drop(tx);
+    drop(conn);
+    Ok(())
+}
+
+/// Emits property-change signals for every changed field, the coach's signals, and owns the
+/// MPRIS name only while a session runs.
+async fn publish(
+    conn: zbus::Connection,
+    mut snap_rx: watch::Receiver<Snapshot>,
+    mut sig_rx: mpsc::UnboundedReceiver<Signal>,
+) {
+    let mut last = snap_rx.borrow().clone();
+    let mut mpris_owned = false;
+    loop {
+        tokio::select! {
+            changed = snap_rx.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                let now = snap_rx.borrow_and_update().clone();
+                if let Err(e) = emit_changes(&conn, &last, &now).await {
+                    log::warn!("could not emit property changes: {e}");
+                }
+                let want = now.state != "idle";
+                if want != mpris_owned {
+                    let r = if want {
+                        conn.request_name(MPRIS_NAME).await.map(|_| ())
+                    } else {
+                        conn.release_name(MPRIS_NAME).await.map(|_| ())
+                    };
+                    match r {
+                        Ok(()) => mpris_owned = want,
+                        Err(e) => log::warn!("MPRIS name: {e}"),
+                    }
+                }
+                last = now;
+            }
+            sig = sig_rx.recv() => {
+                let Some(sig) = sig else { break };
+                if let Err(e) = emit_signal(&conn, sig).await {
+                    log::warn!("could not emit a signal: {e}");
+                }
+            }
+        }
+    }
+}
+
+async fn emit_signal(conn: &zbus::Connection, sig: Signal) -> zbus::Result<()> {
+    let iface = conn
+        .object_server()
+        .interface::<_, CoachInterface>(OBJECT_PATH)
+        .await?;
+    let e = iface.signal_emitter();
+    match sig {
+        Signal::StepStarted(i, title) => CoachInterface::step_started(e, i, &title).await,
+        Signal::SessionFinished(r, completed) => {
+            CoachInterface::session_finished(e, &r, completed).await
+        }
+    }
+}
+
+async fn emit_changes(conn: &zbus::Connection, a: &Snapshot, b: &Snapshot) -> zbus::Result<()> {
+    let coach = conn
+        .object_server()
+        .interface::<_, CoachInterface>(OBJECT_PATH)
+        .await?;
+    let e = coach.signal_emitter();
+    let c = coach.get().await;
+    if a.state != b.state {
+        c.state_changed(e).await?;
+    }
+    if a.routine != b.routine {
+        c.routine_changed(e).await?;
+    }
+    if a.step_index != b.step_index {
+        c.step_index_changed(e).await?;
+    }
+    if a.step_count != b.step_count {
+        c.step_count_changed(e).await?;
+    }
+    if a.step_title != b.step_title {
+        c.step_title_changed(e).await?;
+    }
+    if a.step_length != b.step_length {
+        c.step_length_changed(e).await?;
+    }
+    c.step_remaining_changed(e).await?;
+    if a.volume != b.volume {
+        c.volume_changed(e).await?;
+    }
+    drop(c);
+    let player = conn
+        .object_server()
+        .interface::<_, MprisPlayer>(MPRIS_PATH)
+        .await?;
+    let e = player.signal_emitter();
+    let p = player.get().await;
+    if a.state != b.state {
+        p.playback_status_changed(e).await?;
+        p.can_go_next_changed(e).await?;
+        p.can_go_previous_changed(e).await?;
+        p.can_pause_changed(e).await?;
+    }
+    if mpris::metadata(a) != mpris::metadata(b) {
+        p.metadata_changed(e).await?;
+    }
+    if a.volume != b.volume {
+        p.volume_changed(e).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,68 @@
+//! What the daemon publishes about itself: the values behind the D-Bus and MPRIS properties.
+//!
+//! The session task owns the truth and sends a new snapshot whenever something changes; the
+//! bus side reads the latest one without asking the session task, and emits change signals by
+//! comparing snapshots.
+
+use std::time::{Duration, Instant};
+
+/// The daemon's visible state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    /// `idle`, `running` or `paused`.
+    pub state: &'static str,
+    /// The running routine's name, or empty.
+    pub routine: String,
+    /// The running routine's title, or empty.
+    pub routine_title: String,
+    /// The current step, 0-based (0 when idle).
+    pub step_index: u32,
+    /// Steps in the routine (0 when idle).
+    pub step_count: u32,
+    /// The current step's title, or empty.
+    pub step_title: String,
+    /// The current step's whole length.
+    pub step_length: Duration,
+    /// Time left in the step at `anchor`.
+    pub remaining: Duration,
+    /// When `remaining` was measured.
+    pub anchor: Instant,
+    /// Master volume, 0.0 to 1.0.
+    pub volume: f64,
+}
+
+impl Snapshot {
+    /// The state of a daemon with no session.
+    pub fn idle(volume: f64) -> Self {
+        Self {
+            state: "idle",
+            routine: String::new(),
+            routine_title: String::new(),
+            step_index: 0,
+            step_count: 0,
+            step_title: String::new(),
+            step_length: Duration::ZERO,
+            remaining: Duration::ZERO,
+            anchor: Instant::now(),
+            volume,
+        }
+    }
+
+    /// Time left in the current step now (counting down only while running).
+    pub fn remaining_now(&self) -> Duration {
+        if self.state == "running" {
+            self.remaining.saturating_sub(self.anchor.elapsed())
+        } else {
+            self.remaining
+        }
+    }
+}
+
+/// Events the bus side turns into D-Bus signals.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Signal {
+    /// A step began: 0-based index, title.
+    StepStarted(u32, String),
+    /// A session ended: routine name, whether it completed.
+    SessionFinished(String, bool),
+}

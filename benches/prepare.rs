@@ -42,7 +42,8 @@ fn main() {
                 volume: 0.8,
                 earcons: 0.8,
             },
-        );
+        )
+        .expect("render");
         let render_time = t.elapsed();
         let audio = cold.plan.total();
         println!(

@@ -141,7 +141,11 @@ pub fn explain(e: &zbus::Error) -> String {
         }
         return format!("{name}: {}", msg.as_deref().unwrap_or(""));
     }
-    if matches!(e, zbus::Error::Address(_)) || e.to_string().contains("DBUS_SESSION_BUS_ADDRESS") {
+    let text = e.to_string();
+    if matches!(e, zbus::Error::Address(_))
+        || text.contains("DBUS_SESSION_BUS_ADDRESS")
+        || text.contains("Failed to connect to address")
+    {
         return format!("no D-Bus session bus ({e}); letdown needs a desktop session");
     }
     e.to_string()

@@ -30,7 +30,8 @@ pub struct Rendered {
 }
 
 /// Mixes a session of `ready` from start to finish.
-pub fn render(ready: &Ready, levels: Levels) -> Rendered {
+pub fn render(ready: &Ready, levels: Levels) -> Result<Rendered, String> {
+    let sounds = ready.sounds.load_all()?;
     let mut session = Session::new(ready.plan.clone());
     let total = to_samples(ready.plan.total()) as usize;
     let mut samples = vec![0.0f32; total];
@@ -39,7 +40,7 @@ pub fn render(ready: &Ready, levels: Levels) -> Rendered {
     loop {
         while let Some(ev) = session.poll_event() {
             if let EventKind::Play(sound) = ev.kind
-                && let Some(clip) = ready.sounds.get(sound)
+                && let Some(clip) = sounds.get(sound)
             {
                 let gain = match sound {
                     Sound::Tone(_) => levels.volume * levels.earcons,
@@ -54,7 +55,7 @@ pub fn render(ready: &Ready, levels: Levels) -> Rendered {
             None => break,
         }
     }
-    Rendered { samples, events }
+    Ok(Rendered { samples, events })
 }
 
 /// Adds `clip` into `buf` starting at sample `at`, growing `buf` if needed.

@@ -52,7 +52,7 @@ impl Earcon {
 }
 
 /// A family of earcons with one timbre.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum EarconSet {
     /// Bell-like, with a few soft overtones (default).
     #[default]
@@ -74,8 +74,23 @@ impl EarconSet {
         }
     }
 
-    /// Synthesizes one earcon.
+    /// One earcon, synthesized on first use and kept (a few hundred kB for all of them).
     pub fn render(self, earcon: Earcon) -> Clip {
+        use std::collections::HashMap;
+        use std::sync::{Mutex, OnceLock};
+        static MADE: OnceLock<Mutex<HashMap<(EarconSet, Earcon), Clip>>> = OnceLock::new();
+        let made = MADE.get_or_init(Default::default);
+        if let Some(c) = made.lock().expect("earcon cache").get(&(self, earcon)) {
+            return c.clone();
+        }
+        let clip = self.synthesize(earcon);
+        made.lock()
+            .expect("earcon cache")
+            .insert((self, earcon), clip.clone());
+        clip
+    }
+
+    fn synthesize(self, earcon: Earcon) -> Clip {
         // (start seconds, frequency Hz, length seconds, level)
         let notes: &[(f32, f32, f32, f32)] = match earcon {
             Earcon::StepStart => &[(0.0, 784.0, 0.30, 0.30), (0.12, 1046.5, 0.40, 0.30)],

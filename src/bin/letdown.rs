@@ -73,7 +73,7 @@ enum Command {
     Where,
     /// Show the session's state in one line.
     Status {
-        /// Keep showing live progress with a progress bar until Ctrl-C.
+        /// Keep showing live progress with a progress bar until the session ends.
         #[arg(long)]
         follow: bool,
         /// Print JSON, for scripts.
@@ -218,6 +218,10 @@ fn remote(command: Command) -> anyhow::Result<ExitCode> {
                 }
                 Command::Status { follow: true, .. } => loop {
                     let s = status(&p).await?;
+                    if s.state == "idle" {
+                        println!("\r\x1b[2Kidle");
+                        return Ok(());
+                    }
                     let elapsed = std::time::Duration::from_millis(
                         s.length_ms.saturating_sub(s.remaining_ms),
                     );
@@ -325,7 +329,8 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<ExitCode> {
                     volume: cfg.volume as f32,
                     earcons: cfg.earcon_volume as f32,
                 },
-            );
+            )
+            .map_err(anyhow::Error::msg)?;
             write_wav(&output, &out.samples).map_err(anyhow::Error::msg)?;
             eprintln!(
                 "letdown: wrote {} ({} of audio, {} steps) in {}",

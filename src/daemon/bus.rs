@@ -143,8 +143,9 @@ impl CoachInterface {
         self.snapshot.borrow().step_length.as_millis() as u64
     }
 
-    /// Milliseconds left in the current step, read live.
-    #[zbus(property)]
+    /// Milliseconds left in the current step, read live. It changes every moment, so its change
+    /// signal only invalidates it (at step changes, pause, resume, commands): read it again.
+    #[zbus(property(emits_changed_signal = "invalidates"))]
     async fn step_remaining(&self) -> u64 {
         self.snapshot.borrow().remaining_now().as_millis() as u64
     }

@@ -20,7 +20,7 @@ use crate::output::{Mix, Output, SharedMix};
 use crate::paths::Paths;
 use crate::phrase::Phrase;
 use crate::plan::Sound;
-use crate::prepare::{Ready, prepare};
+use crate::prepare::{Ready, Sounds, prepare};
 use crate::routine::{Library, LoadError, Routine, RoutineSource};
 
 /// Lateness up to which a sound is started part-way in, to stay on the plan's time.
@@ -93,8 +93,11 @@ pub async fn ask(tx: &mpsc::Sender<Request>, command: Command) -> Result<Reply, 
 }
 
 struct Live {
+    id: u64,
     ready: Arc<Ready>,
     session: Session,
+    /// The sounds read into memory so far: the first step's at start, the rest soon after.
+    sounds: Sounds,
 }
 
 /// The session task's state.
@@ -111,6 +114,9 @@ pub struct Coach {
     close_output_at: Option<Instant>,
     snapshot: watch::Sender<Snapshot>,
     signals: mpsc::UnboundedSender<Signal>,
+    sessions: u64,
+    loaded_tx: mpsc::UnboundedSender<(u64, Result<Sounds, String>)>,
+    loaded_rx: mpsc::UnboundedReceiver<(u64, Result<Sounds, String>)>,
 }
 
 impl Coach {
@@ -125,7 +131,11 @@ impl Coach {
         let volume = cfg.volume;
         let mix = Arc::new(Mutex::new(Mix::new()));
         mix.lock().expect("new mutex").set_volume(volume as f32);
+        let (loaded_tx, loaded_rx) = mpsc::unbounded_channel();
         Self {
+            sessions: 0,
+            loaded_tx,
+            loaded_rx,
             paths,
             cfg,
             volume,
@@ -180,6 +190,11 @@ impl Coach {
                 }
                 _ = sleep_until(health) => self.check_output(),
                 _ = sleep_until(self.close_output_at) => self.close_output_if_silent(),
+                Some((id, loaded)) = self.loaded_rx.recv() => match (loaded, self.live.as_mut()) {
+                    (Ok(sounds), Some(l)) if l.id == id => l.sounds.extend(sounds),
+                    (Err(e), Some(l)) if l.id == id => log::error!("cannot read the session's sounds: {e}"),
+                    _ => {}
+                },
             }
             self.drain_events();
         }
@@ -315,22 +330,40 @@ impl Coach {
             m.interrupt();
             m.set_paused(false);
         }
+        // The first step's sounds now (a few ms from the cache), the rest in the background,
+        // long before the second step needs them.
+        let first: Vec<Sound> = ready.plan.steps[0].cues.iter().map(|c| c.sound).collect();
+        let sounds = ready.sounds.load(first).map_err(|e| {
+            CoachError::SpeechFailed(format!("cannot read the prepared speech: {e}"))
+        })?;
+        self.sessions += 1;
+        let id = self.sessions;
+        let index = ready.sounds.clone();
+        let tx = self.loaded_tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let _ = tx.send((id, index.load_all()));
+        });
         let mut session = Session::new(Arc::clone(&ready.plan));
         session.start(self.now()).map_err(CoachError::from)?;
         log::info!("started \"{}\"", ready.routine.name);
-        self.live = Some(Live { ready, session });
+        self.live = Some(Live {
+            id,
+            ready,
+            session,
+            sounds,
+        });
         Ok(())
     }
 
     fn where_am_i(&mut self) -> Result<Reply, CoachError> {
         let now = self.now();
-        let live = self.live.as_ref().ok_or_else(|| {
+        let live = self.live.as_mut().ok_or_else(|| {
             CoachError::NotRunning("no session is running; start one with `letdown start`".into())
         })?;
         let st = live.session.status(now);
         let index = st.step.unwrap_or(0);
         let total = live.ready.plan.steps.len();
-        let title = &live.ready.plan.steps[index].title;
+        let title = live.ready.plan.steps[index].title.clone();
         let left = st.hands_on_remaining.as_secs() as u32;
         // Round to the phrase bank's 5-second steps.
         let rounded = (left.div_ceil(5) * 5).max(5);
@@ -351,7 +384,7 @@ impl Coach {
         let mut m = self.mix.lock().expect("mix lock");
         let mut gap = 0usize;
         for s in sounds {
-            if let Some(clip) = live.ready.sounds.get(s) {
+            if let Some(clip) = sound_clip(live, s) {
                 // The second phrase follows the first after a short breath.
                 let mut padded = vec![0.0; gap];
                 padded.extend_from_slice(clip.samples());
@@ -458,7 +491,7 @@ impl Coach {
             let mut m = self.mix.lock().expect("mix lock");
             match ev.kind {
                 EventKind::Play(sound) => {
-                    if let Some(clip) = live.ready.sounds.get(sound) {
+                    if let Some(clip) = sound_clip(live, sound) {
                         let late = now.saturating_sub(ev.at);
                         let skip = if late <= CATCH_UP {
                             to_samples(late) as usize
@@ -540,6 +573,24 @@ impl Coach {
             }
         };
         self.snapshot.send_replace(snap);
+    }
+}
+
+/// A sound of the session, read now if the background load has not brought it yet.
+fn sound_clip(live: &mut Live, sound: Sound) -> Option<crate::clip::Clip> {
+    if let Some(c) = live.sounds.get(sound) {
+        return Some(c.clone());
+    }
+    match live.ready.sounds.source(sound)?.load() {
+        Ok(c) => {
+            log::debug!("read {sound:?} on demand");
+            live.sounds.insert(sound, c.clone());
+            Some(c)
+        }
+        Err(e) => {
+            log::error!("cannot play {sound:?}: {e}");
+            None
+        }
     }
 }
 

@@ -163,7 +163,7 @@ async fn emit_changes(conn: &zbus::Connection, a: &Snapshot, b: &Snapshot) -> zb
     if a.step_length != b.step_length {
         c.step_length_changed(e).await?;
     }
-    c.step_remaining_changed(e).await?;
+    c.step_remaining_invalidate(e).await?;
     if a.volume != b.volume {
         c.volume_changed(e).await?;
     }

@@ -46,6 +46,7 @@ impl Output for DeviceOutput {
         let mut sink = rodio::DeviceSinkBuilder::from_default_device()
             .map_err(|e| format!("no sound device: {e}"))?
             .with_sample_rate(NonZero::new(SAMPLE_RATE).expect("non-zero rate"))
+            .with_buffer_size(cpal_buffer())
             .with_error_callback(move |e| {
                 log::warn!("sound device error: {e}");
                 failed.store(true, Ordering::SeqCst);
@@ -115,4 +116,13 @@ impl Source for MixSource {
     fn total_duration(&self) -> Option<Duration> {
         None
     }
+}
+
+/// The device buffer: small, so a key press is heard at the sound server's own pace.
+fn cpal_buffer() -> rodio::cpal::BufferSize {
+    let frames = std::env::var("LETDOWN_DEVICE_BUFFER")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256);
+    rodio::cpal::BufferSize::Fixed(frames)
 }

@@ -9,7 +9,7 @@ mod command;
 mod espeak;
 mod festival;
 
-pub use cache::Cache;
+pub use cache::{Cache, Cached};
 pub use command::CommandEngine;
 pub use espeak::EspeakEngine;
 pub use festival::FestivalEngine;
@@ -129,11 +129,11 @@ pub struct Voice {
     cache: Cache,
 }
 
-/// The result of preparing texts: every clip, and what went wrong along the way.
+/// The result of preparing texts: every clip (in the cache), and what went wrong along the way.
 #[derive(Debug)]
 pub struct Prepared {
-    /// Clip for each text.
-    pub clips: HashMap<String, Clip>,
+    /// The cached clip of each text.
+    pub clips: HashMap<String, Cached>,
     /// Fallbacks that happened (engine failures that another engine covered).
     pub warnings: Vec<String>,
     /// How many texts were synthesized (not found in the cache).
@@ -141,7 +141,7 @@ pub struct Prepared {
 }
 
 impl Voice {
-    /// A voice from config settings, with `engine_override` etc. from a routine applied.
+    /// A voice speaking with `engines` in order, caching in `cache_dir`.
     pub fn new(engines: Vec<Box<dyn SpeechEngine>>, cache_dir: &Path) -> Self {
         Self {
             engines,
@@ -154,8 +154,14 @@ impl Voice {
         self.engines.iter().map(|e| e.name().to_string()).collect()
     }
 
-    /// Gives every text a clip: from the cache when there, otherwise synthesized (all missing
-    /// texts in one batch per engine), trimmed of silence and stored in the cache.
+    /// The cache this voice uses.
+    pub fn cache(&self) -> &Cache {
+        &self.cache
+    }
+
+    /// Gives every text a clip in the cache: found there, or synthesized (all missing texts in
+    /// one batch per engine), trimmed of silence and stored. Only file headers are read for
+    /// texts already cached, so this is cheap when the cache is warm.
     pub fn prepare(&self, texts: &[String]) -> Result<Prepared, SynthesisError> {
         let mut clips = HashMap::new();
         let mut warnings = Vec::new();
@@ -169,7 +175,7 @@ impl Voice {
             if clips.contains_key(t) || missing.contains(t) {
                 continue;
             }
-            match self.cache.get(&primary, t) {
+            match self.cache.entry(&primary, t) {
                 Some(c) => {
                     clips.insert(t.clone(), c);
                 }
@@ -184,7 +190,7 @@ impl Voice {
             }
             let identity = engine.identity();
             // A fallback engine's earlier output may be cached too.
-            missing.retain(|t| match self.cache.get(&identity, t) {
+            missing.retain(|t| match self.cache.entry(&identity, t) {
                 Some(c) if engine.identity() != primary => {
                     clips.insert(t.clone(), c);
                     false
@@ -237,10 +243,18 @@ impl Voice {
                                     .join("; ")
                             ));
                         }
-                        if let Err(e) = self.cache.put(&identity, &job.text, &clip) {
-                            warnings.push(format!("could not cache speech: {e}"));
+                        match self.cache.put(&identity, &job.text, &clip) {
+                            Ok(cached) => {
+                                clips.insert(job.text, cached);
+                            }
+                            Err(e) => {
+                                attempts.entry(job.text.clone()).or_default().push((
+                                    engine.name().into(),
+                                    format!("could not store the speech: {e}"),
+                                ));
+                                still.push(job.text);
+                            }
                         }
-                        clips.insert(job.text, clip);
                     }
                     Err(e) => {
                         attempts

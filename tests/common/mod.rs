@@ -2,6 +2,8 @@
 //! and read what it wrote.
 #![allow(dead_code)]
 
+pub mod desktop;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

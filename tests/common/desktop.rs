@@ -1,0 +1,259 @@
+//! A real desktop session for end-to-end tests: a private D-Bus session bus, a PipeWire sound
+//! server with its null sink (from scripts/headless-desktop), the real letdownd, real clients,
+//! and a recorder on the null sink's monitor.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use super::Home;
+
+/// The bus and sound server, stopped on drop.
+pub struct Desktop {
+    pub home: Home,
+    dir: PathBuf,
+    env: Vec<(String, String)>,
+    daemon: Option<Child>,
+}
+
+impl Desktop {
+    /// Starts a bus and a sound server in a fresh home.
+    pub fn start() -> Self {
+        let home = Home::new();
+        let dir = home.path("desktop");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/headless-desktop");
+        let out = Command::new(&script)
+            .arg("start")
+            .arg(&dir)
+            .output()
+            .expect("run headless-desktop");
+        assert!(
+            out.status.success(),
+            "headless-desktop failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let env_text = std::fs::read_to_string(dir.join("env")).unwrap();
+        let env = env_text
+            .lines()
+            .filter_map(|l| l.strip_prefix("export "))
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
+            .collect();
+        Self {
+            home,
+            dir,
+            env,
+            daemon: None,
+        }
+    }
+
+    /// A command with the session's environment and the home's XDG directories.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new(program);
+        c.env("XDG_CONFIG_HOME", self.home.path("config"))
+            .env("XDG_CACHE_HOME", self.home.path("cache"))
+            .env("XDG_DATA_HOME", self.home.path("data"))
+            .env("XDG_DATA_DIRS", self.home.path("share"))
+            .env("LETDOWN_LOG", "debug");
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        c
+    }
+
+    /// Runs a program to completion.
+    pub fn run(&self, program: &str, args: &[&str]) -> Output {
+        self.command(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run a client")
+    }
+
+    /// Runs `letdown` and returns its output.
+    pub fn letdown(&self, args: &[&str]) -> Output {
+        self.run(env!("CARGO_BIN_EXE_letdown"), args)
+    }
+
+    /// Runs `letdown`, insisting on success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.letdown(args);
+        assert!(
+            out.status.success(),
+            "letdown {args:?}: {}{}\n--- daemon log ---\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            self.daemon_log()
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Starts letdownd with extra arguments and waits until it answers on the bus.
+    pub fn start_daemon(&mut self, args: &[&str]) {
+        let log = std::fs::File::create(self.dir.join("letdownd.log")).unwrap();
+        let child = self
+            .command(env!("CARGO_BIN_EXE_letdownd"))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start letdownd");
+        self.daemon = Some(child);
+        let until = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < until {
+            if self.letdown(&["status"]).status.success() && self.daemon_log().contains("prepared")
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("letdownd did not come up:\n{}", self.daemon_log());
+    }
+
+    /// Stops letdownd with SIGTERM and waits for it.
+    pub fn stop_daemon(&mut self) -> std::process::ExitStatus {
+        let mut child = self.daemon.take().expect("daemon running");
+        unsafe_kill(child.id(), "TERM");
+        child.wait().unwrap()
+    }
+
+    /// Whether the daemon process is still alive.
+    pub fn daemon_alive(&mut self) -> bool {
+        self.daemon
+            .as_mut()
+            .is_some_and(|c| c.try_wait().unwrap().is_none())
+    }
+
+    /// What letdownd logged.
+    pub fn daemon_log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("letdownd.log")).unwrap_or_default()
+    }
+
+    /// Starts recording the null sink.
+    pub fn record(&self) -> Recorder {
+        let path = self.dir.join(format!("rec-{}.raw", std::process::id()));
+        let file = std::fs::File::create(&path).unwrap();
+        let started = Instant::now();
+        let child = self
+            .command("parec")
+            .args([
+                "-d",
+                "auto_null.monitor",
+                "--raw",
+                "--format=s16le",
+                "--rate=48000",
+                "--channels=1",
+                "--latency-msec=10",
+            ])
+            .stdout(file)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start parec");
+        // Let the recorder connect before anything is played.
+        std::thread::sleep(Duration::from_millis(300));
+        Recorder {
+            child,
+            path,
+            started,
+        }
+    }
+
+    /// Polls a D-Bus property of the coach through busctl until `want` or a timeout.
+    pub fn wait_state(&self, want: &str, timeout: Duration) -> bool {
+        let until = Instant::now() + timeout;
+        while Instant::now() < until {
+            let out = self.letdown(&["status", "--json"]);
+            if out.status.success() {
+                let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+                if v["state"] == want {
+                    return true;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+}
+
+impl Drop for Desktop {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.daemon.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/headless-desktop");
+        let _ = Command::new(script).arg("stop").arg(&self.dir).output();
+    }
+}
+
+fn unsafe_kill(pid: u32, signal: &str) {
+    let _ = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status();
+}
+
+/// A recording of the null sink in progress.
+pub struct Recorder {
+    child: Child,
+    path: PathBuf,
+    /// When the recorder was launched: its first sample is taken a little later (the time it
+    /// takes to connect), so sample times read from this are early by that much.
+    pub started: Instant,
+}
+
+impl Recorder {
+    /// Seconds since the recording started, as a sample index.
+    pub fn now_sample(&self) -> usize {
+        (self.started.elapsed().as_secs_f64() * 48_000.0) as usize
+    }
+
+    /// Stops recording and returns the samples.
+    pub fn finish(mut self) -> Vec<f32> {
+        unsafe_kill(self.child.id(), "INT");
+        let _ = self.child.wait();
+        let bytes = std::fs::read(&self.path).unwrap();
+        bytes
+            .chunks_exact(2)
+            .map(|b| i16::from_le_bytes([b[0], b[1]]) as f32 / 32768.0)
+            .collect()
+    }
+}
+
+/// 10-ms RMS frames of a signal.
+pub fn envelope(s: &[f32]) -> Vec<f32> {
+    s.chunks(480).map(super::rms).collect()
+}
+
+/// Normalized correlation of `b` against `a` at frame offset `lag` (over `b`'s length).
+pub fn correlation(a: &[f32], b: &[f32], lag: usize) -> f32 {
+    if lag + b.len() > a.len() || b.is_empty() {
+        return 0.0;
+    }
+    let a = &a[lag..lag + b.len()];
+    let ma = a.iter().sum::<f32>() / a.len() as f32;
+    let mb = b.iter().sum::<f32>() / b.len() as f32;
+    let (mut num, mut da, mut db) = (0.0, 0.0, 0.0);
+    for (x, y) in a.iter().zip(b) {
+        num += (x - ma) * (y - mb);
+        da += (x - ma) * (x - ma);
+        db += (y - mb) * (y - mb);
+    }
+    if da == 0.0 || db == 0.0 {
+        0.0
+    } else {
+        num / (da.sqrt() * db.sqrt())
+    }
+}
+
+/// The frame offset in `a[from..to]` where `b` matches best, and how well.
+pub fn best_match(a: &[f32], b: &[f32], from: usize, to: usize) -> (usize, f32) {
+    (from..to.min(a.len().saturating_sub(b.len())).max(from))
+        .map(|lag| (lag, correlation(a, b, lag)))
+        .fold(
+            (from, f32::MIN),
+            |best, x| if x.1 > best.1 { x } else { best },
+        )
+}

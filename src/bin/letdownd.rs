@@ -10,7 +10,8 @@ use clap::Parser;
 ///
 /// Serves org.letdown.Coach on the D-Bus session bus; control it with the `letdown` command,
 /// media keys or `playerctl -p letdown`. Logs go to stderr (the journal under systemd); set
-/// LETDOWN_LOG=debug for more.
+/// LETDOWN_LOG=debug for more. LETDOWN_DEVICE_BUFFER=FRAMES sets the sound device's buffer
+/// (default 512: low latency).
 #[derive(Parser)]
 #[command(name = "letdownd", version, about, long_about)]
 struct Args {
@@ -23,28 +24,30 @@ struct Args {
 fn init_logging() {
     use std::io::Write;
     let journal = std::env::var_os("JOURNAL_STREAM").is_some();
-    env_logger::Builder::from_env(env_logger::Env::new().filter_or("LETDOWN_LOG", "info"))
-        .format(move |buf, record| {
-            if journal {
-                // systemd reads the "<N>" prefix as the syslog priority.
-                let prio = match record.level() {
-                    log::Level::Error => 3,
-                    log::Level::Warn => 4,
-                    log::Level::Info => 6,
-                    _ => 7,
-                };
-                writeln!(buf, "<{prio}>{}", record.args())
-            } else {
-                writeln!(
-                    buf,
-                    "{} letdownd {}: {}",
-                    buf.timestamp_millis(),
-                    record.level(),
-                    record.args()
-                )
-            }
-        })
-        .init();
+    env_logger::Builder::from_env(
+        env_logger::Env::new().filter_or("LETDOWN_LOG", "info,pulseaudio=off"),
+    )
+    .format(move |buf, record| {
+        if journal {
+            // systemd reads the "<N>" prefix as the syslog priority.
+            let prio = match record.level() {
+                log::Level::Error => 3,
+                log::Level::Warn => 4,
+                log::Level::Info => 6,
+                _ => 7,
+            };
+            writeln!(buf, "<{prio}>{}", record.args())
+        } else {
+            writeln!(
+                buf,
+                "{} letdownd {}: {}",
+                buf.timestamp_millis(),
+                record.level(),
+                record.args()
+            )
+        }
+    })
+    .init();
 }
 
 fn main() -> ExitCode {

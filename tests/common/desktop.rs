@@ -55,7 +55,10 @@ impl Desktop {
             .env("XDG_CACHE_HOME", self.home.path("cache"))
             .env("XDG_DATA_HOME", self.home.path("data"))
             .env("XDG_DATA_DIRS", self.home.path("share"))
-            .env("LETDOWN_LOG", "debug");
+            .env("LETDOWN_LOG", "debug")
+            // Debug builds beside other tests on two cores: a roomier device buffer than the
+            // 512-frame default, so the audio never underruns (latency is the benchmark's job).
+            .env("LETDOWN_DEVICE_BUFFER", "2048");
         for (k, v) in &self.env {
             c.env(k, v);
         }

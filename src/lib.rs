@@ -19,6 +19,7 @@ pub mod plan;
 pub mod prepare;
 pub mod render;
 pub mod routine;
+pub mod schedule;
 pub mod shortcuts;
 pub mod toml_check;
 pub mod tones;

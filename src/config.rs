@@ -57,6 +57,14 @@ pub struct Config {
     pub earcon_volume: f64,
     /// The voice.
     pub voice: VoiceConfig,
+    /// How late a scheduled session may still start (after sleep or a restart).
+    pub grace: std::time::Duration,
+    /// Speak a heads-up this long before an automatic session.
+    pub heads_up: Option<std::time::Duration>,
+    /// Volume of feed-plan sessions in quiet hours (with `quiet = "quieter"`).
+    pub quiet_volume: f64,
+    /// The feed plan from the config (one set over D-Bus replaces it).
+    pub feed_plan: Option<crate::schedule::FeedPlan>,
 }
 
 impl Default for Config {
@@ -67,6 +75,10 @@ impl Default for Config {
             earcons: EarconSet::Chime,
             earcon_volume: 0.8,
             voice: VoiceConfig::default(),
+            grace: std::time::Duration::from_secs(600),
+            heads_up: None,
+            quiet_volume: 0.3,
+            feed_plan: None,
         }
     }
 }
@@ -77,6 +89,17 @@ const TOP_KEYS: &[&str] = &[
     "earcons",
     "earcon_volume",
     "voice",
+    "schedule",
+    "feed_plan",
+];
+const SCHEDULE_KEYS: &[&str] = &["grace", "heads_up", "quiet_volume"];
+const PLAN_KEYS: &[&str] = &[
+    "interval",
+    "times",
+    "lead",
+    "routine",
+    "quiet_hours",
+    "quiet",
 ];
 const VOICE_KEYS: &[&str] = &[
     "engine", "voice", "language", "speed", "fallback", "command",
@@ -191,6 +214,106 @@ impl Config {
                 );
             }
         }
+        if let Some(v) = c.table(top, "schedule") {
+            let t = Tbl {
+                table: v.get_ref().as_table().expect("checked table"),
+                pos: v.span().start,
+                prefix: "schedule",
+            };
+            c.known_keys(t, SCHEDULE_KEYS);
+            let day = std::time::Duration::from_secs(86_400);
+            if let Some(g) = c.duration(t, "grace", std::time::Duration::from_secs(1), day) {
+                cfg.grace = g;
+            }
+            cfg.heads_up = c.duration(
+                t,
+                "heads_up",
+                std::time::Duration::from_secs(10),
+                std::time::Duration::from_secs(3600),
+            );
+            if let Some(q) = c.number(t, "quiet_volume", 0.0..=1.0) {
+                cfg.quiet_volume = q;
+            }
+        }
+        if let Some(v) = c.table(top, "feed_plan") {
+            let t = Tbl {
+                table: v.get_ref().as_table().expect("checked table"),
+                pos: v.span().start,
+                prefix: "feed_plan",
+            };
+            c.known_keys(t, PLAN_KEYS);
+            let day = std::time::Duration::from_secs(86_400);
+            let interval = c.duration(t, "interval", std::time::Duration::from_secs(60), day);
+            let mut times = Vec::new();
+            for s in c.string_list(t, "times").unwrap_or_default() {
+                match crate::schedule::parse_hm(s.get_ref()) {
+                    Ok(hm) => times.push(hm),
+                    Err(e) => c.error(s.span(), "feed_plan.times", e),
+                }
+            }
+            let lead = c.duration(
+                t,
+                "lead",
+                std::time::Duration::from_secs(1),
+                std::time::Duration::from_secs(6 * 3600),
+            );
+            let routine = c
+                .text(t, "routine")
+                .map(Spanned::into_inner)
+                .unwrap_or_default();
+            let action = match c.string(t, "quiet") {
+                None => crate::schedule::QuietAction::Skip,
+                Some(q) => match q.get_ref().as_str() {
+                    "skip" => crate::schedule::QuietAction::Skip,
+                    "quieter" => crate::schedule::QuietAction::Quieter,
+                    other => {
+                        c.error(
+                            q.span(),
+                            "feed_plan.quiet",
+                            format!("unknown \"{other}\"; use \"skip\" or \"quieter\""),
+                        );
+                        crate::schedule::QuietAction::Skip
+                    }
+                },
+            };
+            let quiet =
+                c.string(t, "quiet_hours").and_then(|w| {
+                    match crate::schedule::parse_window(w.get_ref()) {
+                        Ok((from, to)) => Some(crate::schedule::QuietHours { from, to, action }),
+                        Err(e) => {
+                            c.error(w.span(), "feed_plan.quiet_hours", e);
+                            None
+                        }
+                    }
+                });
+            if interval.is_none()
+                && times.is_empty()
+                && t.get("interval").is_none()
+                && t.get("times").is_none()
+            {
+                c.missing(
+                    t,
+                    "interval",
+                    "give interval = \"3h\" (start to start) or times = [\"06:00\", ...]",
+                );
+            }
+            if lead.is_none() && t.get("lead").is_none() {
+                c.missing(
+                    t,
+                    "lead",
+                    "how long before the feed the session starts, e.g. lead = \"10m\"",
+                );
+            }
+            if let Some(lead) = lead {
+                cfg.feed_plan = Some(crate::schedule::FeedPlan {
+                    interval: interval.map(|d| d.as_secs()),
+                    times,
+                    lead: lead.as_secs(),
+                    routine,
+                    quiet,
+                });
+            }
+        }
         let errors = c.finish();
         if errors.is_empty() {
             Ok(cfg)
@@ -267,6 +390,33 @@ command = ["piper", "--model", "amy.onnx", "--output_file", "{out}"]
             lines[3].starts_with("config.toml:5:9: voice.speed: expected a number"),
             "{}",
             lines[3]
+        );
+    }
+
+    #[test]
+    fn schedule_and_feed_plan_are_read() {
+        let cfg = parse("[schedule]\ngrace = \"5m\"\nheads_up = \"2m\"\n[feed_plan]\ninterval = \"3h\"\nlead = \"10m\"\nquiet_hours = \"22:00-06:00\"\nquiet = \"quieter\"\n").unwrap();
+        assert_eq!(cfg.grace.as_secs(), 300);
+        assert_eq!(cfg.heads_up.map(|d| d.as_secs()), Some(120));
+        let plan = cfg.feed_plan.unwrap();
+        assert_eq!((plan.interval, plan.lead), (Some(10_800), 600));
+        assert_eq!(
+            plan.quiet.unwrap().action,
+            crate::schedule::QuietAction::Quieter
+        );
+        let errs = parse("[feed_plan]\ntimes = [\"6:61\"]\n").unwrap_err();
+        let lines: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("feed_plan.lead: is missing")),
+            "{lines:?}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("config.toml:2:10: feed_plan.times")),
+            "{lines:?}"
         );
     }
 

@@ -9,6 +9,7 @@ pub mod coach;
 pub mod error;
 pub mod mpris;
 pub mod snapshot;
+pub mod wallclock;
 
 use tokio::sync::{mpsc, watch};
 use zbus::fdo::RequestNameFlags;

@@ -559,3 +559,85 @@ impl Planner<'_> {
         best
     }
 }
+
+/// Reads a local time `HH:MM`.
+pub fn parse_hm(s: &str) -> Result<(i8, i8), String> {
+    let bad = || format!("\"{s}\" is not a time; write it as HH:MM, e.g. 06:30 or 16:40");
+    let (h, m) = s.trim().split_once(':').ok_or_else(bad)?;
+    let h: i8 = h.parse().map_err(|_| bad())?;
+    let m: i8 = m.parse().map_err(|_| bad())?;
+    if !(0..24).contains(&h) || !(0..60).contains(&m) {
+        return Err(bad());
+    }
+    Ok((h, m))
+}
+
+/// Reads quiet hours `HH:MM-HH:MM`.
+pub fn parse_window(s: &str) -> Result<((i8, i8), (i8, i8)), String> {
+    let (a, b) = s
+        .split_once('-')
+        .ok_or_else(|| format!("\"{s}\" is not a time window; write e.g. 22:00-06:00"))?;
+    Ok((parse_hm(a)?, parse_hm(b)?))
+}
+
+/// The next instant at local `HH:MM` after `now` (today, or tomorrow if it has passed).
+pub fn next_local(now: Timestamp, tz: &TimeZone, (h, m): (i8, i8)) -> Timestamp {
+    let planner = Planner {
+        state: &State::default(),
+        plan: None,
+        tz,
+    };
+    let today = now.to_zoned_datetime(tz.clone()).date();
+    match planner.local(today, h, m) {
+        Some(t) if t > now => t,
+        _ => planner
+            .local(today.tomorrow().unwrap_or(today), h, m)
+            .unwrap_or(now),
+    }
+}
+
+/// The last instant at local `HH:MM` at or before `now` (for "I fed at 14:05").
+pub fn last_local(now: Timestamp, tz: &TimeZone, (h, m): (i8, i8)) -> Timestamp {
+    let planner = Planner {
+        state: &State::default(),
+        plan: None,
+        tz,
+    };
+    let today = now.to_zoned_datetime(tz.clone()).date();
+    match planner.local(today, h, m) {
+        Some(t) if t <= now => t,
+        _ => planner
+            .local(today.yesterday().unwrap_or(today), h, m)
+            .unwrap_or(now),
+    }
+}
+
+/// Reads a schedule: `at HH:MM`, `in DURATION` or `daily HH:MM`.
+pub fn parse_when(text: &str, now: Timestamp, tz: &TimeZone) -> Result<Rule, String> {
+    let t = text.trim();
+    let (kind, rest) = t.split_once(char::is_whitespace).unwrap_or((t, ""));
+    let rest = rest.trim();
+    match kind {
+        "at" => Ok(Rule::Once {
+            at: next_local(now, tz, parse_hm(rest)?).as_second(),
+        }),
+        "in" => {
+            let d = crate::duration::parse_duration(rest)?;
+            if d.is_zero() || d > Duration::from_secs(7 * 86_400) {
+                return Err(format!(
+                    "\"{rest}\" is out of range; give 1 second to 7 days"
+                ));
+            }
+            Ok(Rule::Once {
+                at: now.as_second() + d.as_secs().max(1) as i64,
+            })
+        }
+        "daily" => {
+            let (hour, minute) = parse_hm(rest)?;
+            Ok(Rule::Daily { hour, minute })
+        }
+        _ => Err(format!(
+            "\"{t}\" is not a schedule; write \"at 16:40\", \"in 25m\" or \"daily 06:30\""
+        )),
+    }
+}

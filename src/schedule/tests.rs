@@ -416,3 +416,53 @@ fn state_round_trips_through_the_store_and_a_corrupt_file_is_moved_aside() {
     assert_eq!(aside.len(), 1);
     assert_eq!(std::fs::read(aside[0].path()).unwrap(), b"{ not json");
 }
+
+#[test]
+fn schedules_are_read_as_people_say_them() {
+    let tz = berlin();
+    let now = at(&tz, 2026, 11, 25, 16, 0);
+    assert_eq!(
+        parse_when("at 16:40", now, &tz),
+        Ok(Rule::Once {
+            at: at(&tz, 2026, 11, 25, 16, 40).as_second()
+        })
+    );
+    assert_eq!(
+        parse_when("at 06:30", now, &tz),
+        Ok(Rule::Once {
+            at: at(&tz, 2026, 11, 26, 6, 30).as_second()
+        }),
+        "tomorrow"
+    );
+    assert_eq!(
+        parse_when("in 25m", now, &tz),
+        Ok(Rule::Once {
+            at: now.as_second() + 1500
+        })
+    );
+    assert_eq!(
+        parse_when("daily 06:30", now, &tz),
+        Ok(Rule::Daily {
+            hour: 6,
+            minute: 30
+        })
+    );
+    assert!(
+        parse_when("at 25:00", now, &tz)
+            .unwrap_err()
+            .contains("HH:MM")
+    );
+    assert!(
+        parse_when("soon", now, &tz)
+            .unwrap_err()
+            .contains("at 16:40")
+    );
+    assert!(parse_when("in 0s", now, &tz).is_err());
+    assert_eq!(last_local(now, &tz, (14, 5)), at(&tz, 2026, 11, 25, 14, 5));
+    assert_eq!(
+        last_local(now, &tz, (23, 0)),
+        at(&tz, 2026, 11, 24, 23, 0),
+        "a feed time later than now was yesterday"
+    );
+    assert_eq!(parse_window("22:00-06:00"), Ok(((22, 0), (6, 0))));
+}

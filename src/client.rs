@@ -39,6 +39,34 @@ pub trait Coach {
     fn list_routines(&self) -> zbus::Result<Vec<(String, String, String)>>;
     /// Re-read config and routines.
     fn reload(&self) -> zbus::Result<Vec<String>>;
+    /// Log a feed.
+    fn log_feed(&self, start: i64, side: &str, note: &str) -> zbus::Result<u64>;
+    /// Correct a feed.
+    fn correct_feed(&self, id: u64, start: i64, side: &str) -> zbus::Result<()>;
+    /// Delete a feed.
+    fn delete_feed(&self, id: u64) -> zbus::Result<()>;
+    /// Recent feeds.
+    fn list_feeds(&self, limit: u32) -> zbus::Result<Vec<(u64, i64, String, String)>>;
+    /// Set the feed plan.
+    fn set_feed_plan(
+        &self,
+        plan: std::collections::HashMap<String, String>,
+    ) -> zbus::Result<Vec<String>>;
+    /// Schedule a session.
+    fn schedule(&self, when: &str, routine: &str) -> zbus::Result<u64>;
+    /// Cancel a schedule.
+    fn cancel(&self, id: &str) -> zbus::Result<()>;
+    /// Snooze the next session.
+    fn snooze(&self, seconds: u32) -> zbus::Result<()>;
+    /// Skip the next session.
+    fn skip(&self) -> zbus::Result<()>;
+    /// What will fire.
+    fn upcoming(&self) -> zbus::Result<Vec<(String, i64, String, String)>>;
+    /// Notices not yet told.
+    fn take_notices(&self) -> zbus::Result<Vec<String>>;
+    /// The feed plan in force.
+    #[zbus(property)]
+    fn feed_plan(&self) -> zbus::Result<std::collections::HashMap<String, String>>;
     /// State.
     #[zbus(property)]
     fn state(&self) -> zbus::Result<String>;

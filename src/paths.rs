@@ -17,6 +17,8 @@ pub struct Paths {
     pub cache_dir: PathBuf,
     /// Directories searched for recorded prompt files, in order.
     pub audio_dirs: Vec<PathBuf>,
+    /// Where the feed log and schedules are kept.
+    pub data_dir: PathBuf,
 }
 
 impl Paths {
@@ -38,7 +40,8 @@ impl Paths {
                 home.join(".local/share/letdown"),
             ),
         };
-        let mut audio_dirs = vec![data_dir.join("audio")];
+        let audio_dirs_start = data_dir.join("audio");
+        let mut audio_dirs = vec![audio_dirs_start];
         let data_dirs = std::env::var("XDG_DATA_DIRS")
             .ok()
             .filter(|s| !s.is_empty())
@@ -50,11 +53,17 @@ impl Paths {
                 .map(|d| PathBuf::from(d).join("letdown/audio")),
         );
         Self {
+            data_dir,
             routines_dir: config_dir.join("routines"),
             config_dir,
             cache_dir,
             audio_dirs,
         }
+    }
+
+    /// The state file (feed log, schedules, feed plan).
+    pub fn state_file(&self) -> PathBuf {
+        self.data_dir.join("state.json")
     }
 
     /// The config file's path.

@@ -15,6 +15,8 @@ pub enum Phrase {
     Count(u32),
     /// "Step three of twelve." (1-based step, total)
     StepOf(u32, u32),
+    /// "Your massage starts in two minutes." (minutes; the heads-up)
+    StartsIn(u32),
 }
 
 impl Phrase {
@@ -26,6 +28,9 @@ impl Phrase {
             Phrase::Count(n) => format!("{}.", capitalize(&number_words(n))),
             Phrase::StepOf(n, total) => {
                 format!("Step {} of {}.", number_words(n), number_words(total))
+            }
+            Phrase::StartsIn(m) => {
+                format!("Your massage starts in {}.", spoken_duration(m.max(1) * 60))
             }
         }
     }

@@ -87,6 +87,79 @@ enum Command {
     },
     /// Make letdownd re-read its config and routines.
     Reload,
+    /// Log that a feed started (now, or --at / --ago), so the feed plan can predict the next.
+    Fed {
+        /// When it started, local time HH:MM (today, or yesterday if that is later than now).
+        #[arg(long, value_name = "HH:MM", conflicts_with = "ago")]
+        at: Option<String>,
+        /// How long ago it started, e.g. 20m.
+        #[arg(long, value_name = "DURATION")]
+        ago: Option<String>,
+        /// Which side: left, right or both.
+        #[arg(long)]
+        side: Option<String>,
+        /// A note.
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// List logged feeds; `feeds delete ID` and `feeds fix ID --at HH:MM` correct mistakes.
+    Feeds {
+        #[command(subcommand)]
+        action: Option<FeedsAction>,
+        /// How many recent feeds to show (0 = all).
+        #[arg(long, default_value_t = 10)]
+        limit: u32,
+        /// Print CSV (id,start,side,note) instead.
+        #[arg(long)]
+        csv: bool,
+    },
+    /// Show the feed plan, or set it: `feed-plan --interval 3h --lead 10m`.
+    FeedPlan {
+        /// Start-to-start interval between feeds, e.g. 3h.
+        #[arg(long)]
+        interval: Option<String>,
+        /// Fixed feed times instead, e.g. 06:00,09:30,13:00.
+        #[arg(long, value_name = "HH:MM,...")]
+        times: Option<String>,
+        /// How long before the feed the session starts, e.g. 10m.
+        #[arg(long)]
+        lead: Option<String>,
+        /// The routine (default: the configured default routine).
+        #[arg(long)]
+        routine: Option<String>,
+        /// Quiet hours, e.g. 22:00-06:00.
+        #[arg(long, value_name = "HH:MM-HH:MM")]
+        quiet_hours: Option<String>,
+        /// In quiet hours: skip (default) or quieter.
+        #[arg(long)]
+        quiet: Option<String>,
+        /// Remove the feed plan.
+        #[arg(long)]
+        clear: bool,
+    },
+    /// Schedule a session: `schedule at 16:40`, `schedule in 25m`, `schedule daily 06:30`.
+    Schedule {
+        /// at, in or daily.
+        kind: String,
+        /// The time (HH:MM) or the delay (25m).
+        when: String,
+        /// The routine (default: the configured default routine).
+        routine: Option<String>,
+    },
+    /// List what will fire, and why, with ids.
+    Upcoming,
+    /// Cancel a schedule by id (see `letdown upcoming`), or the feed plan with `plan`.
+    Cancel {
+        /// The id, or `plan`.
+        id: String,
+    },
+    /// Move the next scheduled session later, e.g. `letdown snooze 5m`.
+    Snooze {
+        /// How much later.
+        by: String,
+    },
+    /// Skip the next scheduled session.
+    Skip,
     /// Print (or install) keyboard shortcuts for your desktop.
     Shortcuts {
         /// gnome, kde, sway, i3 or hyprland (default: detected from XDG_CURRENT_DESKTOP).
@@ -141,6 +214,36 @@ enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
+}
+
+#[derive(Subcommand)]
+enum FeedsAction {
+    /// Delete a mistaken feed.
+    Delete {
+        /// Its id (see `letdown feeds`).
+        id: u64,
+    },
+    /// Correct a feed's start time (and side).
+    Fix {
+        /// Its id.
+        id: u64,
+        /// The right start, local HH:MM.
+        #[arg(long)]
+        at: String,
+        /// The right side.
+        #[arg(long)]
+        side: Option<String>,
+    },
+}
+
+fn local_time(unix: i64) -> String {
+    jiff::Timestamp::from_second(unix)
+        .map(|t| {
+            t.to_zoned_datetime(jiff::tz::TimeZone::system())
+                .strftime("%a %H:%M")
+                .to_string()
+        })
+        .unwrap_or_else(|_| unix.to_string())
 }
 
 fn main() -> ExitCode {
@@ -255,10 +358,102 @@ fn remote(command: Command) -> anyhow::Result<ExitCode> {
                     }
                     Ok(())
                 }
+                Command::Fed { at, ago, side, note } => {
+                    let now = jiff::Timestamp::now();
+                    let fail = |e: String| zbus::Error::Failure(e);
+                    let start = match (at, ago) {
+                        (Some(hm), _) => letdown::schedule::last_local(now, &jiff::tz::TimeZone::system(), letdown::schedule::parse_hm(&hm).map_err(fail)?),
+                        (None, Some(a)) => now - jiff::SignedDuration::from_secs(letdown::duration::parse_duration(&a).map_err(fail)?.as_secs() as i64),
+                        (None, None) => now,
+                    };
+                    let id = p.log_feed(start.as_second(), side.as_deref().unwrap_or(""), note.as_deref().unwrap_or("")).await?;
+                    println!("feed {id} logged at {}", local_time(start.as_second()));
+                    Ok(())
+                }
+                Command::Feeds { action: Some(FeedsAction::Delete { id }), .. } => p.delete_feed(id).await,
+                Command::Feeds { action: Some(FeedsAction::Fix { id, at, side }), .. } => {
+                    let now = jiff::Timestamp::now();
+                    let hm = letdown::schedule::parse_hm(&at).map_err(zbus::Error::Failure)?;
+                    let start = letdown::schedule::last_local(now, &jiff::tz::TimeZone::system(), hm);
+                    p.correct_feed(id, start.as_second(), side.as_deref().unwrap_or("")).await
+                }
+                Command::Feeds { action: None, limit, csv } => {
+                    let feeds = p.list_feeds(limit).await?;
+                    if csv {
+                        println!("id,start,side,note");
+                        for (id, at, side, note) in feeds {
+                            let start = jiff::Timestamp::from_second(at).map(|t| t.to_string()).unwrap_or_default();
+                            println!("{id},{start},{side},\"{}\"", note.replace('"', "\"\""));
+                        }
+                    } else if feeds.is_empty() {
+                        println!("no feeds logged yet; `letdown fed` logs one");
+                    } else {
+                        for (id, at, side, note) in feeds {
+                            println!("{id:>4}  {}  {side:<5}  {note}", local_time(at));
+                        }
+                    }
+                    Ok(())
+                }
+                Command::FeedPlan { interval, times, lead, routine, quiet_hours, quiet, clear } => {
+                    let mut map = std::collections::HashMap::new();
+                    for (k, v) in [("interval", interval), ("times", times), ("lead", lead), ("routine", routine), ("quiet_hours", quiet_hours), ("quiet", quiet)] {
+                        if let Some(v) = v {
+                            map.insert(k.to_string(), v);
+                        }
+                    }
+                    if clear || !map.is_empty() {
+                        for w in p.set_feed_plan(map).await? {
+                            eprintln!("letdown: warning: {w}");
+                        }
+                    }
+                    let plan = p.feed_plan().await?;
+                    if plan.is_empty() {
+                        println!("no feed plan; set one with `letdown feed-plan --interval 3h --lead 10m`");
+                    } else {
+                        let mut keys: Vec<_> = plan.into_iter().collect();
+                        keys.sort();
+                        for (k, v) in keys {
+                            println!("{k} = {v}");
+                        }
+                    }
+                    Ok(())
+                }
+                Command::Schedule { kind, when, routine } => {
+                    let id = p.schedule(&format!("{kind} {when}"), routine.as_deref().unwrap_or("")).await?;
+                    println!("scheduled: id {id}");
+                    Ok(())
+                }
+                Command::Upcoming => {
+                    let up = p.upcoming().await?;
+                    if up.is_empty() {
+                        println!("nothing scheduled");
+                    }
+                    const SHOWN: usize = 12;
+                    for (id, at, why, routine) in up.iter().take(SHOWN) {
+                        println!("{id:>5}  {}  {routine:<20} {why}", local_time(*at));
+                    }
+                    if up.len() > SHOWN {
+                        println!("  ... and {} more in the next three days", up.len() - SHOWN);
+                    }
+                    Ok(())
+                }
+                Command::Cancel { id } => p.cancel(&id).await,
+                Command::Snooze { by } => {
+                    let d = letdown::duration::parse_duration(&by).map_err(zbus::Error::Failure)?;
+                    p.snooze(d.as_secs().min(u32::MAX as u64) as u32).await
+                }
+                Command::Skip => p.skip().await,
                 _ => unreachable!("local command"),
             }
         }
         .await;
+        if result.is_ok()
+            && let Ok(notices) = p.take_notices().await
+        {
+            for n in notices {
+                eprintln!("letdown: note: {n}");
+            }
+        }
         result.map(|()| ExitCode::SUCCESS).map_err(|e| match e {
             zbus::Error::Failure(m) => anyhow::anyhow!(m),
             e => anyhow::anyhow!(explain(&e)),
@@ -280,7 +475,15 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<ExitCode> {
         | Command::Where
         | Command::Status { .. }
         | Command::Volume { .. }
-        | Command::Reload) => remote(c),
+        | Command::Reload
+        | Command::Fed { .. }
+        | Command::Feeds { .. }
+        | Command::FeedPlan { .. }
+        | Command::Schedule { .. }
+        | Command::Upcoming
+        | Command::Cancel { .. }
+        | Command::Snooze { .. }
+        | Command::Skip) => remote(c),
         Command::Shortcuts { desktop, install } => {
             letdown::shortcuts::run(desktop, install).map(|()| ExitCode::SUCCESS)
         }

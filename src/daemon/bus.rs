@@ -107,6 +107,114 @@ impl CoachInterface {
         }
     }
 
+    /// Logs a feed that started at `start` (Unix seconds); side is left, right, both or "".
+    /// Returns its id.
+    async fn log_feed(&self, start: i64, side: &str, note: &str) -> Result<u64, CoachError> {
+        match ask(
+            &self.tx,
+            Command::LogFeed(start, side.to_string(), note.to_string()),
+        )
+        .await?
+        {
+            Reply::Id(id) => Ok(id),
+            _ => Ok(0),
+        }
+    }
+
+    /// Corrects a logged feed's start (and side, unless "").
+    async fn correct_feed(&self, id: u64, start: i64, side: &str) -> Result<(), CoachError> {
+        self.done(Command::CorrectFeed(id, start, side.to_string()))
+            .await
+    }
+
+    /// Deletes a mistaken feed.
+    async fn delete_feed(&self, id: u64) -> Result<(), CoachError> {
+        self.done(Command::DeleteFeed(id)).await
+    }
+
+    /// The most recent feeds (0 = all), oldest first: (id, start, side, note).
+    async fn list_feeds(&self, limit: u32) -> Result<Vec<(u64, i64, String, String)>, CoachError> {
+        match ask(&self.tx, Command::ListFeeds(limit)).await? {
+            Reply::Feeds(f) => Ok(f),
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    /// Sets the feed plan: keys interval ("3h") or times ("06:00,09:00"), lead ("10m"), routine,
+    /// quiet_hours ("22:00-06:00"), quiet ("skip" or "quieter"). An empty map clears it.
+    /// Returns warnings (a lead shorter than the routine).
+    async fn set_feed_plan(
+        &self,
+        plan: std::collections::HashMap<String, String>,
+    ) -> Result<Vec<String>, CoachError> {
+        match ask(&self.tx, Command::SetFeedPlan(plan)).await? {
+            Reply::Problems(p) => Ok(p),
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    /// Schedules a session: `when` is "at 16:40", "in 25m" or "daily 06:30" (local time);
+    /// routine "" = the default. Returns its id.
+    async fn schedule(&self, when: &str, routine: &str) -> Result<u64, CoachError> {
+        match ask(
+            &self.tx,
+            Command::Schedule(when.to_string(), routine.to_string()),
+        )
+        .await?
+        {
+            Reply::Id(id) => Ok(id),
+            _ => Ok(0),
+        }
+    }
+
+    /// Cancels a schedule by id, or the feed plan with "plan".
+    async fn cancel(&self, id: &str) -> Result<(), CoachError> {
+        self.done(Command::Cancel(id.to_string())).await
+    }
+
+    /// Moves the next scheduled session later by `seconds`.
+    async fn snooze(&self, seconds: u32) -> Result<(), CoachError> {
+        self.done(Command::Snooze(seconds)).await
+    }
+
+    /// Skips the next scheduled session.
+    async fn skip(&self) -> Result<(), CoachError> {
+        self.done(Command::Skip).await
+    }
+
+    /// What will fire, soonest first: (id, start, why, routine).
+    async fn upcoming(&self) -> Result<Vec<(String, i64, String, String)>, CoachError> {
+        match ask(&self.tx, Command::Upcoming).await? {
+            Reply::Upcoming(u) => Ok(u),
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    /// Notices not yet told (missed sessions); each is returned once.
+    async fn take_notices(&self) -> Result<Vec<String>, CoachError> {
+        match ask(&self.tx, Command::TakeNotices).await? {
+            Reply::Problems(p) => Ok(p),
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    /// When the next scheduled session starts (Unix seconds), 0 if none.
+    #[zbus(property)]
+    async fn next_session(&self) -> i64 {
+        self.snapshot.borrow().next_session
+    }
+
+    /// The feed plan in force (from SetFeedPlan, else the config), as SetFeedPlan takes it.
+    #[zbus(property)]
+    async fn feed_plan(&self) -> std::collections::HashMap<String, String> {
+        self.snapshot
+            .borrow()
+            .feed_plan
+            .clone()
+            .into_iter()
+            .collect()
+    }
+
     /// `idle`, `running` or `paused`.
     #[zbus(property)]
     async fn state(&self) -> String {
@@ -171,6 +279,15 @@ impl CoachInterface {
         emitter: &SignalEmitter<'_>,
         index: u32,
         title: &str,
+    ) -> zbus::Result<()>;
+
+    /// A scheduled session fired: schedule id ("plan" for the feed plan), routine, why.
+    #[zbus(signal)]
+    pub async fn schedule_fired(
+        emitter: &SignalEmitter<'_>,
+        id: &str,
+        routine: &str,
+        reason: &str,
     ) -> zbus::Result<()>;
 
     /// A session ended; `completed` is false if it was stopped.

@@ -22,6 +22,10 @@ use crate::phrase::Phrase;
 use crate::plan::Sound;
 use crate::prepare::{Ready, Sounds, prepare};
 use crate::routine::{Library, LoadError, Routine, RoutineSource};
+use crate::schedule::store::Store;
+use crate::schedule::{
+    Due, FeedPlan, Occurrence, Outcome, Planner, QuietAction, QuietHours, Side, State as Plans,
+};
 
 /// Lateness up to which a sound is started part-way in, to stay on the plan's time.
 const CATCH_UP: Duration = Duration::from_millis(50);
@@ -59,6 +63,28 @@ pub enum Command {
     Reload,
     /// Set the master volume.
     SetVolume(f64),
+    /// Log a feed: start (Unix seconds), side, note.
+    LogFeed(i64, String, String),
+    /// Correct a feed: id, start, side ("" keeps it).
+    CorrectFeed(u64, i64, String),
+    /// Delete a feed.
+    DeleteFeed(u64),
+    /// The most recent feeds.
+    ListFeeds(u32),
+    /// Set the feed plan (empty map clears it).
+    SetFeedPlan(std::collections::HashMap<String, String>),
+    /// Add a schedule: "at 16:40", "in 25m", "daily 06:30"; routine.
+    Schedule(String, String),
+    /// Cancel a schedule by id, or "plan".
+    Cancel(String),
+    /// Move the next scheduled session later by seconds.
+    Snooze(u32),
+    /// Skip the next scheduled session.
+    Skip,
+    /// What will fire.
+    Upcoming,
+    /// Notices not yet told (missed sessions), cleared by reading.
+    TakeNotices,
 }
 
 /// A successful answer.
@@ -70,8 +96,14 @@ pub enum Reply {
     Text(String),
     /// Routines: (name, title, source or problem).
     Routines(Vec<(String, String, String)>),
-    /// Problems found (reload).
+    /// Problems found (reload), or notices.
     Problems(Vec<String>),
+    /// A new id.
+    Id(u64),
+    /// Feeds: (id, start, side, note).
+    Feeds(Vec<(u64, i64, String, String)>),
+    /// Upcoming sessions: (id, start, reason, routine).
+    Upcoming(Vec<(String, i64, String, String)>),
 }
 
 /// A command with the channel its answer goes back on.
@@ -115,6 +147,13 @@ pub struct Coach {
     snapshot: watch::Sender<Snapshot>,
     signals: mpsc::UnboundedSender<Signal>,
     sessions: u64,
+    store: Store,
+    plans: Plans,
+    tz: jiff::tz::TimeZone,
+    /// Heads-ups already given, by occurrence key.
+    announced: std::collections::HashSet<String>,
+    /// The volume to restore after a quiet-hours session.
+    restore_volume: Option<f64>,
     loaded_tx: mpsc::UnboundedSender<(u64, Result<Sounds, String>)>,
     loaded_rx: mpsc::UnboundedReceiver<(u64, Result<Sounds, String>)>,
 }
@@ -128,12 +167,22 @@ impl Coach {
         snapshot: watch::Sender<Snapshot>,
         signals: mpsc::UnboundedSender<Signal>,
     ) -> Self {
+        let store = Store::new(paths.state_file());
+        let loaded = store.load();
+        if let Some(w) = &loaded.warning {
+            log::error!("{w}");
+        }
         let volume = cfg.volume;
         let mix = Arc::new(Mutex::new(Mix::new()));
         mix.lock().expect("new mutex").set_volume(volume as f32);
         let (loaded_tx, loaded_rx) = mpsc::unbounded_channel();
         Self {
             sessions: 0,
+            store,
+            plans: loaded.state,
+            tz: jiff::tz::TimeZone::system(),
+            announced: Default::default(),
+            restore_volume: None,
             loaded_tx,
             loaded_rx,
             paths,
@@ -166,7 +215,10 @@ impl Coach {
         if let Err(e) = self.ready(&default).await {
             log::warn!("could not prepare the default routine \"{default}\": {e}");
         }
+        self.check_schedule().await;
+        self.publish();
         loop {
+            let wake = self.next_wake();
             let deadline = self
                 .live
                 .as_ref()
@@ -190,13 +242,25 @@ impl Coach {
                 }
                 _ = sleep_until(health) => self.check_output(),
                 _ = sleep_until(self.close_output_at) => self.close_output_if_silent(),
+                w = wall_sleep(wake) => {
+                    if let Err(e) = w {
+                        log::error!("wall-clock timer: {e}");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                    self.check_schedule().await;
+                    self.publish();
+                }
                 Some((id, loaded)) = self.loaded_rx.recv() => match (loaded, self.live.as_mut()) {
                     (Ok(sounds), Some(l)) if l.id == id => l.sounds.extend(sounds),
                     (Err(e), Some(l)) if l.id == id => log::error!("cannot read the session's sounds: {e}"),
                     _ => {}
                 },
             }
-            self.drain_events();
+            if self.drain_events() {
+                // A session ended: a schedule held while it ran may start now.
+                self.check_schedule().await;
+                self.publish();
+            }
         }
         if let Some(l) = self.live.as_mut() {
             let now = Instant::now() - self.epoch;
@@ -254,6 +318,147 @@ impl Coach {
             Command::WhereAmI => self.where_am_i(),
             Command::ListRoutines => Ok(Reply::Routines(self.list_routines())),
             Command::Reload => self.reload().await,
+            Command::LogFeed(at, side, note) => {
+                let side = Side::parse(&side).map_err(CoachError::InvalidArgument)?;
+                let at = ts_arg(at)?;
+                let now = jiff::Timestamp::now();
+                if at > now + jiff::SignedDuration::from_secs(300) {
+                    return Err(CoachError::InvalidArgument(
+                        "a feed cannot start in the future".into(),
+                    ));
+                }
+                let id = self.change(|p| p.log_feed(now, at, side, &note))?;
+                Ok(Reply::Id(id))
+            }
+            Command::CorrectFeed(id, at, side) => {
+                let side = if side.is_empty() {
+                    None
+                } else {
+                    Some(Side::parse(&side).map_err(CoachError::InvalidArgument)?)
+                };
+                let at = ts_arg(at)?;
+                if !self.change(|p| p.correct_feed(id, at, side))? {
+                    return Err(CoachError::NotFound(format!(
+                        "no feed with id {id}; see `letdown feeds`"
+                    )));
+                }
+                Ok(Reply::Done)
+            }
+            Command::DeleteFeed(id) => {
+                if !self.change(|p| p.delete_feed(id))? {
+                    return Err(CoachError::NotFound(format!(
+                        "no feed with id {id}; see `letdown feeds`"
+                    )));
+                }
+                Ok(Reply::Done)
+            }
+            Command::ListFeeds(limit) => {
+                let n = self.plans.feeds.len();
+                let from = n.saturating_sub(if limit == 0 { n } else { limit as usize });
+                Ok(Reply::Feeds(
+                    self.plans.feeds[from..]
+                        .iter()
+                        .map(|f| (f.id, f.at, f.side.name().to_string(), f.note.clone()))
+                        .collect(),
+                ))
+            }
+            Command::SetFeedPlan(map) => {
+                let plan = if map.is_empty() {
+                    None
+                } else {
+                    Some(feed_plan_from_map(&map).map_err(CoachError::InvalidArgument)?)
+                };
+                let now = jiff::Timestamp::now();
+                self.change(|p| p.set_plan(now, plan))?;
+                let warning = self.lead_warning();
+                Ok(Reply::Problems(warning.into_iter().collect()))
+            }
+            Command::Schedule(when, routine) => {
+                let now = jiff::Timestamp::now();
+                let rule = crate::schedule::parse_when(&when, now, &self.tz)
+                    .map_err(CoachError::InvalidArgument)?;
+                if !routine.is_empty() {
+                    self.library()
+                        .find(&routine)
+                        .map_err(|e| CoachError::UnknownRoutine(e.to_string()))?;
+                }
+                let id = self.change(|p| p.add_schedule(now, rule, &routine))?;
+                Ok(Reply::Id(id))
+            }
+            Command::Cancel(id) => {
+                if id == "plan" {
+                    let now = jiff::Timestamp::now();
+                    self.change(|p| p.set_plan(now, None))?;
+                    return Ok(Reply::Done);
+                }
+                let n: u64 = id.parse().map_err(|_| {
+                    CoachError::InvalidArgument(format!(
+                        "\"{id}\" is not an id; see `letdown upcoming`"
+                    ))
+                })?;
+                if !self.change(|p| p.cancel(n))? {
+                    return Err(CoachError::NotFound(format!(
+                        "no schedule with id {n}; see `letdown upcoming`"
+                    )));
+                }
+                Ok(Reply::Done)
+            }
+            Command::Snooze(secs) => {
+                if secs == 0 || secs > 86_400 {
+                    return Err(CoachError::InvalidArgument(format!(
+                        "cannot snooze by {secs} seconds; give 1 second to 1 day"
+                    )));
+                }
+                let now = jiff::Timestamp::now();
+                let next = self
+                    .next_occurrence(now)
+                    .ok_or_else(|| CoachError::NotFound("nothing is scheduled".into()))?;
+                self.change(|p| p.snooze(&next, now, Duration::from_secs(secs as u64)))?;
+                Ok(Reply::Done)
+            }
+            Command::Skip => {
+                let now = jiff::Timestamp::now();
+                let next = self
+                    .next_occurrence(now)
+                    .ok_or_else(|| CoachError::NotFound("nothing is scheduled".into()))?;
+                self.change(|p| p.mark(&next, Outcome::Skipped))?;
+                Ok(Reply::Done)
+            }
+            Command::Upcoming => {
+                let now = jiff::Timestamp::now();
+                let plan = self.feed_plan();
+                let planner = Planner {
+                    state: &self.plans,
+                    plan: plan.as_ref(),
+                    tz: &self.tz,
+                };
+                Ok(Reply::Upcoming(
+                    planner
+                        .upcoming(now)
+                        .into_iter()
+                        .map(|o| {
+                            (
+                                o.id(),
+                                o.at.as_second(),
+                                o.reason(&self.tz),
+                                if o.routine.is_empty() {
+                                    self.cfg.default_routine.clone()
+                                } else {
+                                    o.routine.clone()
+                                },
+                            )
+                        })
+                        .collect(),
+                ))
+            }
+            Command::TakeNotices => {
+                if self.plans.missed_untold.is_empty() {
+                    return Ok(Reply::Problems(Vec::new()));
+                }
+                let notices = self.plans.missed_untold.clone();
+                self.change(|p| p.missed_untold.clear())?;
+                Ok(Reply::Problems(notices))
+            }
             Command::SetVolume(v) => {
                 if !(0.0..=1.0).contains(&v) || v.is_nan() {
                     return Err(CoachError::InvalidArgument(format!(
@@ -439,6 +644,187 @@ impl Coach {
         Ok(Reply::Problems(problems))
     }
 
+    /// Applies a change to the saved state: written to disk first, kept only if that worked.
+    fn change<T>(&mut self, f: impl FnOnce(&mut Plans) -> T) -> Result<T, CoachError> {
+        let mut next = self.plans.clone();
+        let out = f(&mut next);
+        next.prune(jiff::Timestamp::now());
+        self.store
+            .save(&next)
+            .map_err(|e| CoachError::StorageFailed(format!("{e}; nothing was changed")))?;
+        self.plans = next;
+        self.publish();
+        Ok(out)
+    }
+
+    /// The feed plan in force: the one set over D-Bus, else the config's.
+    fn feed_plan(&self) -> Option<FeedPlan> {
+        if self.plans.plan_since > 0 {
+            self.plans.plan.clone()
+        } else {
+            self.cfg.feed_plan.clone()
+        }
+    }
+
+    fn next_occurrence(&self, now: jiff::Timestamp) -> Option<Occurrence> {
+        let plan = self.feed_plan();
+        Planner {
+            state: &self.plans,
+            plan: plan.as_ref(),
+            tz: &self.tz,
+        }
+        .pending(now)
+        .into_iter()
+        .next()
+    }
+
+    fn next_wake(&self) -> Option<jiff::Timestamp> {
+        let plan = self.feed_plan();
+        Planner {
+            state: &self.plans,
+            plan: plan.as_ref(),
+            tz: &self.tz,
+        }
+        .next_wake(jiff::Timestamp::now(), self.cfg.heads_up)
+    }
+
+    /// Says so when the plan's lead is shorter than its routine.
+    fn lead_warning(&self) -> Option<String> {
+        let plan = self.feed_plan()?;
+        let name = if plan.routine.is_empty() {
+            self.cfg.default_routine.clone()
+        } else {
+            plan.routine.clone()
+        };
+        let ready = self.prepared.get(&name)?;
+        let total = ready.plan.total();
+        (Duration::from_secs(plan.lead) < total).then(|| {
+            format!(
+                "the lead ({}) is shorter than \"{name}\" ({}): the session will still be running when the feed is due",
+                crate::duration::show(Duration::from_secs(plan.lead)),
+                crate::duration::show(total)
+            )
+        })
+    }
+
+    /// Runs what has come due, records what was missed, gives heads-ups.
+    async fn check_schedule(&mut self) {
+        let now = jiff::Timestamp::now();
+        let plan = self.feed_plan();
+        let due = Planner {
+            state: &self.plans,
+            plan: plan.as_ref(),
+            tz: &self.tz,
+        }
+        .due(now, self.cfg.grace);
+        for d in due {
+            match d {
+                Due::Missed(o) => {
+                    let text = format!(
+                        "the session at {} ({}) was missed: the computer was asleep or off",
+                        crate::schedule::local_hm(o.at, &self.tz),
+                        o.reason(&self.tz)
+                    );
+                    log::warn!("{text}");
+                    if let Err(e) = self.change(|p| {
+                        p.mark(&o, Outcome::Missed);
+                        p.missed_untold.push(text);
+                    }) {
+                        log::error!("{e}");
+                    }
+                }
+                // A session is running: this one waits for it to end (and runs then if it is
+                // still within the grace period, otherwise it is recorded as missed).
+                Due::Run(o) if self.live.is_some() => {
+                    log::info!("{} is due but a session is running; it waits", o.key)
+                }
+                Due::Run(o) => {
+                    // Recorded before it starts: never run twice, even after a crash.
+                    if let Err(e) = self.change(|p| p.mark(&o, Outcome::Fired)) {
+                        log::error!("cannot record a scheduled session, so it does not run: {e}");
+                        continue;
+                    }
+                    let reason = o.reason(&self.tz);
+                    log::info!("scheduled session {} ({reason}) fires", o.id());
+                    let _ =
+                        self.signals
+                            .send(Signal::ScheduleFired(o.id(), o.routine.clone(), reason));
+                    if o.quiet {
+                        self.restore_volume = Some(self.volume);
+                        self.mix
+                            .lock()
+                            .expect("mix lock")
+                            .set_volume(self.cfg.quiet_volume as f32);
+                    }
+                    if let Err(e) = self.start(o.routine.clone()).await {
+                        log::error!("the scheduled session could not start: {e}");
+                        if let Some(v) = self.restore_volume.take() {
+                            self.mix.lock().expect("mix lock").set_volume(v as f32);
+                        }
+                    }
+                }
+            }
+        }
+        self.heads_up(now).await;
+    }
+
+    /// Speaks "your massage starts in N minutes" once per session, `heads_up` before it.
+    async fn heads_up(&mut self, now: jiff::Timestamp) {
+        let Some(h) = self.cfg.heads_up else { return };
+        if self.live.is_some() {
+            return;
+        }
+        let plan = self.feed_plan();
+        let soon: Vec<Occurrence> = Planner {
+            state: &self.plans,
+            plan: plan.as_ref(),
+            tz: &self.tz,
+        }
+        .upcoming(now)
+        .into_iter()
+        .filter(|o| {
+            o.at.as_second() - now.as_second() <= h.as_secs() as i64
+                && !self.announced.contains(&o.key)
+        })
+        .collect();
+        let Some(o) = soon.into_iter().next() else {
+            return;
+        };
+        self.announced.insert(o.key.clone());
+        let minutes = ((o.at.as_second() - now.as_second()) as f64 / 60.0)
+            .round()
+            .max(1.0) as u32;
+        let text = crate::phrase::Phrase::StartsIn(minutes).text();
+        let cfg = self.cfg.clone();
+        let paths = self.paths.clone();
+        let spoken = tokio::task::spawn_blocking(move || {
+            let voice = crate::voice::voice_for(&cfg.voice, &Default::default(), &paths.cache_dir)?;
+            let prepared = voice
+                .prepare(std::slice::from_ref(&text))
+                .map_err(|e| e.to_string())?;
+            prepared.clips[&text].load()
+        })
+        .await;
+        match spoken {
+            Ok(Ok(clip)) => {
+                if !self.output.is_open() {
+                    if let Err(e) = self.output.open(Arc::clone(&self.mix)) {
+                        log::warn!("heads-up not spoken: {e}");
+                        return;
+                    }
+                }
+                self.mix
+                    .lock()
+                    .expect("mix lock")
+                    .play_through_pause(clip, 1.0);
+                self.close_output_at = Some(Instant::now() + Duration::from_millis(200));
+                log::info!("heads-up: session in {minutes} min");
+            }
+            Ok(Err(e)) => log::warn!("heads-up not spoken: {e}"),
+            Err(e) => log::warn!("heads-up not spoken: {e}"),
+        }
+    }
+
     fn check_output(&mut self) {
         if self.live.is_none() {
             return;
@@ -480,9 +866,10 @@ impl Coach {
     }
 
     /// Acts on everything the engine emitted: sounds into the mix, signals and snapshots out.
-    fn drain_events(&mut self) {
+    /// True when the session ended.
+    fn drain_events(&mut self) -> bool {
         let Some(live) = self.live.as_mut() else {
-            return;
+            return false;
         };
         let now = Instant::now() - self.epoch;
         let mut changed = false;
@@ -539,12 +926,19 @@ impl Coach {
         }
         if finished {
             self.live = None;
-            self.mix.lock().expect("mix lock").set_paused(false);
+            {
+                let mut m = self.mix.lock().expect("mix lock");
+                m.set_paused(false);
+                if let Some(v) = self.restore_volume.take() {
+                    m.set_volume(v as f32);
+                }
+            }
             self.close_output_at = Some(Instant::now() + Duration::from_millis(200));
             self.publish();
         } else if changed {
             self.publish();
         }
+        finished
     }
 
     fn publish(&self) {
@@ -569,11 +963,136 @@ impl Coach {
                     remaining: st.step_remaining,
                     anchor: std::time::Instant::now(),
                     volume: self.volume,
+                    next_session: 0,
+                    feed_plan: Default::default(),
                 }
             }
         };
+        let mut snap = snap;
+        snap.next_session = self
+            .next_occurrence(jiff::Timestamp::now())
+            .map_or(0, |o| o.at.as_second());
+        snap.feed_plan = self
+            .feed_plan()
+            .map(|p| feed_plan_to_map(&p))
+            .unwrap_or_default();
         self.snapshot.send_replace(snap);
     }
+}
+
+fn ts_arg(at: i64) -> Result<jiff::Timestamp, CoachError> {
+    jiff::Timestamp::from_second(at)
+        .map_err(|_| CoachError::InvalidArgument(format!("{at} is not a time")))
+}
+
+async fn wall_sleep(at: Option<jiff::Timestamp>) -> std::io::Result<super::wallclock::Wake> {
+    match at {
+        Some(t) => super::wallclock::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Reads a feed plan from D-Bus: interval, times, lead, routine, quiet_hours, quiet.
+pub fn feed_plan_from_map(
+    map: &std::collections::HashMap<String, String>,
+) -> Result<FeedPlan, String> {
+    for k in map.keys() {
+        if ![
+            "interval",
+            "times",
+            "lead",
+            "routine",
+            "quiet_hours",
+            "quiet",
+        ]
+        .contains(&k.as_str())
+        {
+            return Err(format!(
+                "unknown feed plan key \"{k}\"; use interval, times, lead, routine, quiet_hours, quiet"
+            ));
+        }
+    }
+    let interval = map
+        .get("interval")
+        .filter(|s| !s.is_empty())
+        .map(|s| crate::duration::parse_duration(s))
+        .transpose()?;
+    let times = map
+        .get("times")
+        .map(|s| {
+            s.split(',')
+                .filter(|t| !t.trim().is_empty())
+                .map(crate::schedule::parse_hm)
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()?
+        .unwrap_or_default();
+    if interval.is_none() && times.is_empty() {
+        return Err("give an interval (e.g. 3h) or times (e.g. 06:00,09:00)".into());
+    }
+    let lead = crate::duration::parse_duration(map.get("lead").ok_or("give a lead, e.g. 10m")?)?;
+    let action = match map.get("quiet").map(String::as_str) {
+        None | Some("") | Some("skip") => QuietAction::Skip,
+        Some("quieter") => QuietAction::Quieter,
+        Some(o) => return Err(format!("unknown quiet action \"{o}\"; use skip or quieter")),
+    };
+    let quiet = map
+        .get("quiet_hours")
+        .filter(|s| !s.is_empty())
+        .map(|s| crate::schedule::parse_window(s).map(|(from, to)| QuietHours { from, to, action }))
+        .transpose()?;
+    Ok(FeedPlan {
+        interval: interval.map(|d| d.as_secs()),
+        times,
+        lead: lead.as_secs(),
+        routine: map.get("routine").cloned().unwrap_or_default(),
+        quiet,
+    })
+}
+
+/// A feed plan as D-Bus shows it.
+pub fn feed_plan_to_map(p: &FeedPlan) -> std::collections::BTreeMap<String, String> {
+    let mut m = std::collections::BTreeMap::new();
+    if let Some(i) = p.interval {
+        m.insert(
+            "interval".into(),
+            crate::duration::show(Duration::from_secs(i)),
+        );
+    }
+    if !p.times.is_empty() {
+        m.insert(
+            "times".into(),
+            p.times
+                .iter()
+                .map(|(h, mi)| format!("{h:02}:{mi:02}"))
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+    }
+    m.insert(
+        "lead".into(),
+        crate::duration::show(Duration::from_secs(p.lead)),
+    );
+    m.insert("routine".into(), p.routine.clone());
+    if let Some(q) = &p.quiet {
+        m.insert(
+            "quiet_hours".into(),
+            format!(
+                "{:02}:{:02}-{:02}:{:02}",
+                q.from.0, q.from.1, q.to.0, q.to.1
+            ),
+        );
+        m.insert(
+            "quiet".into(),
+            if q.action == QuietAction::Skip {
+                "skip"
+            } else {
+                "quieter"
+            }
+            .into(),
+        );
+    }
+    m
 }
 
 /// A sound of the session, read now if the background load has not brought it yet.

@@ -27,6 +27,10 @@ pub enum CoachError {
     AudioUnavailable(String),
     /// Speech could not be prepared by any engine.
     SpeechFailed(String),
+    /// No feed or schedule with that id.
+    NotFound(String),
+    /// The state could not be written (disk full, read-only...); nothing was changed.
+    StorageFailed(String),
 }
 
 impl From<crate::engine::CommandError> for CoachError {

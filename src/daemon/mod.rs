@@ -136,6 +136,9 @@ async fn emit_signal(conn: &zbus::Connection, sig: Signal) -> zbus::Result<()> {
         Signal::SessionFinished(r, completed) => {
             CoachInterface::session_finished(e, &r, completed).await
         }
+        Signal::ScheduleFired(id, routine, reason) => {
+            CoachInterface::schedule_fired(e, &id, &routine, &reason).await
+        }
     }
 }
 
@@ -167,6 +170,12 @@ async fn emit_changes(conn: &zbus::Connection, a: &Snapshot, b: &Snapshot) -> zb
     c.step_remaining_invalidate(e).await?;
     if a.volume != b.volume {
         c.volume_changed(e).await?;
+    }
+    if a.next_session != b.next_session {
+        c.next_session_changed(e).await?;
+    }
+    if a.feed_plan != b.feed_plan {
+        c.feed_plan_changed(e).await?;
     }
     drop(c);
     let player = conn

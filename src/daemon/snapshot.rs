@@ -29,6 +29,10 @@ pub struct Snapshot {
     pub anchor: Instant,
     /// Master volume, 0.0 to 1.0.
     pub volume: f64,
+    /// When the next scheduled session starts (Unix seconds), 0 if none.
+    pub next_session: i64,
+    /// The feed plan in force, as D-Bus shows it.
+    pub feed_plan: std::collections::BTreeMap<String, String>,
 }
 
 impl Snapshot {
@@ -45,6 +49,8 @@ impl Snapshot {
             remaining: Duration::ZERO,
             anchor: Instant::now(),
             volume,
+            next_session: 0,
+            feed_plan: Default::default(),
         }
     }
 
@@ -65,4 +71,6 @@ pub enum Signal {
     StepStarted(u32, String),
     /// A session ended: routine name, whether it completed.
     SessionFinished(String, bool),
+    /// A scheduled session fired: id, routine, reason.
+    ScheduleFired(String, String, String),
 }

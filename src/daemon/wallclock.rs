@@ -32,7 +32,10 @@ pub async fn sleep_until(at: Timestamp) -> std::io::Result<Wake> {
         Expiration::OneShot(TimeSpec::new(secs, nanos)),
         TimerSetTimeFlags::TFD_TIMER_ABSTIME | TimerSetTimeFlags::TFD_TIMER_CANCEL_ON_SET,
     )?;
-    let fd = AsyncFd::new(Timer(fd))?;
+    // SAFETY: the timerfd is owned by `Timer`, which the AsyncFd owns: the descriptor stays
+    // open and the same for the AsyncFd's whole life.
+    let fd = unsafe { AsyncFd::register_with_interest(Timer(fd), tokio::io::Interest::READABLE) }
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
     loop {
         let mut guard = fd.readable().await?;
         let mut buf = [0u8; 8];

@@ -115,6 +115,48 @@ impl Desktop {
         panic!("letdownd did not come up:\n{}", self.daemon_log());
     }
 
+    /// Starts letdownd and waits only until it answers on the bus.
+    pub fn start_daemon_quick(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("letdownd.log"))
+            .unwrap();
+        let child = self
+            .command(env!("CARGO_BIN_EXE_letdownd"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start letdownd");
+        self.daemon = Some(child);
+        let until = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < until {
+            if self.letdown(&["status"]).status.success() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("letdownd did not come up:\n{}", self.daemon_log());
+    }
+
+    /// The daemon's process id.
+    pub fn daemon_pid(&self) -> u32 {
+        self.daemon.as_ref().expect("daemon running").id()
+    }
+
+    /// Waits for a killed daemon to be gone.
+    pub fn reap_daemon(&mut self) {
+        if let Some(mut c) = self.daemon.take() {
+            let _ = c.wait();
+        }
+        // The bus drops the name when the connection closes.
+        let until = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < until && self.letdown(&["status"]).status.success() {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Stops letdownd with SIGTERM and waits for it.
     pub fn stop_daemon(&mut self) -> std::process::ExitStatus {
         let mut child = self.daemon.take().expect("daemon running");

@@ -1,0 +1,244 @@
+//! Scheduling end to end, on the real daemon with a real bus and sound server: a one-off
+//! schedule and the feed plan fire on the wall clock and are heard; schedules survive `kill -9`;
+//! and killing the daemon at random moments while it writes loses no acknowledged write.
+
+mod common;
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::FLOOR;
+use common::desktop::{Desktop, envelope};
+
+const ROUTINE: &str = "name = \"e2e\"\ntitle = \"E\"\n[[steps]]\ntitle = \"One\"\nsay = \"Place one hand on top of the breast.\"\nduration = \"3s\"\n";
+
+fn desktop() -> Desktop {
+    let d = Desktop::start();
+    d.home.write("config/letdown/routines/e2e.toml", ROUTINE);
+    d.ok(&["prepare", "e2e"]);
+    d
+}
+
+fn signals(d: &Desktop, file: &str) -> std::process::Child {
+    d.command("dbus-monitor")
+        .args([
+            "--session",
+            "type='signal',interface='org.letdown.Coach1',member='ScheduleFired'",
+        ])
+        .stdout(std::fs::File::create(d.home.path(file)).unwrap())
+        .spawn()
+        .unwrap()
+}
+
+fn wait_for(d: &Desktop, file: &str, what: &str, timeout: Duration) -> bool {
+    let until = Instant::now() + timeout;
+    while Instant::now() < until {
+        if std::fs::read_to_string(d.home.path(file))
+            .unwrap_or_default()
+            .contains(what)
+        {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// The first sound after `from` seconds into the recording, in seconds.
+fn first_sound_after(audio: &[f32], from: f64) -> Option<f64> {
+    let env = envelope(audio);
+    let start = (from * 100.0) as usize;
+    env.iter()
+        .skip(start)
+        .position(|&r| r > FLOOR)
+        .map(|i| (start + i) as f64 / 100.0)
+}
+
+#[test]
+fn a_one_off_fires_on_time_is_heard_and_survives_kill_9() {
+    let mut d = desktop();
+    d.start_daemon(&[]);
+    let mut mon = signals(&d, "fired.txt");
+    std::thread::sleep(Duration::from_millis(300));
+    let rec = d.record();
+    let t0 = rec.started.elapsed().as_secs_f64();
+    let out = d.ok(&["schedule", "in", "5s", "e2e"]);
+    assert!(out.contains("scheduled: id"), "{out}");
+    assert!(d.ok(&["upcoming"]).contains("e2e"), "not listed");
+    assert!(
+        wait_for(
+            &d,
+            "fired.txt",
+            "member=ScheduleFired",
+            Duration::from_secs(10)
+        ),
+        "no ScheduleFired"
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let audio = rec.finish();
+    let heard = first_sound_after(&audio, t0).expect("the scheduled session was not heard");
+    // The schedule's second was rounded down to whole seconds when it was made.
+    let late = heard - (t0 + 5.0);
+    assert!(
+        (-1.0..=1.0).contains(&late),
+        "heard {late:+.2} s from the target"
+    );
+    let fired = std::fs::read_to_string(d.home.path("fired.txt")).unwrap();
+    assert!(
+        fired.contains("string \"e2e\"") && fired.contains("one-off"),
+        "{fired}"
+    );
+    assert!(d.wait_state("idle", Duration::from_secs(30)));
+
+    // Schedule again, kill -9, start again: still listed, still fires, once.
+    d.ok(&["schedule", "in", "8s", "e2e"]);
+    let pid = d.daemon_pid();
+    std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    d.reap_daemon();
+    d.start_daemon(&[]);
+    let up = d.ok(&["upcoming"]);
+    assert!(
+        up.contains("e2e") && up.contains("one-off"),
+        "lost after kill -9: {up}"
+    );
+    let _ = mon.kill();
+    let _ = mon.wait();
+    let mut mon = signals(&d, "fired2.txt");
+    assert!(
+        wait_for(
+            &d,
+            "fired2.txt",
+            "member=ScheduleFired",
+            Duration::from_secs(15)
+        ),
+        "no ScheduleFired after restart:\n{}",
+        d.daemon_log()
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let fired = std::fs::read_to_string(d.home.path("fired2.txt")).unwrap();
+    assert_eq!(fired.matches("member=ScheduleFired").count(), 1, "{fired}");
+    let _ = mon.kill();
+    let _ = mon.wait();
+}
+
+#[test]
+fn a_logged_feed_makes_the_feed_plan_fire_a_few_seconds_later() {
+    let mut d = desktop();
+    d.start_daemon(&[]);
+    let mut mon = signals(&d, "fired.txt");
+    let out = d.letdown(&[
+        "feed-plan",
+        "--interval",
+        "3h",
+        "--lead",
+        "10m",
+        "--routine",
+        "e2e",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("interval = 3h"));
+    // A feed 2h49m56s ago: the next is due in 10m04s, so the session starts in about 4 s.
+    let rec = d.record();
+    let t0 = rec.started.elapsed().as_secs_f64();
+    d.ok(&["fed", "--ago", "2h49m56s", "--side", "left"]);
+    let up = d.ok(&["upcoming"]);
+    assert!(up.lines().next().unwrap_or("").contains("plan"), "{up}");
+    assert!(
+        wait_for(
+            &d,
+            "fired.txt",
+            "member=ScheduleFired",
+            Duration::from_secs(10)
+        ),
+        "the plan did not fire:\n{}",
+        d.daemon_log()
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let audio = rec.finish();
+    let heard = first_sound_after(&audio, t0).expect("the plan's session was not heard");
+    assert!(
+        (heard - (t0 + 4.0)).abs() <= 1.5,
+        "heard at {heard:.2}, expected about {:.2}",
+        t0 + 4.0
+    );
+    let fired = std::fs::read_to_string(d.home.path("fired.txt")).unwrap();
+    assert!(
+        fired.contains("string \"plan\"") && fired.contains("feed plan"),
+        "{fired}"
+    );
+    let feeds = d.ok(&["feeds", "--csv"]);
+    assert!(
+        feeds.lines().count() == 2 && feeds.contains(",left,"),
+        "{feeds}"
+    );
+    let _ = mon.kill();
+    let _ = mon.wait();
+}
+
+#[test]
+fn killing_the_daemon_at_random_moments_loses_no_acknowledged_write() {
+    let mut d = desktop();
+    let mut acknowledged: Vec<String> = Vec::new();
+    let iterations = 120;
+    let mut seed: u64 = 0x5eed;
+    for i in 0..iterations {
+        d.start_daemon_quick();
+        let notes = [format!("n{i}a"), format!("n{i}b")];
+        let writers: Vec<(String, std::process::Child)> = notes
+            .iter()
+            .map(|n| {
+                let child = d
+                    .command(env!("CARGO_BIN_EXE_letdown"))
+                    .args(["fed", "--ago", "1m", "--note", n])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap();
+                (n.clone(), child)
+            })
+            .collect();
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        std::thread::sleep(Duration::from_millis((seed >> 33) % 60));
+        let pid = d.daemon_pid();
+        std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status()
+            .unwrap();
+        d.reap_daemon();
+        for (note, mut child) in writers {
+            if child.wait().unwrap().success() {
+                acknowledged.push(note);
+            }
+        }
+    }
+    d.start_daemon_quick();
+    let csv = d.ok(&["feeds", "--csv", "--limit", "0"]);
+    for note in &acknowledged {
+        assert!(
+            csv.contains(&format!("\"{note}\"")),
+            "acknowledged feed {note} is gone"
+        );
+    }
+    let state = std::fs::read_to_string(d.home.path("data/letdown/state.json")).unwrap();
+    let parsed: serde_json::Value =
+        serde_json::from_str(&state).expect("the state file is valid JSON");
+    assert!(parsed["feeds"].as_array().unwrap().len() >= acknowledged.len());
+    assert!(
+        !acknowledged.is_empty(),
+        "no write was ever acknowledged: the test tested nothing"
+    );
+    eprintln!(
+        "{} of {} writes acknowledged across {iterations} kills; all present",
+        acknowledged.len(),
+        2 * iterations
+    );
+}

@@ -807,11 +807,11 @@ impl Coach {
         .await;
         match spoken {
             Ok(Ok(clip)) => {
-                if !self.output.is_open() {
-                    if let Err(e) = self.output.open(Arc::clone(&self.mix)) {
-                        log::warn!("heads-up not spoken: {e}");
-                        return;
-                    }
+                if !self.output.is_open()
+                    && let Err(e) = self.output.open(Arc::clone(&self.mix))
+                {
+                    log::warn!("heads-up not spoken: {e}");
+                    return;
                 }
                 self.mix
                     .lock()

@@ -572,8 +572,11 @@ pub fn parse_hm(s: &str) -> Result<(i8, i8), String> {
     Ok((h, m))
 }
 
+/// A local time of day: (hour, minute).
+pub type HourMinute = (i8, i8);
+
 /// Reads quiet hours `HH:MM-HH:MM`.
-pub fn parse_window(s: &str) -> Result<((i8, i8), (i8, i8)), String> {
+pub fn parse_window(s: &str) -> Result<(HourMinute, HourMinute), String> {
     let (a, b) = s
         .split_once('-')
         .ok_or_else(|| format!("\"{s}\" is not a time window; write e.g. 22:00-06:00"))?;

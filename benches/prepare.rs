@@ -20,6 +20,7 @@ fn main() {
         routines_dir: config.path().join("routines"),
         cache_dir: cache.path().to_path_buf(),
         audio_dirs: Vec::new(),
+        data_dir: config.path().join("data"),
     };
     let cfg = Config::default();
     let lib = Library::new(paths.clone());

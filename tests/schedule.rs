@@ -186,7 +186,7 @@ fn a_logged_feed_makes_the_feed_plan_fire_a_few_seconds_later() {
 fn killing_the_daemon_at_random_moments_loses_no_acknowledged_write() {
     let mut d = desktop();
     let mut acknowledged: Vec<String> = Vec::new();
-    let iterations = 120;
+    let iterations = 250;
     let mut seed: u64 = 0x5eed;
     for i in 0..iterations {
         d.start_daemon_quick();

@@ -516,3 +516,32 @@ fn wav_output_records_the_live_session_in_real_time() {
         "the live session differs from the render (correlation {score} at {lag})"
     );
 }
+
+#[test]
+fn losing_the_sound_server_mid_session_is_survived() {
+    let (mut d, _, _) = desktop();
+    d.start_daemon(&[]);
+    d.ok(&["start", "slow"]);
+    std::thread::sleep(Duration::from_millis(500));
+    // The PulseAudio-protocol server goes away under the session.
+    let killed = d.run("pkill", &["-f", "^pipewire-pulse"]);
+    assert!(killed.status.success(), "no pipewire-pulse to kill");
+    let until = Instant::now() + Duration::from_secs(10);
+    while !d.daemon_log().contains("reopened the default sound device") && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let log = d.daemon_log();
+    assert!(
+        log.contains("lost the default sound device"),
+        "the loss was not logged:\n{log}"
+    );
+    assert!(
+        log.contains("reopened the default sound device"),
+        "no recovery:\n{log}"
+    );
+    assert!(d.daemon_alive());
+    let status: serde_json::Value = serde_json::from_str(&d.ok(&["status", "--json"])).unwrap();
+    assert_eq!(status["state"], "running", "the session goes on");
+    d.ok(&["next"]);
+    d.ok(&["stop"]);
+}

@@ -93,14 +93,7 @@ const TOP_KEYS: &[&str] = &[
     "feed_plan",
 ];
 const SCHEDULE_KEYS: &[&str] = &["grace", "heads_up", "quiet_volume"];
-const PLAN_KEYS: &[&str] = &[
-    "interval",
-    "times",
-    "lead",
-    "routine",
-    "quiet_hours",
-    "quiet",
-];
+
 const VOICE_KEYS: &[&str] = &[
     "engine", "voice", "language", "speed", "fallback", "command",
 ];
@@ -241,7 +234,7 @@ impl Config {
                 pos: v.span().start,
                 prefix: "feed_plan",
             };
-            c.known_keys(t, PLAN_KEYS);
+            c.known_keys(t, crate::schedule::FEED_PLAN_KEYS);
             let day = std::time::Duration::from_secs(86_400);
             let interval = c.duration(t, "interval", std::time::Duration::from_secs(60), day);
             let mut times = Vec::new();
@@ -263,18 +256,10 @@ impl Config {
                 .unwrap_or_default();
             let action = match c.string(t, "quiet") {
                 None => crate::schedule::QuietAction::Skip,
-                Some(q) => match q.get_ref().as_str() {
-                    "skip" => crate::schedule::QuietAction::Skip,
-                    "quieter" => crate::schedule::QuietAction::Quieter,
-                    other => {
-                        c.error(
-                            q.span(),
-                            "feed_plan.quiet",
-                            format!("unknown \"{other}\"; use \"skip\" or \"quieter\""),
-                        );
-                        crate::schedule::QuietAction::Skip
-                    }
-                },
+                Some(q) => crate::schedule::QuietAction::parse(q.get_ref()).unwrap_or_else(|e| {
+                    c.error(q.span(), "feed_plan.quiet", e);
+                    crate::schedule::QuietAction::Skip
+                }),
             };
             let quiet =
                 c.string(t, "quiet_hours").and_then(|w| {

@@ -997,16 +997,7 @@ pub fn feed_plan_from_map(
     map: &std::collections::HashMap<String, String>,
 ) -> Result<FeedPlan, String> {
     for k in map.keys() {
-        if ![
-            "interval",
-            "times",
-            "lead",
-            "routine",
-            "quiet_hours",
-            "quiet",
-        ]
-        .contains(&k.as_str())
-        {
+        if !crate::schedule::FEED_PLAN_KEYS.contains(&k.as_str()) {
             return Err(format!(
                 "unknown feed plan key \"{k}\"; use interval, times, lead, routine, quiet_hours, quiet"
             ));
@@ -1032,9 +1023,8 @@ pub fn feed_plan_from_map(
     }
     let lead = crate::duration::parse_duration(map.get("lead").ok_or("give a lead, e.g. 10m")?)?;
     let action = match map.get("quiet").map(String::as_str) {
-        None | Some("") | Some("skip") => QuietAction::Skip,
-        Some("quieter") => QuietAction::Quieter,
-        Some(o) => return Err(format!("unknown quiet action \"{o}\"; use skip or quieter")),
+        None | Some("") => QuietAction::Skip,
+        Some(q) => QuietAction::parse(q)?,
     };
     let quiet = map
         .get("quiet_hours")

@@ -118,6 +118,29 @@ pub enum QuietAction {
     Quieter,
 }
 
+impl QuietAction {
+    /// Reads `skip` or `quieter`.
+    pub fn parse(s: &str) -> Result<QuietAction, String> {
+        match s {
+            "skip" => Ok(QuietAction::Skip),
+            "quieter" => Ok(QuietAction::Quieter),
+            other => Err(format!(
+                "unknown quiet action \"{other}\"; use \"skip\" or \"quieter\""
+            )),
+        }
+    }
+}
+
+/// The keys of a feed plan, in config.toml's `[feed_plan]` and in D-Bus `SetFeedPlan`.
+pub const FEED_PLAN_KEYS: &[&str] = &[
+    "interval",
+    "times",
+    "lead",
+    "routine",
+    "quiet_hours",
+    "quiet",
+];
+
 /// A night window for the feed plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QuietHours {

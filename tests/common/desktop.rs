@@ -92,9 +92,23 @@ impl Desktop {
         String::from_utf8(out.stdout).unwrap()
     }
 
-    /// Starts letdownd with extra arguments and waits until it answers on the bus.
+    /// Starts letdownd with extra arguments and waits until it answers on the bus and has
+    /// prepared its default routine. The log is appended to across restarts.
     pub fn start_daemon(&mut self, args: &[&str]) {
-        let log = std::fs::File::create(self.dir.join("letdownd.log")).unwrap();
+        self.spawn_daemon(args, true);
+    }
+
+    /// Starts letdownd and waits only until it answers on the bus.
+    pub fn start_daemon_quick(&mut self) {
+        self.spawn_daemon(&[], false);
+    }
+
+    fn spawn_daemon(&mut self, args: &[&str], until_prepared: bool) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("letdownd.log"))
+            .unwrap();
         let child = self
             .command(env!("CARGO_BIN_EXE_letdownd"))
             .args(args)
@@ -106,33 +120,9 @@ impl Desktop {
         self.daemon = Some(child);
         let until = Instant::now() + Duration::from_secs(30);
         while Instant::now() < until {
-            if self.letdown(&["status"]).status.success() && self.daemon_log().contains("prepared")
+            if self.letdown(&["status"]).status.success()
+                && (!until_prepared || self.daemon_log().contains("prepared"))
             {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("letdownd did not come up:\n{}", self.daemon_log());
-    }
-
-    /// Starts letdownd and waits only until it answers on the bus.
-    pub fn start_daemon_quick(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.join("letdownd.log"))
-            .unwrap();
-        let child = self
-            .command(env!("CARGO_BIN_EXE_letdownd"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("start letdownd");
-        self.daemon = Some(child);
-        let until = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < until {
-            if self.letdown(&["status"]).status.success() {
                 return;
             }
             std::thread::sleep(Duration::from_millis(10));

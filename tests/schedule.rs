@@ -242,3 +242,78 @@ fn killing_the_daemon_at_random_moments_loses_no_acknowledged_write() {
         2 * iterations
     );
 }
+
+#[test]
+fn a_heads_up_is_spoken_before_an_automatic_session() {
+    let mut d = desktop();
+    d.home.write(
+        "config/letdown/config.toml",
+        "[schedule]\nheads_up = \"10s\"\n",
+    );
+    d.start_daemon(&[]);
+    let rec = d.record();
+    let t0 = rec.started.elapsed().as_secs_f64();
+    d.ok(&["schedule", "in", "14s", "e2e"]);
+    let until = Instant::now() + Duration::from_secs(25);
+    while !d.daemon_log().contains("scheduled session") && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(1000));
+    let audio = rec.finish();
+    let log = d.daemon_log();
+    assert!(log.contains("heads-up: session in"), "no heads-up:\n{log}");
+    // The heads-up is heard about 4 s in (14 s - 10 s), well before the session at 14 s.
+    let heads_up = first_sound_after(&audio, t0).expect("nothing heard");
+    assert!(
+        heads_up > t0 + 2.5 && heads_up < t0 + 8.0,
+        "heads-up heard at {:.2} s",
+        heads_up - t0
+    );
+}
+
+#[test]
+fn state_that_cannot_be_written_is_refused_and_a_corrupt_file_is_moved_aside() {
+    let mut d = desktop();
+    // A broken state file: moved aside with a clear message, and the daemon serves.
+    d.home
+        .write("data/letdown/state.json", "{ this is not state");
+    d.start_daemon(&[]);
+    let log = d.daemon_log();
+    assert!(
+        log.contains("is not valid state") && log.contains("moved it to"),
+        "{log}"
+    );
+    let aside = std::fs::read_dir(d.home.path("data/letdown"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .any(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("state.json.corrupt-")
+        });
+    assert!(aside, "the corrupt file was not kept");
+    d.ok(&["fed", "--note", "first"]);
+    // The disk refuses writes (here: the state's directory is replaced by a file): the change is
+    // refused with a named error and nothing changes.
+    let dir = d.home.path("data/letdown");
+    std::fs::rename(&dir, d.home.path("data/letdown.away")).unwrap();
+    std::fs::write(&dir, b"not a directory").unwrap();
+    let out = d.letdown(&["fed", "--note", "second"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && err.contains("(StorageFailed)")
+            && err.contains("nothing was changed"),
+        "{err}"
+    );
+    let feeds = d.ok(&["feeds", "--csv"]);
+    assert!(
+        feeds.contains("\"first\"") && !feeds.contains("\"second\""),
+        "{feeds}"
+    );
+    // Once the disk is back, writes go through again.
+    std::fs::remove_file(&dir).unwrap();
+    std::fs::rename(d.home.path("data/letdown.away"), &dir).unwrap();
+    d.ok(&["fed", "--note", "third"]);
+    assert!(d.daemon_alive());
+}

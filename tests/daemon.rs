@@ -524,8 +524,7 @@ fn losing_the_sound_server_mid_session_is_survived() {
     d.ok(&["start", "slow"]);
     std::thread::sleep(Duration::from_millis(500));
     // The PulseAudio-protocol server goes away under the session.
-    let killed = d.run("pkill", &["-f", "^pipewire-pulse"]);
-    assert!(killed.status.success(), "no pipewire-pulse to kill");
+    d.kill_pulse_server();
     let until = Instant::now() + Duration::from_secs(10);
     while !d.daemon_log().contains("reopened the default sound device") && Instant::now() < until {
         std::thread::sleep(Duration::from_millis(50));

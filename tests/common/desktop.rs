@@ -161,6 +161,20 @@ impl Desktop {
             .is_some_and(|c| c.try_wait().unwrap().is_none())
     }
 
+    /// Kills this desktop's PulseAudio-protocol server (pipewire-pulse) and no other: the
+    /// headless-desktop script lists its pids in start order (bus, pipewire, wireplumber,
+    /// pipewire-pulse).
+    pub fn kill_pulse_server(&self) {
+        let pids = std::fs::read_to_string(self.dir.join("pids")).unwrap();
+        let pid = pids.lines().nth(3).expect("pipewire-pulse's pid");
+        let ok = Command::new("kill")
+            .arg(pid.trim())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "could not kill pipewire-pulse ({pid})");
+    }
+
     /// What letdownd logged.
     pub fn daemon_log(&self) -> String {
         std::fs::read_to_string(self.dir.join("letdownd.log")).unwrap_or_default()

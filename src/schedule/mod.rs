@@ -654,8 +654,10 @@ pub fn parse_when(text: &str, now: Timestamp, tz: &TimeZone) -> Result<Rule, Str
                     "\"{rest}\" is out of range; give 1 second to 7 days"
                 ));
             }
+            // Rounded to the nearest second (schedules keep whole seconds).
+            let at_ms = now.as_millisecond() + d.as_millis() as i64;
             Ok(Rule::Once {
-                at: now.as_second() + d.as_secs().max(1) as i64,
+                at: (at_ms + 500).div_euclid(1000),
             })
         }
         "daily" => {

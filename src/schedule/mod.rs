@@ -393,21 +393,23 @@ pub struct Planner<'a> {
     pub tz: &'a TimeZone,
 }
 
+/// The instant a local date and time maps to in `tz`: after the gap if it does not exist that
+/// day, the first if it exists twice.
+fn local_instant(tz: &TimeZone, date: Date, hour: i8, minute: i8) -> Option<Timestamp> {
+    let time = Time::new(hour, minute, 0, 0).ok()?;
+    tz.to_ambiguous_zoned_datetime(date.to_datetime(time))
+        .compatible()
+        .ok()
+        .map(|z| z.timestamp())
+}
+
 fn ts(sec: i64) -> Timestamp {
     Timestamp::from_second(sec).unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
 impl Planner<'_> {
-    /// The instant a local date and time maps to: after the gap if it does not exist that day,
-    /// the first if it exists twice.
     fn local(&self, date: Date, hour: i8, minute: i8) -> Option<Timestamp> {
-        let time = Time::new(hour, minute, 0, 0).ok()?;
-        let dt = date.to_datetime(time);
-        self.tz
-            .to_ambiguous_zoned_datetime(dt)
-            .compatible()
-            .ok()
-            .map(|z| z.timestamp())
+        local_instant(self.tz, date, hour, minute)
     }
 
     fn dates(&self, from: Timestamp, to: Timestamp) -> Vec<Date> {
@@ -607,34 +609,20 @@ pub fn parse_window(s: &str) -> Result<(HourMinute, HourMinute), String> {
 }
 
 /// The next instant at local `HH:MM` after `now` (today, or tomorrow if it has passed).
-pub fn next_local(now: Timestamp, tz: &TimeZone, (h, m): (i8, i8)) -> Timestamp {
-    let planner = Planner {
-        state: &State::default(),
-        plan: None,
-        tz,
-    };
+pub fn next_local(now: Timestamp, tz: &TimeZone, (h, m): HourMinute) -> Timestamp {
     let today = now.to_zoned_datetime(tz.clone()).date();
-    match planner.local(today, h, m) {
+    match local_instant(tz, today, h, m) {
         Some(t) if t > now => t,
-        _ => planner
-            .local(today.tomorrow().unwrap_or(today), h, m)
-            .unwrap_or(now),
+        _ => local_instant(tz, today.tomorrow().unwrap_or(today), h, m).unwrap_or(now),
     }
 }
 
 /// The last instant at local `HH:MM` at or before `now` (for "I fed at 14:05").
-pub fn last_local(now: Timestamp, tz: &TimeZone, (h, m): (i8, i8)) -> Timestamp {
-    let planner = Planner {
-        state: &State::default(),
-        plan: None,
-        tz,
-    };
+pub fn last_local(now: Timestamp, tz: &TimeZone, (h, m): HourMinute) -> Timestamp {
     let today = now.to_zoned_datetime(tz.clone()).date();
-    match planner.local(today, h, m) {
+    match local_instant(tz, today, h, m) {
         Some(t) if t <= now => t,
-        _ => planner
-            .local(today.yesterday().unwrap_or(today), h, m)
-            .unwrap_or(now),
+        _ => local_instant(tz, today.yesterday().unwrap_or(today), h, m).unwrap_or(now),
     }
 }
 

@@ -315,7 +315,7 @@ impl Session {
             at: t,
             kind: EventKind::Interrupt,
         });
-        if elapsed < step.hands_on_start + cur.delay && cur.delay.is_zero() {
+        if cur.delay.is_zero() && elapsed < step.hands_on_start {
             // Back to the start of the prompt: every cue from there on plays again.
             cur.origin = t - step.prompt_at;
             for (c, f) in step.cues.iter().zip(cur.fired.iter_mut()) {

@@ -40,8 +40,7 @@ impl Paths {
                 home.join(".local/share/letdown"),
             ),
         };
-        let audio_dirs_start = data_dir.join("audio");
-        let mut audio_dirs = vec![audio_dirs_start];
+        let mut audio_dirs = vec![data_dir.join("audio")];
         let data_dirs = std::env::var("XDG_DATA_DIRS")
             .ok()
             .filter(|s| !s.is_empty())

@@ -643,14 +643,11 @@ fn check(files: Vec<PathBuf>, config: &Option<PathBuf>, paths: &Paths) -> anyhow
     }
 }
 
-fn sound_name(sound: Sound, r: &Ready) -> String {
+fn sound_name(sound: Sound) -> String {
     match sound {
         Sound::Tone(e) => format!("tone:{}", e.name()),
         Sound::Prompt(i) => format!("prompt:{}", i + 1),
-        Sound::Phrase(p) => {
-            let _ = r;
-            format!("phrase:{}", p.text())
-        }
+        Sound::Phrase(p) => format!("phrase:{}", p.text()),
     }
 }
 
@@ -662,12 +659,6 @@ fn print_plan(plan: &Plan, r: &Ready) {
     );
     let mut start = std::time::Duration::ZERO;
     for (i, s) in plan.steps.iter().enumerate() {
-        let side = r.routine.steps[i]
-            .side
-            .as_deref()
-            .map(|s| format!(" [{s}]"))
-            .unwrap_or_default();
-        let _ = side;
         println!(
             "{:>3}  {:<32} {:>10} {:>8} {:>9}",
             i + 1,
@@ -698,7 +689,7 @@ fn plan_json(r: &Ready) -> serde_json::Value {
                 .iter()
                 .map(|c| {
                     serde_json::json!({
-                        "sound": sound_name(c.sound, r),
+                        "sound": sound_name(c.sound),
                         "at_ms": ms(start + c.at),
                         "at_sample": to_samples(start + c.at),
                         "len_ms": ms(c.len),

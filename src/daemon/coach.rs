@@ -271,49 +271,34 @@ impl Coach {
         log::info!("stopped");
     }
 
+    /// Runs an engine command on the live session at the current time.
+    fn on_session(
+        &mut self,
+        command: impl FnOnce(&mut Session, Duration) -> Result<(), crate::engine::CommandError>,
+    ) -> Result<Reply, CoachError> {
+        let now = self.now();
+        command(session(&mut self.live)?, now)?;
+        Ok(Reply::Done)
+    }
+
     async fn handle(&mut self, command: Command) -> Result<Reply, CoachError> {
         log::debug!("request: {command:?}");
-        let now = self.now();
         match command {
             Command::Start(name) => self.start(name).await.map(|()| Reply::Done),
-            Command::Stop => session(&mut self.live)?
-                .stop(now)
-                .map(|()| Reply::Done)
-                .map_err(Into::into),
-            Command::Pause => session(&mut self.live)?
-                .pause(now)
-                .map(|()| Reply::Done)
-                .map_err(Into::into),
-            Command::Resume => session(&mut self.live)?
-                .resume(now)
-                .map(|()| Reply::Done)
-                .map_err(Into::into),
-            Command::TogglePause => session(&mut self.live)?
-                .toggle_pause(now)
-                .map(|()| Reply::Done)
-                .map_err(Into::into),
-            Command::Next => session(&mut self.live)?
-                .next(now)
-                .map(|()| Reply::Done)
-                .map_err(Into::into),
-            Command::Previous => session(&mut self.live)?
-                .previous(now)
-                .map(|()| Reply::Done)
-                .map_err(Into::into),
-            Command::Repeat => session(&mut self.live)?
-                .repeat(now)
-                .map(|()| Reply::Done)
-                .map_err(Into::into),
+            Command::Stop => self.on_session(|s, now| s.stop(now)),
+            Command::Pause => self.on_session(|s, now| s.pause(now)),
+            Command::Resume => self.on_session(|s, now| s.resume(now)),
+            Command::TogglePause => self.on_session(|s, now| s.toggle_pause(now)),
+            Command::Next => self.on_session(|s, now| s.next(now)),
+            Command::Previous => self.on_session(|s, now| s.previous(now)),
+            Command::Repeat => self.on_session(|s, now| s.repeat(now)),
             Command::Extend(secs) => {
                 if secs == 0 || secs > 1800 {
                     return Err(CoachError::InvalidArgument(format!(
                         "cannot extend by {secs} seconds; give 1 to 1800"
                     )));
                 }
-                session(&mut self.live)?
-                    .extend(now, Duration::from_secs(secs as u64))
-                    .map(|()| Reply::Done)
-                    .map_err(Into::into)
+                self.on_session(|s, now| s.extend(now, Duration::from_secs(secs as u64)))
             }
             Command::WhereAmI => self.where_am_i(),
             Command::ListRoutines => Ok(Reply::Routines(self.list_routines())),
@@ -562,9 +547,7 @@ impl Coach {
 
     fn where_am_i(&mut self) -> Result<Reply, CoachError> {
         let now = self.now();
-        let live = self.live.as_mut().ok_or_else(|| {
-            CoachError::NotRunning("no session is running; start one with `letdown start`".into())
-        })?;
+        let live = self.live.as_mut().ok_or_else(not_running)?;
         let st = live.session.status(now);
         let index = st.step.unwrap_or(0);
         let total = live.ready.plan.steps.len();
@@ -1103,10 +1086,14 @@ fn sound_clip(live: &mut Live, sound: Sound) -> Option<crate::clip::Clip> {
     }
 }
 
+fn not_running() -> CoachError {
+    CoachError::NotRunning("no session is running; start one with `letdown start`".into())
+}
+
 fn session(live: &mut Option<Live>) -> Result<&mut Session, CoachError> {
-    live.as_mut().map(|l| &mut l.session).ok_or_else(|| {
-        CoachError::NotRunning("no session is running; start one with `letdown start`".into())
-    })
+    live.as_mut()
+        .map(|l| &mut l.session)
+        .ok_or_else(not_running)
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

@@ -46,7 +46,7 @@ fn the_desktop_entry_is_valid_and_has_its_actions() {
 }
 
 #[test]
-fn the_user_unit_verifies_and_is_well_hardened() {
+fn the_user_unit_verifies_and_has_only_what_a_user_manager_applies() {
     let dir = tempfile::tempdir().unwrap();
     let unit = installed_unit(dir.path());
     let out = Command::new("systemd-analyze")
@@ -59,28 +59,41 @@ fn the_user_unit_verifies_and_is_well_hardened() {
         "systemd-analyze verify: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let out = Command::new("systemd-analyze")
-        .args(["security", "--offline=true"])
-        .arg(&unit)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    let level: f64 = text
-        .lines()
-        .find_map(|l| {
-            l.split("Overall exposure level for letdownd.service: ")
-                .nth(1)
-        })
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no exposure level in:\n{text}"));
-    assert!(level <= 2.5, "exposure {level}");
     let unit_text = std::fs::read_to_string(&unit).unwrap();
     assert!(
         unit_text.contains("Type=dbus") && unit_text.contains("BusName=org.letdown.Coach"),
         "readiness by bus name"
     );
     assert!(unit_text.contains("Restart=on-failure"));
+    // What an unprivileged user manager refuses (status=218/CAPABILITIES on every start) or
+    // skips silently (no mount namespace): the unit must not promise it. The real-desktop test
+    // checks that every line the unit does have is applied.
+    for never in [
+        "CapabilityBoundingSet=",
+        "AmbientCapabilities=",
+        "ProtectClock=",
+        "ProtectKernelModules=",
+        "ProtectKernelLogs=",
+        "PrivateDevices=",
+        "ProtectSystem=",
+        "ProtectHome=",
+        "PrivateTmp=",
+        "ReadWritePaths=",
+        "ReadOnlyPaths=",
+        "PrivateMounts=",
+        "ProtectProc=",
+        "ProcSubset=",
+        "ProtectKernelTunables=",
+        "ProtectControlGroups=",
+        "ProtectHostname=",
+        "PrivateUsers=",
+        "PrivateNetwork=",
+    ] {
+        assert!(
+            !unit_text.lines().any(|l| l.trim_start().starts_with(never)),
+            "{never} does not work in a user unit"
+        );
+    }
 }
 
 #[test]

@@ -123,6 +123,12 @@ impl Status {
         if self.state == "idle" {
             return "idle".into();
         }
+        if self.state == "preparing" {
+            return format!(
+                "preparing  {}  (its speech is being synthesized)",
+                self.routine
+            );
+        }
         let secs = self.remaining_ms.div_ceil(1000);
         format!(
             "{}  {}  step {}/{}  {}  {}:{:02} left",

@@ -124,6 +124,29 @@ pub async fn ask(tx: &mpsc::Sender<Request>, command: Command) -> Result<Reply, 
         .map_err(|_| CoachError::NotRunning("letdownd is shutting down".into()))?
 }
 
+/// Who waits for a routine being prepared, to start it when it is ready.
+enum Starter {
+    /// A client's Start call, answered when the session starts (or cannot).
+    Client(oneshot::Sender<Result<Reply, CoachError>>),
+    /// A scheduled session; `quiet` plays it at the quiet-hours volume.
+    Scheduled { quiet: bool },
+}
+
+/// A start waiting for its routine's speech to be prepared.
+struct PendingStart {
+    routine: String,
+    starter: Starter,
+}
+
+/// A prepared routine, or why it could not be, sent back by a preparing task.
+struct Prepared {
+    /// The routine name asked for.
+    name: String,
+    /// The config generation it was prepared with (stale after a reload changed the config).
+    generation: u64,
+    result: Result<Ready, CoachError>,
+}
+
 struct Live {
     id: u64,
     ready: Arc<Ready>,
@@ -156,6 +179,14 @@ pub struct Coach {
     restore_volume: Option<f64>,
     loaded_tx: mpsc::UnboundedSender<(u64, Result<Sounds, String>)>,
     loaded_rx: mpsc::UnboundedReceiver<(u64, Result<Sounds, String>)>,
+    /// Routines being prepared beside the coach, by name.
+    preparing: std::collections::HashSet<String>,
+    /// A start waiting for its routine to be prepared (one at a time).
+    pending: Option<PendingStart>,
+    /// Bumped when a reload changes the config: preparations begun before are stale.
+    generation: u64,
+    prepared_tx: mpsc::UnboundedSender<Prepared>,
+    prepared_rx: mpsc::UnboundedReceiver<Prepared>,
 }
 
 impl Coach {
@@ -176,7 +207,13 @@ impl Coach {
         let mix = Arc::new(Mutex::new(Mix::new()));
         mix.lock().expect("new mutex").set_volume(volume as f32);
         let (loaded_tx, loaded_rx) = mpsc::unbounded_channel();
+        let (prepared_tx, prepared_rx) = mpsc::unbounded_channel();
         Self {
+            preparing: Default::default(),
+            pending: None,
+            generation: 0,
+            prepared_tx,
+            prepared_rx,
             sessions: 0,
             store,
             plans: loaded.state,
@@ -211,10 +248,9 @@ impl Coach {
         mut requests: mpsc::Receiver<Request>,
         mut shutdown: oneshot::Receiver<()>,
     ) {
-        let default = self.cfg.default_routine.clone();
-        if let Err(e) = self.ready(&default).await {
-            log::warn!("could not prepare the default routine \"{default}\": {e}");
-        }
+        // Preparing the default routine (seconds when the cache is cold) runs beside the coach:
+        // calls are answered from the first moment the bus name is owned.
+        self.prepare_default();
         self.check_schedule().await;
         self.publish();
         loop {
@@ -228,12 +264,16 @@ impl Coach {
             tokio::select! {
                 _ = &mut shutdown => break,
                 req = requests.recv() => match req {
+                    Some(Request { command: Command::Start(name), reply }) => {
+                        self.start(name, Starter::Client(reply));
+                    }
                     Some(req) => {
                         let result = self.handle(req.command).await;
                         let _ = req.reply.send(result);
                     }
                     None => break,
                 },
+                Some(prepared) = self.prepared_rx.recv() => self.on_prepared(prepared),
                 _ = sleep_until(deadline) => {
                     let now = self.now();
                     if let Some(l) = self.live.as_mut() {
@@ -284,7 +324,7 @@ impl Coach {
     async fn handle(&mut self, command: Command) -> Result<Reply, CoachError> {
         log::debug!("request: {command:?}");
         match command {
-            Command::Start(name) => self.start(name).await.map(|()| Reply::Done),
+            Command::Start(_) => unreachable!("Start is answered when its routine is ready"),
             Command::Stop => self.on_session(|s, now| s.stop(now)),
             Command::Pause => self.on_session(|s, now| s.pause(now)),
             Command::Resume => self.on_session(|s, now| s.resume(now)),
@@ -302,7 +342,7 @@ impl Coach {
             }
             Command::WhereAmI => self.where_am_i(),
             Command::ListRoutines => Ok(Reply::Routines(self.list_routines())),
-            Command::Reload => self.reload().await,
+            Command::Reload => self.reload(),
             Command::LogFeed(at, side, note) => {
                 let side = Side::parse(&side).map_err(CoachError::InvalidArgument)?;
                 let at = ts_arg(at)?;
@@ -462,52 +502,196 @@ impl Coach {
         Library::new(self.paths.clone())
     }
 
-    /// The prepared routine `name`, from memory when its file is unchanged.
-    async fn ready(&mut self, name: &str) -> Result<Arc<Ready>, CoachError> {
-        let routine: Routine = self.library().find(name).map_err(|e| match e {
+    /// Reads the routine `name` from its file (or the built-in ones).
+    fn find_routine(&self, name: &str) -> Result<Routine, CoachError> {
+        self.library().find(name).map_err(|e| match e {
             LoadError::NotFound { .. } => CoachError::UnknownRoutine(e.to_string()),
             LoadError::Invalid(d) => {
                 CoachError::InvalidRoutine(format!("routine \"{name}\" has problems:\n{d}"))
             }
-        })?;
-        if let Some(r) = self.prepared.get(&routine.name)
-            && r.routine == routine
-        {
-            return Ok(Arc::clone(r));
+        })
+    }
+
+    /// The prepared routine, when what is in memory still matches its file and the config.
+    fn prepared_for(&self, routine: &Routine) -> Option<Arc<Ready>> {
+        self.prepared
+            .get(&routine.name)
+            .filter(|r| r.routine == *routine)
+            .cloned()
+    }
+
+    /// Prepares `routine` on a blocking thread beside the coach (once at a time per name); the
+    /// result comes back through `prepared_rx`.
+    fn prepare_in_background(&mut self, routine: Routine) {
+        if !self.preparing.insert(routine.name.clone()) {
+            return;
         }
         let cfg = self.cfg.clone();
         let paths = self.paths.clone();
-        let key = routine.name.clone();
-        let ready = tokio::task::spawn_blocking(move || prepare(routine, &cfg, &paths))
-            .await
-            .map_err(|e| CoachError::SpeechFailed(format!("preparing failed: {e}")))?
-            .map_err(|e| CoachError::SpeechFailed(e.to_string()))?;
-        for w in &ready.warnings {
-            log::warn!("{w}");
-        }
-        log::info!(
-            "prepared \"{key}\" ({} texts synthesized) in {:?}",
-            ready.synthesized,
-            ready.took
-        );
-        let ready = Arc::new(ready);
-        self.prepared.insert(key, Arc::clone(&ready));
-        Ok(ready)
+        let tx = self.prepared_tx.clone();
+        let generation = self.generation;
+        let name = routine.name.clone();
+        log::info!("preparing \"{name}\"");
+        tokio::task::spawn_blocking(move || {
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                prepare(routine, &cfg, &paths).map_err(|e| CoachError::SpeechFailed(e.to_string()))
+            }))
+            .unwrap_or_else(|_| {
+                Err(CoachError::SpeechFailed(
+                    "preparing the speech failed unexpectedly (see the log)".into(),
+                ))
+            });
+            let _ = tx.send(Prepared {
+                name,
+                generation,
+                result,
+            });
+        });
     }
 
-    async fn start(&mut self, name: String) -> Result<(), CoachError> {
+    /// Prepares the default routine in the background, unless it is ready already.
+    fn prepare_default(&mut self) {
+        let default = self.cfg.default_routine.clone();
+        match self.find_routine(&default) {
+            Ok(r) if self.prepared_for(&r).is_none() => self.prepare_in_background(r),
+            Ok(_) => {}
+            Err(e) => log::warn!("cannot prepare the default routine \"{default}\": {e}"),
+        }
+    }
+
+    /// A preparation finished: keep it, and start the session that waited for it.
+    fn on_prepared(&mut self, p: Prepared) {
+        self.preparing.remove(&p.name);
+        let waiting = self.pending.as_ref().is_some_and(|w| w.routine == p.name);
+        if p.generation != self.generation {
+            // The config changed while it ran: prepare again with the new one if someone waits.
+            log::debug!("discarding a stale preparation of \"{}\"", p.name);
+            if waiting {
+                match self.find_routine(&p.name) {
+                    Ok(r) => self.prepare_in_background(r),
+                    Err(e) => self.fail_pending(e),
+                }
+            }
+            return;
+        }
+        match p.result {
+            Ok(ready) => {
+                for w in &ready.warnings {
+                    log::warn!("{w}");
+                }
+                log::info!(
+                    "prepared \"{}\" ({} texts synthesized) in {:?}",
+                    p.name,
+                    ready.synthesized,
+                    ready.took
+                );
+                let ready = Arc::new(ready);
+                self.prepared.insert(p.name.clone(), Arc::clone(&ready));
+                if waiting {
+                    let w = self.pending.take().expect("a pending start");
+                    self.begin(ready, w.starter);
+                }
+            }
+            Err(e) => {
+                log::error!("could not prepare \"{}\": {e}", p.name);
+                if waiting {
+                    self.fail_pending(e);
+                }
+            }
+        }
+        self.publish();
+    }
+
+    fn fail_pending(&mut self, e: CoachError) {
+        if let Some(w) = self.pending.take() {
+            match w.starter {
+                Starter::Client(reply) => {
+                    let _ = reply.send(Err(e));
+                }
+                Starter::Scheduled { .. } => {
+                    log::error!("the scheduled session could not start: {e}")
+                }
+            }
+            self.publish();
+        }
+    }
+
+    /// Starts a routine ("" = the default): at once when its speech is ready, otherwise as soon
+    /// as it has been prepared. The starter is answered then.
+    fn start(&mut self, name: String, starter: Starter) {
+        let refuse = |starter: Starter, e: CoachError| match starter {
+            Starter::Client(reply) => {
+                let _ = reply.send(Err(e));
+            }
+            Starter::Scheduled { .. } => log::error!("the scheduled session could not start: {e}"),
+        };
         if let Some(l) = &self.live {
-            return Err(CoachError::AlreadyRunning(format!(
+            let e = CoachError::AlreadyRunning(format!(
                 "\"{}\" is already running; stop it first with `letdown stop`",
                 l.ready.routine.name
-            )));
+            ));
+            return refuse(starter, e);
+        }
+        if let Some(w) = &self.pending {
+            let e = CoachError::AlreadyRunning(format!(
+                "\"{}\" is being prepared and starts when it is ready",
+                w.routine
+            ));
+            return refuse(starter, e);
         }
         let name = if name.is_empty() {
             self.cfg.default_routine.clone()
         } else {
             name
         };
-        let ready = self.ready(&name).await?;
+        let routine = match self.find_routine(&name) {
+            Ok(r) => r,
+            Err(e) => return refuse(starter, e),
+        };
+        match self.prepared_for(&routine) {
+            Some(ready) => self.begin(ready, starter),
+            None => {
+                log::info!("\"{}\" starts when its speech is prepared", routine.name);
+                self.pending = Some(PendingStart {
+                    routine: routine.name.clone(),
+                    starter,
+                });
+                self.prepare_in_background(routine);
+                self.publish();
+            }
+        }
+    }
+
+    /// Begins a session of a prepared routine and answers its starter.
+    fn begin(&mut self, ready: Arc<Ready>, starter: Starter) {
+        let quiet = matches!(starter, Starter::Scheduled { quiet: true });
+        if quiet {
+            self.restore_volume = Some(self.volume);
+            self.mix
+                .lock()
+                .expect("mix lock")
+                .set_volume(self.cfg.quiet_volume as f32);
+        }
+        let result = self.begin_session(ready);
+        if result.is_err()
+            && let Some(v) = self.restore_volume.take()
+        {
+            self.mix.lock().expect("mix lock").set_volume(v as f32);
+        }
+        match starter {
+            Starter::Client(reply) => {
+                let _ = reply.send(result.map(|()| Reply::Done));
+            }
+            Starter::Scheduled { .. } => {
+                if let Err(e) = result {
+                    log::error!("the scheduled session could not start: {e}");
+                }
+            }
+        }
+        self.publish();
+    }
+
+    fn begin_session(&mut self, ready: Arc<Ready>) -> Result<(), CoachError> {
         if !self.output.is_open() {
             self.output.open(Arc::clone(&self.mix)).map_err(|e| {
                 CoachError::AudioUnavailable(format!("{e}; is a sound server running?"))
@@ -600,7 +784,7 @@ impl Coach {
             .collect()
     }
 
-    async fn reload(&mut self) -> Result<Reply, CoachError> {
+    fn reload(&mut self) -> Result<Reply, CoachError> {
         let cfg = Config::load(&self.paths.config_file()).map_err(|e| {
             CoachError::InvalidConfig(format!(
                 "the config file has problems; nothing was changed:\n{e}"
@@ -608,6 +792,7 @@ impl Coach {
         })?;
         if cfg != self.cfg {
             self.prepared.clear();
+            self.generation += 1;
         }
         self.cfg = cfg;
         let mut problems = Vec::new();
@@ -620,9 +805,11 @@ impl Coach {
             log::warn!("{p}");
         }
         let default = self.cfg.default_routine.clone();
-        if let Err(e) = self.ready(&default).await {
+        if let Err(e) = self.find_routine(&default) {
             problems.push(format!("default routine \"{default}\": {e}"));
         }
+        // Prepared beside the coach: a session running now keeps its cues on time.
+        self.prepare_default();
         log::info!("reloaded config and routines ({} problems)", problems.len());
         Ok(Reply::Problems(problems))
     }
@@ -718,7 +905,7 @@ impl Coach {
                 }
                 // A session is running: this one waits for it to end (and runs then if it is
                 // still within the grace period, otherwise it is recorded as missed).
-                Due::Run(o) if self.live.is_some() => {
+                Due::Run(o) if self.live.is_some() || self.pending.is_some() => {
                     log::info!("{} is due but a session is running; it waits", o.key)
                 }
                 Due::Run(o) => {
@@ -732,19 +919,7 @@ impl Coach {
                     let _ =
                         self.signals
                             .send(Signal::ScheduleFired(o.id(), o.routine.clone(), reason));
-                    if o.quiet {
-                        self.restore_volume = Some(self.volume);
-                        self.mix
-                            .lock()
-                            .expect("mix lock")
-                            .set_volume(self.cfg.quiet_volume as f32);
-                    }
-                    if let Err(e) = self.start(o.routine.clone()).await {
-                        log::error!("the scheduled session could not start: {e}");
-                        if let Some(v) = self.restore_volume.take() {
-                            self.mix.lock().expect("mix lock").set_volume(v as f32);
-                        }
-                    }
+                    self.start(o.routine.clone(), Starter::Scheduled { quiet: o.quiet });
                 }
             }
         }
@@ -926,7 +1101,14 @@ impl Coach {
 
     fn publish(&self) {
         let snap = match &self.live {
-            None => Snapshot::idle(self.volume),
+            None => match &self.pending {
+                None => Snapshot::idle(self.volume),
+                Some(w) => Snapshot {
+                    state: "preparing",
+                    routine: w.routine.clone(),
+                    ..Snapshot::idle(self.volume)
+                },
+            },
             Some(l) => {
                 let st = l.session.status(self.now());
                 let i = st.step.unwrap_or(0);

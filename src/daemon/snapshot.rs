@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 /// The daemon's visible state.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Snapshot {
-    /// `idle`, `running` or `paused`.
+    /// `idle`, `preparing` (a start waits for its routine's speech), `running` or `paused`.
     pub state: &'static str,
     /// The running routine's name, or empty.
     pub routine: String,

@@ -28,6 +28,12 @@ struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
 
+    /// How long a command waits for letdownd to answer, starting it included (e.g. 5s, 1m).
+    /// A `start` whose routine's speech is still being synthesized waits for that too.
+    #[arg(long, global = true, value_name = "DURATION", default_value = "5s",
+          value_parser = parse_timeout)]
+    timeout: std::time::Duration,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -166,8 +172,11 @@ enum Command {
         #[arg(long)]
         desktop: Option<String>,
         /// Install them (GNOME: through gsettings); otherwise they are printed.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "remove")]
         install: bool,
+        /// Remove letdown's GNOME shortcuts again (scripts/uninstall does this).
+        #[arg(long)]
+        remove: bool,
     },
     /// List the routines you can run (your own replace built-in ones of the same name).
     Routines,
@@ -276,21 +285,89 @@ fn ready(name: &str, cfg: &Config, paths: &Paths) -> anyhow::Result<Ready> {
     Ok(ready)
 }
 
-fn remote(command: Command) -> anyhow::Result<ExitCode> {
+/// Reads `--timeout`: a duration from 100 ms to an hour.
+fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
+    let d = letdown::duration::parse_duration(text)?;
+    if d < std::time::Duration::from_millis(100) || d > std::time::Duration::from_secs(3600) {
+        return Err(format!("{text} is outside 100ms to 1h"));
+    }
+    Ok(d)
+}
+
+/// How long a `start` may wait, once letdownd has answered, for its routine's speech.
+const PREPARE_ALLOWANCE: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// What to say when letdownd did not answer in time.
+fn no_answer(timeout: std::time::Duration) -> anyhow::Error {
+    anyhow::anyhow!(
+        "letdownd did not answer within {}. See why with `systemctl --user status letdownd` \
+         and `journalctl --user -u letdownd` (or wait longer with --timeout)",
+        show(timeout)
+    )
+}
+
+/// Starts a routine: the daemon must answer within `timeout` (activation included); then the
+/// start may wait longer while the routine's speech is being prepared, saying so.
+async fn start_routine(
+    p: &letdown::client::CoachProxy<'_>,
+    routine: &str,
+    timeout: std::time::Duration,
+) -> zbus::Result<()> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let late = || zbus::Error::Failure(no_answer(timeout).to_string());
+    // Reaching the daemon (and D-Bus activating it) first, within the timeout.
+    tokio::time::timeout_at(deadline, p.state())
+        .await
+        .map_err(|_| late())??;
+    let call = p.start(routine);
+    tokio::pin!(call);
+    tokio::select! {
+        r = &mut call => return r,
+        _ = tokio::time::sleep_until(deadline) => {}
+    }
+    let state = tokio::time::timeout(std::time::Duration::from_millis(250), p.state()).await;
+    if !matches!(state, Ok(Ok(ref s)) if s == "preparing") {
+        return Err(late());
+    }
+    eprintln!("letdown: letdownd is preparing the routine's speech; it starts when ready...");
+    match tokio::time::timeout(PREPARE_ALLOWANCE, call).await {
+        Ok(r) => r,
+        Err(_) => Err(zbus::Error::Failure(format!(
+            "the routine's speech was not ready within {}; see `journalctl --user -u letdownd`",
+            show(PREPARE_ALLOWANCE)
+        ))),
+    }
+}
+
+fn remote(command: Command, timeout: std::time::Duration) -> anyhow::Result<ExitCode> {
     use letdown::client::{CoachProxy, bar, explain, status};
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        let conn = zbus::Connection::session()
+        // Every call is bounded: a daemon that cannot start (D-Bus activation waits for it for
+        // up to two minutes) or hangs never leaves a key press waiting.
+        let bounded = !matches!(
+            command,
+            Command::Start { .. } | Command::Status { follow: true, .. }
+        );
+        let connect = async {
+            let conn = zbus::Connection::session()
+                .await
+                .map_err(|e| anyhow::anyhow!(explain(&e)))?;
+            let p = CoachProxy::new(&conn)
+                .await
+                .map_err(|e| anyhow::anyhow!(explain(&e)))?;
+            anyhow::Ok((conn, p))
+        };
+        let (_conn, p) = tokio::time::timeout(timeout, connect)
             .await
-            .map_err(|e| anyhow::anyhow!(explain(&e)))?;
-        let p = CoachProxy::new(&conn)
-            .await
-            .map_err(|e| anyhow::anyhow!(explain(&e)))?;
-        let result: zbus::Result<()> = async {
+            .map_err(|_| no_answer(timeout))??;
+        let call = async {
             match command {
-                Command::Start { routine } => p.start(routine.as_deref().unwrap_or("")).await,
+                Command::Start { routine } => {
+                    start_routine(&p, routine.as_deref().unwrap_or(""), timeout).await
+                }
                 Command::Stop => p.stop().await,
                 Command::Pause => p.pause().await,
                 Command::Resume => p.resume().await,
@@ -320,7 +397,9 @@ fn remote(command: Command) -> anyhow::Result<ExitCode> {
                     Ok(())
                 }
                 Command::Status { follow: true, .. } => loop {
-                    let s = status(&p).await?;
+                    let s = tokio::time::timeout(timeout, status(&p))
+                        .await
+                        .map_err(|_| zbus::Error::Failure(no_answer(timeout).to_string()))??;
                     if s.state == "idle" {
                         println!("\r\x1b[2Kidle");
                         return Ok(());
@@ -445,10 +524,17 @@ fn remote(command: Command) -> anyhow::Result<ExitCode> {
                 Command::Skip => p.skip().await,
                 _ => unreachable!("local command"),
             }
-        }
-        .await;
+        };
+        let result: zbus::Result<()> = if bounded {
+            match tokio::time::timeout(timeout, call).await {
+                Ok(r) => r,
+                Err(_) => return Err(no_answer(timeout)),
+            }
+        } else {
+            call.await
+        };
         if result.is_ok()
-            && let Ok(notices) = p.take_notices().await
+            && let Ok(Ok(notices)) = tokio::time::timeout(timeout, p.take_notices()).await
         {
             for n in notices {
                 eprintln!("letdown: note: {n}");
@@ -483,10 +569,13 @@ fn run(cli: Cli, paths: &Paths) -> anyhow::Result<ExitCode> {
         | Command::Upcoming
         | Command::Cancel { .. }
         | Command::Snooze { .. }
-        | Command::Skip) => remote(c),
-        Command::Shortcuts { desktop, install } => {
-            letdown::shortcuts::run(desktop, install).map(|()| ExitCode::SUCCESS)
+        | Command::Skip) => remote(c, cli.timeout),
+        Command::Shortcuts { remove: true, .. } => {
+            letdown::shortcuts::remove().map(|()| ExitCode::SUCCESS)
         }
+        Command::Shortcuts {
+            desktop, install, ..
+        } => letdown::shortcuts::run(desktop, install).map(|()| ExitCode::SUCCESS),
         Command::Routines => {
             let lib = Library::new(paths.clone());
             for e in lib.list() {

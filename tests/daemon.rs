@@ -544,3 +544,93 @@ fn losing_the_sound_server_mid_session_is_survived() {
     d.ok(&["next"]);
     d.ok(&["stop"]);
 }
+
+/// Removes a file when dropped, even when the test fails.
+struct Remove(std::path::PathBuf);
+
+impl Drop for Remove {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// The suite's bus activates nothing installed on the machine: an activation file in the
+/// user's data directory (where scripts/install puts letdown's) is not used by it, while a bus
+/// started the usual way (`dbus-daemon --session`) does use it, so the check can fail.
+#[test]
+fn the_suites_bus_never_activates_what_the_user_installed() {
+    let data_home = std::env::var_os("XDG_DATA_HOME")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(std::env::var("HOME").unwrap()).join(".local/share")
+        });
+    let services = data_home.join("dbus-1/services");
+    std::fs::create_dir_all(&services).unwrap();
+    // A fake letdownd under a name of its own, so a real installed letdown is never disturbed.
+    let name = format!("org.letdown.Coach.IsolationProbe{}", std::process::id());
+    let marker = tempfile::NamedTempFile::new().unwrap().into_temp_path();
+    std::fs::remove_file(&marker).unwrap();
+    let file = services.join(format!("{name}.service"));
+    std::fs::write(
+        &file,
+        format!(
+            "[D-BUS Service]\nName={name}\nExec=/bin/sh -c 'touch {}'\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    let _cleanup = Remove(file);
+    let ping = |d: &Desktop, env: Option<&str>| {
+        let mut c = d.command("busctl");
+        if let Some(address) = env {
+            c.env("DBUS_SESSION_BUS_ADDRESS", address);
+        }
+        c.args([
+            "--user",
+            "--timeout=3",
+            "call",
+            &name,
+            "/",
+            "org.freedesktop.DBus.Peer",
+            "Ping",
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+    };
+
+    let d = Desktop::start();
+    let out = ping(&d, None);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("not provided by any .service files") || err.contains("ServiceUnknown"),
+        "the suite's bus tried to activate it: {err}"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        !marker.exists(),
+        "the suite's bus started the installed service"
+    );
+
+    // The control: a bus started the usual way reads the user's directory and starts it.
+    let out = std::process::Command::new("dbus-daemon")
+        .args(["--session", "--fork", "--print-address=1", "--print-pid=1"])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&out.stdout).to_string();
+    let mut lines = printed.lines();
+    let (address, pid) = (lines.next().unwrap(), lines.next().unwrap());
+    let _ = ping(&d, Some(address));
+    let started = (0..50).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        marker.exists()
+    });
+    let _ = std::process::Command::new("kill").arg(pid.trim()).status();
+    assert!(
+        started,
+        "a standard session bus did not activate the probe either: the check proves nothing"
+    );
+}

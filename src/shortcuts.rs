@@ -118,27 +118,23 @@ fn gsettings(args: &[&str]) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
-/// Adds letdown's bindings to GNOME's custom keybindings (keeping the user's own).
-fn install_gnome(letdown: &str) -> Result<(), String> {
+/// GNOME's list of custom keybinding paths, as gsettings prints it (`@as []`, `['/a/', '/b/']`).
+fn gnome_paths() -> Result<Vec<String>, String> {
     let current = gsettings(&["get", SCHEMA, "custom-keybindings"])?;
-    let mut paths: Vec<String> = current
-        .trim_start_matches("@as")
+    Ok(parse_path_list(&current))
+}
+
+fn parse_path_list(text: &str) -> Vec<String> {
+    text.trim_start_matches("@as")
         .trim()
         .trim_matches(|c| c == '[' || c == ']')
         .split(',')
         .map(|s| s.trim().trim_matches('\'').to_string())
         .filter(|s| !s.is_empty())
-        .collect();
-    for (id, what, args, key) in BINDINGS {
-        let path = format!("{KEY_PATH}/letdown-{id}/");
-        let at = format!("{KEY_SCHEMA}:{path}");
-        gsettings(&["set", &at, "name", &format!("letdown: {what}")])?;
-        gsettings(&["set", &at, "command", &format!("{letdown} {args}")])?;
-        gsettings(&["set", &at, "binding", key])?;
-        if !paths.contains(&path) {
-            paths.push(path);
-        }
-    }
+        .collect()
+}
+
+fn set_gnome_paths(paths: &[String]) -> Result<(), String> {
     let list = format!(
         "[{}]",
         paths
@@ -148,6 +144,54 @@ fn install_gnome(letdown: &str) -> Result<(), String> {
             .join(", ")
     );
     gsettings(&["set", SCHEMA, "custom-keybindings", &list])?;
+    Ok(())
+}
+
+/// The keybinding path letdown uses for the binding `id`.
+fn binding_path(id: &str) -> String {
+    format!("{KEY_PATH}/letdown-{id}/")
+}
+
+/// Adds letdown's bindings to GNOME's custom keybindings (keeping the user's own).
+fn install_gnome(letdown: &str) -> Result<(), String> {
+    let mut paths = gnome_paths()?;
+    for (id, what, args, key) in BINDINGS {
+        let path = binding_path(id);
+        let at = format!("{KEY_SCHEMA}:{path}");
+        gsettings(&["set", &at, "name", &format!("letdown: {what}")])?;
+        gsettings(&["set", &at, "command", &format!("{letdown} {args}")])?;
+        gsettings(&["set", &at, "binding", key])?;
+        if !paths.contains(&path) {
+            paths.push(path);
+        }
+    }
+    set_gnome_paths(&paths)
+}
+
+/// Removes letdown's bindings from GNOME (any left by an older version too), keeping the
+/// user's own. Returns how many were removed.
+fn remove_gnome() -> Result<usize, String> {
+    let paths = gnome_paths()?;
+    let prefix = format!("{KEY_PATH}/letdown-");
+    let (ours, theirs): (Vec<String>, Vec<String>) =
+        paths.into_iter().partition(|p| p.starts_with(&prefix));
+    if ours.is_empty() {
+        return Ok(0);
+    }
+    set_gnome_paths(&theirs)?;
+    for path in &ours {
+        let at = format!("{KEY_SCHEMA}:{path}");
+        for key in ["name", "command", "binding"] {
+            gsettings(&["reset", &at, key])?;
+        }
+    }
+    Ok(ours.len())
+}
+
+/// `letdown shortcuts --remove`: takes letdown's GNOME bindings out again.
+pub fn remove() -> anyhow::Result<()> {
+    let n = remove_gnome().map_err(anyhow::Error::msg)?;
+    println!("removed {n} GNOME shortcuts");
     Ok(())
 }
 

@@ -302,6 +302,8 @@ impl Session {
 
     /// Says the current prompt again. Before hands-on time this restarts the prompt; during it,
     /// the prompt plays now and the rest of the step waits for it, so no hands-on time is lost.
+    /// Before the prompt has begun (during the step's start tone) it is coming anyway: nothing
+    /// changes.
     pub fn repeat(&mut self, now: Duration) -> Result<(), CommandError> {
         self.advance(now);
         self.require_session()?;
@@ -310,7 +312,11 @@ impl Session {
         let plan = Arc::clone(&self.plan);
         let cur = self.current.as_mut().expect("session has a step");
         let step = &plan.steps[cur.index];
-        let elapsed = t - cur.origin;
+        let elapsed = t.saturating_sub(cur.origin);
+        if cur.delay.is_zero() && elapsed < step.prompt_at {
+            self.advance(t);
+            return Ok(());
+        }
         self.events.push_back(Event {
             at: t,
             kind: EventKind::Interrupt,

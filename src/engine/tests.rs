@@ -217,6 +217,30 @@ fn repeat_during_the_prompt_restarts_it() {
 }
 
 #[test]
+fn repeat_during_the_start_tone_at_time_zero_lets_the_prompt_come_as_planned() {
+    let p = plan(TWO);
+    let a = &p.steps[0];
+    assert!(a.prompt_at > S(0), "the first step opens with a tone");
+    let mut s = Session::new(p.clone());
+    s.start(S(0)).unwrap();
+    run_until(&mut s, S(0));
+    // The prompt has not begun: there is nothing to restart, and nothing is cut.
+    s.repeat(S(0)).unwrap();
+    let ev = run_until(&mut s, p.total() + S(5000));
+    assert!(!ev.iter().any(|e| e.kind == EventKind::Interrupt));
+    let prompt = ev
+        .iter()
+        .find(|e| e.kind == EventKind::Play(Sound::Prompt(0)))
+        .unwrap();
+    assert_eq!(prompt.at, a.prompt_at);
+    let next = ev
+        .iter()
+        .find(|e| e.kind == EventKind::StepStarted(1))
+        .unwrap();
+    assert_eq!(next.at, a.length);
+}
+
+#[test]
 fn extend_moves_the_countdown_and_the_end() {
     let p = plan(TWO);
     let mut s = Session::new(p.clone());
@@ -296,6 +320,23 @@ fn cmd() -> impl Strategy<Value = Cmd> {
         Just(Cmd::Previous),
         Just(Cmd::Repeat),
         (0u64..40_000).prop_map(Cmd::Extend),
+    ]
+}
+
+/// How long the property test's driver waits before a command.
+#[derive(Debug, Clone)]
+enum Wait {
+    For(u64),
+    NextDeadline,
+}
+
+/// Commands at time zero, within the first cues, at any time, and exactly at a cue.
+fn wait() -> impl Strategy<Value = Wait> {
+    prop_oneof![
+        Just(Wait::For(0)),
+        (0u64..1_000).prop_map(Wait::For),
+        (0u64..30_000).prop_map(Wait::For),
+        Just(Wait::NextDeadline),
     ]
 }
 
@@ -409,14 +450,18 @@ proptest! {
     #[test]
     fn any_command_sequence_keeps_the_invariants(
         text in routine_text(),
-        cmds in prop::collection::vec((0u64..30_000, cmd()), 0..40),
+        cmds in prop::collection::vec((wait(), cmd()), 0..40),
     ) {
         let p = plan(&text);
         let mut s = Session::new(p.clone());
         let mut now = Duration::ZERO;
         let mut w = Watcher { plan: p.clone(), last_at: Duration::ZERO, step: StepWatch::default() };
-        for (dt, c) in cmds {
-            let target = now + Duration::from_millis(dt);
+        for (wait, c) in cmds {
+            let target = match wait {
+                Wait::For(ms) => now + Duration::from_millis(ms),
+                // Exactly when the next cue or boundary is due (or now, when none is).
+                Wait::NextDeadline => s.poll_timeout().unwrap_or(now).max(now),
+            };
             while let Some(t) = s.poll_timeout() {
                 prop_assert!(t >= now, "deadline {:?} in the past of {:?}", t, now);
                 if t > target { break; }
@@ -436,7 +481,12 @@ proptest! {
                 Cmd::Toggle => s.toggle_pause(now),
                 Cmd::Next => s.next(now),
                 Cmd::Previous => s.previous(now),
-                Cmd::Repeat => { w.step.reshaped = true; s.repeat(now) }
+                Cmd::Repeat => {
+                    let r = s.repeat(now);
+                    // Only an accepted repeat may change the step's length.
+                    if r.is_ok() { w.step.reshaped = true; }
+                    r
+                }
                 Cmd::Extend(ms) => {
                     let r = s.extend(now, Duration::from_millis(ms));
                     if r.is_ok() { w.step.extended += Duration::from_millis(ms); }

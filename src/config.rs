@@ -29,6 +29,9 @@ pub struct VoiceConfig {
     /// replaced by the text (otherwise the text goes to stdin); `{out}` by the WAV file to write
     /// (otherwise the WAV is read from stdout). Never run through a shell.
     pub command: Vec<String>,
+    /// How long one engine process may take before it is killed (its whole process group),
+    /// plus a second per text it was given: a hung synthesizer never holds anything up.
+    pub timeout: std::time::Duration,
 }
 
 impl Default for VoiceConfig {
@@ -40,6 +43,7 @@ impl Default for VoiceConfig {
             speed: 0.9,
             fallback: vec!["espeak-ng".into()],
             command: Vec::new(),
+            timeout: std::time::Duration::from_secs(30),
         }
     }
 }
@@ -95,7 +99,7 @@ const TOP_KEYS: &[&str] = &[
 const SCHEDULE_KEYS: &[&str] = &["grace", "heads_up", "quiet_volume"];
 
 const VOICE_KEYS: &[&str] = &[
-    "engine", "voice", "language", "speed", "fallback", "command",
+    "engine", "voice", "language", "speed", "fallback", "command", "timeout",
 ];
 
 impl Config {
@@ -196,6 +200,14 @@ impl Config {
                     );
                 }
                 cfg.voice.command = cmd.into_iter().map(Spanned::into_inner).collect();
+            }
+            if let Some(t) = c.duration(
+                vt,
+                "timeout",
+                std::time::Duration::from_secs(1),
+                std::time::Duration::from_secs(600),
+            ) {
+                cfg.voice.timeout = t;
             }
             let uses_command =
                 cfg.voice.engine == "command" || cfg.voice.fallback.iter().any(|f| f == "command");

@@ -634,3 +634,116 @@ fn the_suites_bus_never_activates_what_the_user_installed() {
         "a standard session bus did not activate the probe either: the check proves nothing"
     );
 }
+
+/// A speech engine that never finishes freezes nothing: calls are answered at once while it
+/// runs, Start fails with SpeechFailed naming the engine and its time limit, and SIGTERM ends
+/// the daemon promptly, leaving no synthesizer behind.
+#[test]
+fn a_hung_speech_engine_never_blocks_the_daemon() {
+    let mut d = Desktop::start();
+    d.home.write("config/letdown/routines/e2e.toml", ROUTINE);
+    // A unique argument, to find the hung "synthesizers" among the machine's processes.
+    let marker = format!("{}.25", 100_000 + std::process::id());
+    let config = |timeout: &str| {
+        format!(
+            "default_routine = \"e2e\"\n[voice]\nengine = \"command\"\ncommand = [\"sleep\", \"{marker}\"]\nfallback = []\ntimeout = \"{timeout}\"\n"
+        )
+    };
+    let hung = || {
+        std::process::Command::new("pgrep")
+            .args(["-f", &format!("sleep {marker}")])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default()
+    };
+    d.home.write("config/letdown/config.toml", &config("1s"));
+    d.start_daemon_quick();
+    let synthesizing = (0..40).any(|_| {
+        std::thread::sleep(Duration::from_millis(25));
+        !hung().is_empty()
+    });
+    assert!(
+        synthesizing,
+        "the default routine is not being synthesized"
+    );
+
+    // Answers while the engine hangs.
+    let mut times = Vec::new();
+    for _ in 0..10 {
+        let asked = Instant::now();
+        let out = d.run(
+            "busctl",
+            &[
+                "--user",
+                "get-property",
+                "org.letdown.Coach",
+                "/org/letdown/Coach",
+                "org.letdown.Coach1",
+                "State",
+            ],
+        );
+        times.push(asked.elapsed());
+        assert!(out.status.success());
+    }
+    times.sort();
+    println!(
+        "reply during a hung synthesis (busctl, process start included): median {:?}, worst {:?}",
+        times[5], times[9]
+    );
+    assert!(
+        times[5] < Duration::from_millis(100),
+        "median reply {:?}",
+        times[5]
+    );
+
+    // Start fails, naming the engine and the limit.
+    let started = Instant::now();
+    let out = d.letdown(&["--timeout", "30s", "start", "e2e"]);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success(), "start succeeded with a hung engine");
+    assert!(
+        err.contains("SpeechFailed")
+            && err.contains("command")
+            && err.contains("did not finish within 2s"),
+        "start's error: {err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "start took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        hung().is_empty(),
+        "a timed-out synthesizer is still running: {}",
+        hung()
+    );
+
+    // SIGTERM while a (long) synthesis runs ends the daemon within 3 s.
+    d.stop_daemon();
+    d.home.write("config/letdown/config.toml", &config("10m"));
+    d.start_daemon_quick();
+    assert!(d.wait_state("idle", Duration::from_secs(2)));
+    let waiting = d
+        .command(env!("CARGO_BIN_EXE_letdown"))
+        .args(["--timeout", "30s", "start", "e2e"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(
+        d.wait_state("preparing", Duration::from_secs(5)),
+        "start is not waiting for its speech"
+    );
+    let asked = Instant::now();
+    let status = d.stop_daemon();
+    let took = asked.elapsed();
+    println!("SIGTERM during a hung synthesis: exited in {took:?} ({status})");
+    assert!(took < Duration::from_secs(3), "SIGTERM took {took:?}");
+    let _ = { waiting }.wait();
+    let gone = (0..40).any(|_| {
+        std::thread::sleep(Duration::from_millis(50));
+        hung().is_empty()
+    });
+    assert!(gone, "the synthesizer outlived letdownd: {}", hung());
+}

@@ -64,10 +64,14 @@ fn main() -> ExitCode {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    match rt.block_on(letdown::daemon::run(
+    let result = rt.block_on(letdown::daemon::run(
         letdown::paths::Paths::from_env(),
         output,
-    )) {
+    ));
+    // A synthesis still running beside the coach is not waited for: its process dies with
+    // letdownd (see voice::run), and the cache keeps only finished files.
+    rt.shutdown_timeout(std::time::Duration::from_millis(200));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             log::error!("{e:#}");

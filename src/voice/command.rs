@@ -4,7 +4,7 @@
 //! text (otherwise the text is written to stdin); `{out}` by the WAV file to write (otherwise the
 //! WAV is read from stdout). `{voice}`, `{language}` and `{speed}` are replaced by the settings.
 
-use super::{Job, SpeechEngine, VoiceSettings, in_parallel, run};
+use super::{Job, SpeechEngine, VoiceSettings, in_parallel, limit_for, one_by_one, run};
 
 /// Speaks through a user-given command.
 pub struct CommandEngine {
@@ -38,7 +38,7 @@ impl CommandEngine {
         } else {
             job.text.clone().into_bytes()
         };
-        let stdout = run(program, &args, &stdin)?;
+        let stdout = run(program, &args, &stdin, limit_for(&self.settings, 1))?;
         if !out_in_args {
             if stdout.is_empty() {
                 return Err(format!(
@@ -64,8 +64,6 @@ impl SpeechEngine for CommandEngine {
     }
 
     fn synthesize(&self, jobs: &[Job]) -> Vec<Result<(), String>> {
-        in_parallel(jobs, |chunk| {
-            chunk.iter().map(|job| self.speak(job)).collect()
-        })
+        in_parallel(jobs, |chunk| one_by_one(chunk, |job| self.speak(job)))
     }
 }

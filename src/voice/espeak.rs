@@ -1,6 +1,6 @@
 //! espeak-ng: small, fast and in many languages; the fallback voice.
 
-use super::{Job, SpeechEngine, VoiceSettings, in_parallel, run};
+use super::{Job, SpeechEngine, VoiceSettings, in_parallel, limit_for, one_by_one, run};
 
 /// Speaks through the `espeak-ng` program.
 pub struct EspeakEngine {
@@ -44,17 +44,15 @@ impl SpeechEngine for EspeakEngine {
 
     fn synthesize(&self, jobs: &[Job]) -> Vec<Result<(), String>> {
         in_parallel(jobs, |chunk| {
-            chunk
-                .iter()
-                .map(|job| {
-                    run(
-                        "espeak-ng",
-                        &self.args(&job.out.to_string_lossy()),
-                        job.text.as_bytes(),
-                    )
-                    .map(|_| ())
-                })
-                .collect()
+            one_by_one(chunk, |job| {
+                run(
+                    "espeak-ng",
+                    &self.args(&job.out.to_string_lossy()),
+                    job.text.as_bytes(),
+                    limit_for(&self.settings, 1),
+                )
+                .map(|_| ())
+            })
         })
     }
 }

@@ -4,7 +4,7 @@
 //! afterwards takes a few tens of milliseconds. So one `festival --pipe` process per core is fed
 //! a script that speaks a whole batch, instead of one `text2wave` run per prompt.
 
-use super::{Job, SpeechEngine, VoiceSettings, in_parallel, run};
+use super::{Job, SpeechEngine, VoiceSettings, in_parallel, limit_for, run};
 
 /// The default Festival voice: HTS, female, US English; calm and clear.
 pub const DEFAULT_VOICE: &str = "cmu_us_slt_arctic_hts";
@@ -75,7 +75,12 @@ impl SpeechEngine for FestivalEngine {
     fn synthesize(&self, jobs: &[Job]) -> Vec<Result<(), String>> {
         in_parallel(jobs, |chunk| {
             let script = self.script(chunk);
-            let outcome = run("festival", &["--pipe".to_string()], script.as_bytes());
+            let outcome = run(
+                "festival",
+                &["--pipe".to_string()],
+                script.as_bytes(),
+                limit_for(&self.settings, chunk.len()),
+            );
             chunk
                 .iter()
                 .map(|job| match &outcome {
@@ -101,6 +106,7 @@ mod tests {
             voice: None,
             language: "en".into(),
             speed: 0.9,
+            timeout: std::time::Duration::from_secs(30),
         });
         let script = e.script(&[Job {
             text: "say \"hi\") (system \"rm\"".into(),

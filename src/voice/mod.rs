@@ -36,6 +36,8 @@ pub struct VoiceSettings {
     pub language: String,
     /// Speaking rate, 1.0 = normal.
     pub speed: f64,
+    /// How long an engine process may run (plus a second per text) before it is killed.
+    pub timeout: std::time::Duration,
 }
 
 /// One synthesis job: speak `text` into the WAV file `out`.
@@ -112,6 +114,32 @@ where
             .collect()
     })
 }
+
+/// Speaks `jobs` one by one with `speak`; once one hangs (runs out of its time), the rest are
+/// not tried with this engine, so a hung engine costs one timeout, not one per text.
+pub fn one_by_one<F>(jobs: &[Job], speak: F) -> Vec<Result<(), String>>
+where
+    F: Fn(&Job) -> Result<(), String>,
+{
+    let mut out = Vec::with_capacity(jobs.len());
+    let mut hung: Option<String> = None;
+    for job in jobs {
+        let r = match &hung {
+            Some(e) => Err(e.clone()),
+            None => speak(job),
+        };
+        if let Err(e) = &r
+            && e.contains(HUNG)
+        {
+            hung = Some(e.clone());
+        }
+        out.push(r);
+    }
+    out
+}
+
+/// What `run` says of a program it had to stop.
+const HUNG: &str = "did not finish within";
 
 /// A failure to give a text a voice, with every engine that was tried.
 #[derive(Debug, thiserror::Error)]
@@ -294,6 +322,7 @@ pub fn voice_for(
             .clone()
             .unwrap_or_else(|| cfg.language.clone()),
         speed: routine.speed.unwrap_or(cfg.speed),
+        timeout: cfg.timeout,
     };
     let primary = routine.engine.clone().unwrap_or_else(|| cfg.engine.clone());
     let mut names = vec![primary.clone()];
@@ -319,33 +348,77 @@ pub fn voice_for(
 }
 
 /// Runs `program` with `args`, feeding `stdin`, and returns its stdout; errors say what failed.
-pub(crate) fn run(program: &str, args: &[String], stdin: &[u8]) -> Result<Vec<u8>, String> {
-    use std::io::Write;
+///
+/// The program gets a process group of its own and `limit` to finish: past it the whole group
+/// is killed (a synthesizer's helpers too) and the error names the program and the limit. It
+/// also dies with the thread that started it, so a stopping letdownd leaves none behind.
+pub(crate) fn run(
+    program: &str,
+    args: &[String],
+    stdin: &[u8],
+    limit: std::time::Duration,
+) -> Result<Vec<u8>, String> {
+    use std::io::{Read, Write};
+    use std::os::unix::process::CommandExt;
     use std::process::{Command, Stdio};
-    let mut child = Command::new(program)
+    let mut command = Command::new(program);
+    command
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                format!("`{program}` is not installed (not found on PATH)")
-            } else {
-                format!("cannot run `{program}`: {e}")
-            }
-        })?;
+        .process_group(0);
+    // SAFETY: prctl is async-signal-safe and touches only the child's own state.
+    unsafe {
+        command.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+                .map_err(std::io::Error::from)
+        });
+    }
+    let mut child = command.spawn().map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            format!("`{program}` is not installed (not found on PATH)")
+        } else {
+            format!("cannot run `{program}`: {e}")
+        }
+    })?;
     let mut input = child.stdin.take().expect("piped stdin");
     let data = stdin.to_vec();
     let writer = std::thread::spawn(move || {
         let _ = input.write_all(&data);
     });
-    let out = child
-        .wait_with_output()
-        .map_err(|e| format!("`{program}` failed: {e}"))?;
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = pipe.read_to_end(&mut buf);
+            buf
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().expect("piped stdout")));
+    let stderr = drain(Box::new(child.stderr.take().expect("piped stderr")));
+    let deadline = std::time::Instant::now() + limit;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if std::time::Instant::now() >= deadline => {
+                let group = nix::unistd::Pid::from_raw(child.id() as i32);
+                let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
+                let _ = child.wait();
+                let _ = writer.join();
+                return Err(format!(
+                    "`{program}` {HUNG} {} and was stopped",
+                    crate::duration::show(limit)
+                ));
+            }
+            Ok(None) => std::thread::sleep(std::time::Duration::from_millis(5)),
+            Err(e) => return Err(format!("`{program}` failed: {e}")),
+        }
+    };
     let _ = writer.join();
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
+    let out = stdout.join().unwrap_or_default();
+    let err = stderr.join().unwrap_or_default();
+    if !status.success() {
+        let err = String::from_utf8_lossy(&err);
         let last = err
             .lines()
             .rev()
@@ -353,8 +426,7 @@ pub(crate) fn run(program: &str, args: &[String], stdin: &[u8]) -> Result<Vec<u8
             .unwrap_or("")
             .trim();
         return Err(format!(
-            "`{program}` exited with {}{}",
-            out.status,
+            "`{program}` exited with {status}{}",
             if last.is_empty() {
                 String::new()
             } else {
@@ -362,5 +434,10 @@ pub(crate) fn run(program: &str, args: &[String], stdin: &[u8]) -> Result<Vec<u8
             }
         ));
     }
-    Ok(out.stdout)
+    Ok(out)
+}
+
+/// How long an engine process given `texts` texts may run.
+pub(crate) fn limit_for(settings: &VoiceSettings, texts: usize) -> std::time::Duration {
+    settings.timeout + std::time::Duration::from_secs(texts as u64)
 }

@@ -662,10 +662,7 @@ fn a_hung_speech_engine_never_blocks_the_daemon() {
         std::thread::sleep(Duration::from_millis(25));
         !hung().is_empty()
     });
-    assert!(
-        synthesizing,
-        "the default routine is not being synthesized"
-    );
+    assert!(synthesizing, "the default routine is not being synthesized");
 
     // Answers while the engine hangs.
     let mut times = Vec::new();
@@ -746,4 +743,83 @@ fn a_hung_speech_engine_never_blocks_the_daemon() {
         hung().is_empty()
     });
     assert!(gone, "the synthesizer outlived letdownd: {}", hung());
+}
+
+/// Extend and a Repeat in hands-on time change the step's length: the properties say so at
+/// once (PropertiesChanged on the bus, StepLength, StepRemaining and MPRIS Position).
+#[test]
+fn extend_and_repeat_publish_the_step_as_it_now_stands() {
+    let mut d = Desktop::start();
+    d.home.write("config/letdown/routines/slow.toml", SLOW);
+    d.home
+        .write("config/letdown/config.toml", "default_routine = \"slow\"\n");
+    d.start_daemon(&[]);
+    let log = d.home.path("monitor.log");
+    let mut monitor = d
+        .command("gdbus")
+        .args([
+            "monitor",
+            "--session",
+            "--dest",
+            "org.letdown.Coach",
+            "--object-path",
+            "/org/letdown/Coach",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let status = |d: &Desktop| -> serde_json::Value {
+        serde_json::from_str(&d.ok(&["status", "--json"])).unwrap()
+    };
+    let position = |d: &Desktop| -> f64 {
+        let out = d.run("playerctl", &["-p", "letdown", "position"]);
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    };
+    d.ok(&["start", "slow"]);
+    // Into hands-on time (the prompt "Take your time." is about a second).
+    std::thread::sleep(Duration::from_millis(2500));
+    let before = status(&d);
+    let length0 = before["length_ms"].as_u64().unwrap();
+
+    let seen = std::fs::read_to_string(&log).unwrap().len();
+    d.ok(&["extend", "1m"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let after = status(&d);
+    let length1 = after["length_ms"].as_u64().unwrap();
+    assert_eq!(length1, length0 + 60_000, "StepLength after extend");
+    let elapsed = length1 - after["remaining_ms"].as_u64().unwrap();
+    assert!(
+        (2_500..5_000).contains(&elapsed),
+        "StepRemaining after extend: {} of {length1} left",
+        after["remaining_ms"]
+    );
+    let pos = position(&d);
+    assert!(
+        (2.5..5.0).contains(&pos),
+        "MPRIS Position after extend: {pos}"
+    );
+    let signals = std::fs::read_to_string(&log).unwrap()[seen..].to_string();
+    assert!(
+        signals.contains("PropertiesChanged") && signals.contains("StepLength"),
+        "no PropertiesChanged with StepLength after extend:\n{signals}"
+    );
+
+    let seen = std::fs::read_to_string(&log).unwrap().len();
+    d.ok(&["repeat"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let length2 = status(&d)["length_ms"].as_u64().unwrap();
+    assert!(
+        length2 > length1 + 500,
+        "a repeat in hands-on time did not lengthen the step: {length1} -> {length2}"
+    );
+    let signals = std::fs::read_to_string(&log).unwrap()[seen..].to_string();
+    assert!(
+        signals.contains("StepLength"),
+        "no PropertiesChanged after repeat:\n{signals}"
+    );
+    let _ = monitor.kill();
+    let _ = monitor.wait();
 }

@@ -318,6 +318,9 @@ impl Coach {
     ) -> Result<Reply, CoachError> {
         let now = self.now();
         command(session(&mut self.live)?, now)?;
+        // Extend and Repeat change the step's length and what is left of it without an event
+        // of their own: publish after every command, so properties never go stale.
+        self.publish();
         Ok(Reply::Done)
     }
 
@@ -1124,7 +1127,8 @@ impl Coach {
                     step_index: i as u32,
                     step_count: l.ready.plan.steps.len() as u32,
                     step_title: step.title.clone(),
-                    step_length: step.length,
+                    // The step as it now stands: extensions and repeats included.
+                    step_length: st.step_elapsed + st.step_remaining,
                     remaining: st.step_remaining,
                     anchor: std::time::Instant::now(),
                     volume: self.volume,

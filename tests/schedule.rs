@@ -317,3 +317,36 @@ fn state_that_cannot_be_written_is_refused_and_a_corrupt_file_is_moved_aside() {
     d.ok(&["fed", "--note", "third"]);
     assert!(d.daemon_alive());
 }
+
+/// A routine that a schedule will start is prepared when it is scheduled, not when it fires:
+/// the session starts on the second even with a cold speech cache.
+#[test]
+fn a_scheduled_routine_is_prepared_before_it_fires() {
+    let mut d = Desktop::start();
+    // A routine of its own, never prepared: its speech is synthesized from nothing.
+    d.home.write(
+        "config/letdown/routines/later.toml",
+        "name = \"later\"\ntitle = \"Later\"\n[[steps]]\ntitle = \"One\"\nsay = \"Sit back, and let your shoulders drop.\"\nduration = \"3s\"\n[[steps]]\ntitle = \"Two\"\nsay = \"Now breathe out slowly through your mouth.\"\nduration = \"3s\"\n",
+    );
+    d.home
+        .write("config/letdown/config.toml", "default_routine = \"e2e\"\n");
+    d.home.write("config/letdown/routines/e2e.toml", ROUTINE);
+    d.start_daemon(&[]);
+    let asked = Instant::now();
+    d.ok(&["schedule", "in", "8s", "later"]);
+    assert!(
+        d.wait_state("running", Duration::from_secs(12)),
+        "the scheduled session did not start:\n{}",
+        d.daemon_log()
+    );
+    let late = asked.elapsed().as_secs_f64() - 8.0;
+    println!("scheduled start reached State running {late:+.2} s from its time");
+    let log = d.daemon_log();
+    let prepared_at = log.find("prepared \"later\"").expect("later was prepared");
+    let fired_at = log.find("fires").expect("the schedule fired");
+    assert!(
+        prepared_at < fired_at,
+        "\"later\" was prepared only when it fired:\n{log}"
+    );
+    assert!(late < 1.0, "the scheduled session started {late:.2} s late");
+}

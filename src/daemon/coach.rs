@@ -251,6 +251,7 @@ impl Coach {
         // Preparing the default routine (seconds when the cache is cold) runs beside the coach:
         // calls are answered from the first moment the bus name is owned.
         self.prepare_default();
+        self.prepare_scheduled();
         self.check_schedule().await;
         self.publish();
         loop {
@@ -562,6 +563,35 @@ impl Coach {
         }
     }
 
+    /// Prepares, beside the coach, every routine that a schedule or the feed plan will start
+    /// (the next three days), so a scheduled session starts on the second, not after its
+    /// synthesis. Called at start, after every schedule change and after a reload.
+    fn prepare_scheduled(&mut self) {
+        let plan = self.feed_plan();
+        let names: std::collections::BTreeSet<String> = Planner {
+            state: &self.plans,
+            plan: plan.as_ref(),
+            tz: &self.tz,
+        }
+        .upcoming(jiff::Timestamp::now())
+        .into_iter()
+        .map(|o| {
+            if o.routine.is_empty() {
+                self.cfg.default_routine.clone()
+            } else {
+                o.routine
+            }
+        })
+        .collect();
+        for name in names {
+            match self.find_routine(&name) {
+                Ok(r) if self.prepared_for(&r).is_none() => self.prepare_in_background(r),
+                Ok(_) => {}
+                Err(e) => log::warn!("a scheduled routine cannot be prepared: {e}"),
+            }
+        }
+    }
+
     /// A preparation finished: keep it, and start the session that waited for it.
     fn on_prepared(&mut self, p: Prepared) {
         self.preparing.remove(&p.name);
@@ -813,6 +843,7 @@ impl Coach {
         }
         // Prepared beside the coach: a session running now keeps its cues on time.
         self.prepare_default();
+        self.prepare_scheduled();
         log::info!("reloaded config and routines ({} problems)", problems.len());
         Ok(Reply::Problems(problems))
     }
@@ -826,6 +857,7 @@ impl Coach {
             .save(&next)
             .map_err(|e| CoachError::StorageFailed(format!("{e}; nothing was changed")))?;
         self.plans = next;
+        self.prepare_scheduled();
         self.publish();
         Ok(out)
     }

@@ -57,6 +57,15 @@ impl SoundIndex {
         self.sources.get(&sound)
     }
 
+    /// Whether every cached file is still on disk. The cache is only a cache (deleting it is
+    /// always safe), so a routine whose files went must be prepared again before it plays.
+    pub fn intact(&self) -> bool {
+        self.sources.values().all(|s| match s {
+            SoundSource::Memory(_) => true,
+            SoundSource::Cached(c) => c.path.is_file(),
+        })
+    }
+
     /// Reads the samples of `sounds` (those that are prepared).
     pub fn load(&self, sounds: impl IntoIterator<Item = Sound>) -> Result<Sounds, String> {
         let mut out = Sounds::default();

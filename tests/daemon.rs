@@ -823,3 +823,30 @@ fn extend_and_repeat_publish_the_step_as_it_now_stands() {
     let _ = monitor.kill();
     let _ = monitor.wait();
 }
+
+/// The speech cache is only a cache: deleting it while letdownd runs (docs/CONFIG.md calls
+/// that always safe) costs a new synthesis, never a failed start.
+#[test]
+fn deleting_the_speech_cache_never_breaks_a_start() {
+    let mut d = Desktop::start();
+    d.home.write("config/letdown/routines/slow.toml", SLOW);
+    d.home
+        .write("config/letdown/config.toml", "default_routine = \"slow\"\n");
+    d.start_daemon(&[]);
+    d.ok(&["start"]);
+    d.ok(&["stop"]);
+    std::fs::remove_dir_all(d.home.path("cache/letdown")).unwrap();
+    let out = d.letdown(&["--timeout", "60s", "start"]);
+    assert!(
+        out.status.success(),
+        "start after the cache was deleted: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        d.daemon_log()
+    );
+    assert!(d.wait_state("running", Duration::from_secs(2)));
+    assert!(
+        d.home.path("cache/letdown/speech").is_dir(),
+        "the speech was not synthesized again"
+    );
+    d.ok(&["stop"]);
+}

@@ -516,11 +516,12 @@ impl Coach {
         })
     }
 
-    /// The prepared routine, when what is in memory still matches its file and the config.
+    /// The prepared routine, when what is in memory still matches its file and the config,
+    /// and its speech is still in the cache.
     fn prepared_for(&self, routine: &Routine) -> Option<Arc<Ready>> {
         self.prepared
             .get(&routine.name)
-            .filter(|r| r.routine == *routine)
+            .filter(|r| r.routine == *routine && r.sounds.intact())
             .cloned()
     }
 

@@ -175,8 +175,9 @@ pub struct Coach {
     tz: jiff::tz::TimeZone,
     /// Heads-ups already given, by occurrence key.
     announced: std::collections::HashSet<String>,
-    /// The volume to restore after a quiet-hours session.
-    restore_volume: Option<f64>,
+    /// A quiet-hours session is playing at the quiet volume; at its end the mix goes back to
+    /// `volume`, which stays the user's (a SetVolume during the session changes it).
+    quiet_session: bool,
     loaded_tx: mpsc::UnboundedSender<(u64, Result<Sounds, String>)>,
     loaded_rx: mpsc::UnboundedReceiver<(u64, Result<Sounds, String>)>,
     /// Routines being prepared beside the coach, by name.
@@ -219,7 +220,7 @@ impl Coach {
             plans: loaded.state,
             tz: jiff::tz::TimeZone::system(),
             announced: Default::default(),
-            restore_volume: None,
+            quiet_session: false,
             loaded_tx,
             loaded_rx,
             paths,
@@ -700,17 +701,18 @@ impl Coach {
     fn begin(&mut self, ready: Arc<Ready>, starter: Starter) {
         let quiet = matches!(starter, Starter::Scheduled { quiet: true });
         if quiet {
-            self.restore_volume = Some(self.volume);
+            self.quiet_session = true;
             self.mix
                 .lock()
                 .expect("mix lock")
                 .set_volume(self.cfg.quiet_volume as f32);
         }
         let result = self.begin_session(ready);
-        if result.is_err()
-            && let Some(v) = self.restore_volume.take()
-        {
-            self.mix.lock().expect("mix lock").set_volume(v as f32);
+        if result.is_err() && std::mem::take(&mut self.quiet_session) {
+            self.mix
+                .lock()
+                .expect("mix lock")
+                .set_volume(self.volume as f32);
         }
         match starter {
             Starter::Client(reply) => {
@@ -1123,8 +1125,8 @@ impl Coach {
             {
                 let mut m = self.mix.lock().expect("mix lock");
                 m.set_paused(false);
-                if let Some(v) = self.restore_volume.take() {
-                    m.set_volume(v as f32);
+                if std::mem::take(&mut self.quiet_session) {
+                    m.set_volume(self.volume as f32);
                 }
             }
             self.close_output_at = Some(Instant::now() + Duration::from_millis(200));
@@ -1321,3 +1323,6 @@ async fn sleep_until(deadline: Option<Instant>) {
         None => std::future::pending().await,
     }
 }
+
+#[cfg(test)]
+mod tests;

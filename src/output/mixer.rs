@@ -66,6 +66,11 @@ impl Mix {
         self.volume = volume.clamp(0.0, 1.0);
     }
 
+    /// The master volume.
+    pub fn volume(&self) -> f32 {
+        self.volume
+    }
+
     /// Cuts off every sound (with a 5 ms fade).
     pub fn interrupt(&mut self) {
         for p in &mut self.playing {

@@ -180,6 +180,11 @@ pub struct Coach {
     quiet_session: bool,
     loaded_tx: mpsc::UnboundedSender<(u64, Result<Sounds, String>)>,
     loaded_rx: mpsc::UnboundedReceiver<(u64, Result<Sounds, String>)>,
+    /// Phrases that were not prepared, synthesized beside the coach: (session id, clip).
+    spoken_tx: mpsc::UnboundedSender<(u64, crate::clip::Clip)>,
+    spoken_rx: mpsc::UnboundedReceiver<(u64, crate::clip::Clip)>,
+    /// When the phrases of the last "where am I" end: a late phrase waits for them.
+    phrases_end: Instant,
     /// Routines being prepared beside the coach, by name.
     preparing: std::collections::HashSet<String>,
     /// A start waiting for its routine to be prepared (one at a time).
@@ -208,6 +213,7 @@ impl Coach {
         let mix = Arc::new(Mutex::new(Mix::new()));
         mix.lock().expect("new mutex").set_volume(volume as f32);
         let (loaded_tx, loaded_rx) = mpsc::unbounded_channel();
+        let (spoken_tx, spoken_rx) = mpsc::unbounded_channel();
         let (prepared_tx, prepared_rx) = mpsc::unbounded_channel();
         Self {
             preparing: Default::default(),
@@ -223,6 +229,9 @@ impl Coach {
             quiet_session: false,
             loaded_tx,
             loaded_rx,
+            spoken_tx,
+            spoken_rx,
+            phrases_end: Instant::now(),
             paths,
             cfg,
             volume,
@@ -292,6 +301,7 @@ impl Coach {
                     self.check_schedule().await;
                     self.publish();
                 }
+                Some((id, clip)) = self.spoken_rx.recv() => self.play_late_phrase(id, clip),
                 Some((id, loaded)) = self.loaded_rx.recv() => match (loaded, self.live.as_mut()) {
                     (Ok(sounds), Some(l)) if l.id == id => l.sounds.extend(sounds),
                     (Err(e), Some(l)) if l.id == id => log::error!("cannot read the session's sounds: {e}"),
@@ -789,18 +799,77 @@ impl Coach {
             Sound::Phrase(Phrase::StepOf(index as u32 + 1, total as u32)),
             Sound::Phrase(Phrase::TimeLeft(rounded)),
         ];
+        // A time left that the phrase bank does not have (the step was extended past its
+        // planned length) is synthesized beside the coach and spoken when ready: never silence.
+        let missing: Vec<String> = sounds
+            .iter()
+            .filter(|&&s| live.ready.sounds.source(s).is_none())
+            .filter_map(|s| match s {
+                Sound::Phrase(p) => Some(p.text()),
+                _ => None,
+            })
+            .collect();
+        let session = live.id;
+        // Read (from disk if need be) before the mix is locked.
+        let clips: Vec<_> = sounds.iter().filter_map(|&s| sound_clip(live, s)).collect();
         let mut m = self.mix.lock().expect("mix lock");
         let mut gap = 0usize;
-        for s in sounds {
-            if let Some(clip) = sound_clip(live, s) {
-                // The second phrase follows the first after a short breath.
-                let mut padded = vec![0.0; gap];
-                padded.extend_from_slice(clip.samples());
-                gap = to_samples(clip.duration() + Duration::from_millis(250)) as usize;
-                m.play_through_pause(crate::clip::Clip::new(padded), 1.0);
-            }
+        let mut end = Duration::ZERO;
+        for clip in clips {
+            // The second phrase follows the first after a short breath.
+            let mut padded = vec![0.0; gap];
+            padded.extend_from_slice(clip.samples());
+            gap = to_samples(clip.duration() + Duration::from_millis(250)) as usize;
+            let padded = crate::clip::Clip::new(padded);
+            end = end.max(padded.duration());
+            m.play_through_pause(padded, 1.0);
+        }
+        drop(m);
+        self.phrases_end = Instant::now() + end + Duration::from_millis(250);
+        for text in missing {
+            self.speak_later(session, text);
         }
         Ok(Reply::Text(text))
+    }
+
+    /// Synthesizes `text` on a blocking thread; the clip comes back through `spoken_rx` and is
+    /// played if session `session` is still on.
+    fn speak_later(&self, session: u64, text: String) {
+        let cfg = self.cfg.clone();
+        let paths = self.paths.clone();
+        let routine_voice = self
+            .live
+            .as_ref()
+            .map(|l| l.ready.routine.voice.clone())
+            .unwrap_or_default();
+        let tx = self.spoken_tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let clip = crate::voice::voice_for(&cfg.voice, &routine_voice, &paths.cache_dir)
+                .and_then(|v| {
+                    v.prepare(std::slice::from_ref(&text))
+                        .map_err(|e| e.to_string())
+                })
+                .and_then(|p| p.clips[&text].load());
+            match clip {
+                Ok(c) => {
+                    let _ = tx.send((session, c));
+                }
+                Err(e) => log::warn!("could not speak \"{text}\": {e}"),
+            }
+        });
+    }
+
+    fn play_late_phrase(&mut self, session: u64, clip: crate::clip::Clip) {
+        if self.live.as_ref().is_some_and(|l| l.id == session) {
+            // After the phrases already playing, with a short breath between.
+            let wait = self.phrases_end.saturating_duration_since(Instant::now());
+            let mut padded = vec![0.0; to_samples(wait) as usize];
+            padded.extend_from_slice(clip.samples());
+            self.mix
+                .lock()
+                .expect("mix lock")
+                .play_through_pause(crate::clip::Clip::new(padded), 1.0);
+        }
     }
 
     fn list_routines(&self) -> Vec<(String, String, String)> {
@@ -1071,10 +1140,16 @@ impl Coach {
         let mut changed = false;
         let mut finished = false;
         while let Some(ev) = live.session.poll_event() {
+            // A sound not yet in memory is read from disk before the mix is locked: the audio
+            // callback never waits on the disk.
+            let clip = match ev.kind {
+                EventKind::Play(sound) => sound_clip(live, sound),
+                _ => None,
+            };
             let mut m = self.mix.lock().expect("mix lock");
             match ev.kind {
                 EventKind::Play(sound) => {
-                    if let Some(clip) = sound_clip(live, sound) {
+                    if let Some(clip) = clip {
                         let late = now.saturating_sub(ev.at);
                         let skip = if late <= CATCH_UP {
                             to_samples(late) as usize

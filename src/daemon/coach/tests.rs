@@ -62,3 +62,29 @@ async fn a_quiet_session_goes_back_to_the_users_volume() {
     c.drain_events();
     assert_eq!(c.mix.lock().unwrap().volume(), 0.8);
 }
+
+#[tokio::test]
+async fn where_am_i_past_the_phrase_bank_is_still_spoken() {
+    let (mut c, _dir) = coach(ESPEAK);
+    let r = ready(&c);
+    c.begin(r, Starter::Client(oneshot::channel().0));
+    assert!(c.live.is_some());
+    // 30 s planned, 10 minutes more: no "ten minutes left" was prepared.
+    c.handle(Command::Extend(600)).await.unwrap();
+    let text = match c.handle(Command::WhereAmI).await.unwrap() {
+        Reply::Text(t) => t,
+        other => panic!("{other:?}"),
+    };
+    assert!(text.contains("ten minutes"), "{text}");
+    let late = tokio::time::timeout(Duration::from_secs(20), c.spoken_rx.recv())
+        .await
+        .expect("the missing phrase was never synthesized")
+        .expect("a clip");
+    assert!(late.1.duration() > Duration::from_millis(500));
+    c.mix.lock().unwrap().interrupt();
+    c.play_late_phrase(late.0, late.1);
+    assert!(
+        !c.mix.lock().unwrap().is_silent(),
+        "the phrase was not played"
+    );
+}

@@ -1,9 +1,11 @@
 //! letdown: a voice-guided audio coach for timed routines.
 //!
-//! The core lives here, free of daemons and buses: routines ([`routine`]) become a timeline
-//! ([`plan`]) once their sounds are ready ([`prepare`], [`voice`], [`tones`]); a pure state
-//! machine ([`engine`]) walks the timeline under commands; drivers such as the offline renderer
-//! ([`render`]) turn its events into sound. docs/ARCHITECTURE.md has the map.
+//! The core: routines ([`routine`]) become a timeline ([`plan`]) once their sounds are ready
+//! ([`prepare`], [`voice`], [`tones`]); a pure state machine ([`engine`]) walks the timeline
+//! under commands; drivers turn its events into sound: the offline renderer ([`render`]) and
+//! the daemon ([`daemon`], with its D-Bus interface and scheduling). The core modules do no I/O
+//! of their own; the daemon and the CLI's remote control ([`client`]) are the edges.
+//! docs/ARCHITECTURE.md has the map.
 
 pub mod client;
 pub mod clip;

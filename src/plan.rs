@@ -282,12 +282,28 @@ fn plan_step(
     // Countdown and end cues are kept in order of urgency; others must also stay clear of the
     // prompt and of every cue already kept.
     let mut kept: Vec<PlannedCue> = Vec::new();
+    // A countdown is heard as a run ending at "one": once a count cannot be kept, the higher
+    // ones are dropped too, so it never skips a number.
+    let mut countdown_cut = false;
     for c in wanted {
+        let is_count = matches!(
+            c.sound,
+            Sound::Phrase(Phrase::Count(_)) | Sound::Tone(Earcon::Tick)
+        );
+        if is_count && countdown_cut {
+            continue;
+        }
         let is_end_cue = matches!(c.sound, Sound::Tone(Earcon::StepEnd | Earcon::SessionEnd));
         let clear_of_prompt =
             c.at >= prompt_end + if is_end_cue { Duration::ZERO } else { CUE_GAP };
         let overlaps = kept.iter().any(|k| {
+            let k_is_count = matches!(
+                k.sound,
+                Sound::Phrase(Phrase::Count(_)) | Sound::Tone(Earcon::Tick)
+            );
+            // Counts follow each other on the second, like a person counting: no extra gap.
             let gap = if is_end_cue
+                || (is_count && k_is_count)
                 || matches!(k.sound, Sound::Tone(Earcon::StepEnd | Earcon::SessionEnd))
             {
                 Duration::ZERO
@@ -299,6 +315,8 @@ fn plan_step(
         let within = c.at + c.len <= length;
         if (is_end_cue || clear_of_prompt) && !overlaps && within {
             kept.push(c);
+        } else if is_count {
+            countdown_cut = true;
         }
     }
     cues.extend(kept);

@@ -3,8 +3,9 @@
 //! A monotonic sleep stops while the machine is suspended, so a session due at 16:40 would fire
 //! late after a resume. A timerfd on `CLOCK_REALTIME` with an absolute expiry fires as soon as
 //! the wall clock reaches the time (also right after a resume past it), and with
-//! `TFD_TIMER_CANCEL_ON_SET` it wakes when the clock is set (NTP, a time-zone change by hand),
-//! so the caller recomputes. No polling.
+//! `TFD_TIMER_CANCEL_ON_SET` it wakes when the clock is set (NTP, by hand), so the caller
+//! recomputes. No polling. A time-zone change does not set the clock (it is UTC underneath), so
+//! it does not wake this timer: daily times follow a new zone only from the next planning.
 
 use jiff::Timestamp;
 use nix::sys::time::TimeSpec;

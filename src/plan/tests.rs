@@ -115,7 +115,9 @@ fn spoken_counts_too_long_for_a_second_keep_the_last_ones() {
     impl SoundLengths for LongCounts {
         fn length(&self, sound: Sound) -> Duration {
             match sound {
-                Sound::Phrase(Phrase::Count(_)) => S(900),
+                // "one" is short; the longer numbers would run into the next count.
+                Sound::Phrase(Phrase::Count(1)) => S(600),
+                Sound::Phrase(Phrase::Count(_)) => S(1100),
                 other => FixedLengths.length(other),
             }
         }
@@ -130,13 +132,22 @@ fn spoken_counts_too_long_for_a_second_keep_the_last_ones() {
         .map(|c| c.sound)
         .filter(|s| matches!(s, Sound::Phrase(Phrase::Count(_))))
         .collect();
-    assert_eq!(
-        counts,
-        [
-            Sound::Phrase(Phrase::Count(3)),
-            Sound::Phrase(Phrase::Count(1))
-        ]
+    // Each count would run into the next, so only the last one stays: never "three, one".
+    assert_eq!(counts, [Sound::Phrase(Phrase::Count(1))]);
+}
+
+#[test]
+fn spoken_counts_that_fit_are_all_kept() {
+    let r = routine(
+        "title = \"T\"\n[[steps]]\ntitle = \"A\"\nsay = \"a\"\nduration = \"20s\"\ncountdown = \"spoken\"\ncountdown_from = 4\n",
     );
+    let p = Plan::new(&r, &FixedLengths);
+    let counts = p.steps[0]
+        .cues
+        .iter()
+        .filter(|c| matches!(c.sound, Sound::Phrase(Phrase::Count(_))))
+        .count();
+    assert_eq!(counts, 4);
 }
 
 #[test]

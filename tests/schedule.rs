@@ -350,3 +350,63 @@ fn a_scheduled_routine_is_prepared_before_it_fires() {
     );
     assert!(late < 1.0, "the scheduled session started {late:.2} s late");
 }
+
+/// Daily times are local: when the system's zone changes while letdownd runs, the next session
+/// moves with it at once (NextSession), without a restart or a key press.
+#[test]
+fn a_time_zone_change_moves_daily_sessions_at_once() {
+    let mut d = desktop();
+    // The zone file, as /etc/localtime is: a symlink that a zone change replaces.
+    let zone = d.home.path("zone");
+    std::fs::create_dir_all(&zone).unwrap();
+    let localtime = zone.join("localtime");
+    std::os::unix::fs::symlink("/usr/share/zoneinfo/Europe/Berlin", &localtime).unwrap();
+    d.extra_env
+        .push(("TZ".into(), localtime.to_str().unwrap().into()));
+    d.start_daemon(&[]);
+    d.ok(&["schedule", "daily", "06:30", "e2e"]);
+    let next = |d: &Desktop| -> i64 {
+        let out = d.run(
+            "busctl",
+            &[
+                "--user",
+                "get-property",
+                "org.letdown.Coach",
+                "/org/letdown/Coach",
+                "org.letdown.Coach1",
+                "NextSession",
+            ],
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .trim_start_matches("x ")
+            .parse()
+            .unwrap()
+    };
+    let expect = |zone: &str| -> i64 {
+        let tz = jiff::tz::TimeZone::get(zone).unwrap();
+        let now = jiff::Timestamp::now().to_zoned_datetime(tz.clone());
+        let today = now.date().at(6, 30, 0, 0).to_zoned_datetime(tz).unwrap();
+        let at = if today.timestamp() > now.timestamp() {
+            today
+        } else {
+            today.checked_add(jiff::Span::new().days(1)).unwrap()
+        };
+        at.timestamp().as_second()
+    };
+    assert_eq!(next(&d), expect("Europe/Berlin"));
+    let new = zone.join("localtime.new");
+    std::os::unix::fs::symlink("/usr/share/zoneinfo/America/New_York", &new).unwrap();
+    std::fs::rename(&new, &localtime).unwrap();
+    let want = expect("America/New_York");
+    let moved = (0..60).any(|_| {
+        std::thread::sleep(Duration::from_millis(50));
+        next(&d) == want
+    });
+    assert!(
+        moved,
+        "NextSession stayed {} after the zone change (want {want})\n{}",
+        next(&d),
+        d.daemon_log()
+    );
+}

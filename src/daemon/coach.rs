@@ -173,6 +173,8 @@ pub struct Coach {
     store: Store,
     plans: Plans,
     tz: jiff::tz::TimeZone,
+    /// Wakes the coach when the system's time zone changes.
+    zone_watch: super::zone::ZoneWatch,
     /// Heads-ups already given, by occurrence key.
     announced: std::collections::HashSet<String>,
     /// A quiet-hours session is playing at the quiet volume; at its end the mix goes back to
@@ -225,6 +227,7 @@ impl Coach {
             store,
             plans: loaded.state,
             tz: jiff::tz::TimeZone::system(),
+            zone_watch: super::zone::ZoneWatch::new(&super::zone::zone_file()),
             announced: Default::default(),
             quiet_session: false,
             loaded_tx,
@@ -302,6 +305,17 @@ impl Coach {
                     self.publish();
                 }
                 Some((id, clip)) = self.spoken_rx.recv() => self.play_late_phrase(id, clip),
+                _ = self.zone_watch.changed() => {
+                    // Local times (daily sessions, the feed plan's times) move with the zone.
+                    self.tz = jiff::tz::TimeZone::system();
+                    log::info!(
+                        "the time zone is now {}; planning again",
+                        self.tz.iana_name().unwrap_or("(unnamed)")
+                    );
+                    self.check_schedule().await;
+                    self.prepare_scheduled();
+                    self.publish();
+                }
                 Some((id, loaded)) = self.loaded_rx.recv() => match (loaded, self.live.as_mut()) {
                     (Ok(sounds), Some(l)) if l.id == id => l.sounds.extend(sounds),
                     (Err(e), Some(l)) if l.id == id => log::error!("cannot read the session's sounds: {e}"),

@@ -10,6 +10,7 @@ pub mod error;
 pub mod mpris;
 pub mod snapshot;
 pub mod wallclock;
+pub mod zone;
 
 use tokio::sync::{mpsc, watch};
 use zbus::fdo::RequestNameFlags;

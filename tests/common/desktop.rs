@@ -15,6 +15,8 @@ pub struct Desktop {
     dir: PathBuf,
     env: Vec<(String, String)>,
     daemon: Option<Child>,
+    /// More environment for every command (e.g. `TZ`).
+    pub extra_env: Vec<(String, String)>,
 }
 
 impl Desktop {
@@ -45,6 +47,7 @@ impl Desktop {
             dir,
             env,
             daemon: None,
+            extra_env: Vec::new(),
         }
     }
 
@@ -59,7 +62,7 @@ impl Desktop {
             // Debug builds beside other tests on two cores: a roomier device buffer than the
             // 512-frame default, so the audio never underruns (latency is the benchmark's job).
             .env("LETDOWN_DEVICE_BUFFER", "2048");
-        for (k, v) in &self.env {
+        for (k, v) in self.env.iter().chain(&self.extra_env) {
             c.env(k, v);
         }
         c

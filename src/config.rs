@@ -247,8 +247,8 @@ impl Config {
                 prefix: "feed_plan",
             };
             c.known_keys(t, crate::schedule::FEED_PLAN_KEYS);
-            let day = std::time::Duration::from_secs(86_400);
-            let interval = c.duration(t, "interval", std::time::Duration::from_secs(60), day);
+            use crate::schedule::{MAX_INTERVAL, MAX_LEAD, MIN_INTERVAL, MIN_LEAD};
+            let interval = c.duration(t, "interval", MIN_INTERVAL, MAX_INTERVAL);
             let mut times = Vec::new();
             for s in c.string_list(t, "times").unwrap_or_default() {
                 match crate::schedule::parse_hm(s.get_ref()) {
@@ -256,12 +256,7 @@ impl Config {
                     Err(e) => c.error(s.span(), "feed_plan.times", e),
                 }
             }
-            let lead = c.duration(
-                t,
-                "lead",
-                std::time::Duration::from_secs(1),
-                std::time::Duration::from_secs(6 * 3600),
-            );
+            let lead = c.duration(t, "lead", MIN_LEAD, MAX_LEAD);
             let routine = c
                 .text(t, "routine")
                 .map(Spanned::into_inner)
@@ -301,14 +296,13 @@ impl Config {
                     "how long before the feed the session starts, e.g. lead = \"10m\"",
                 );
             }
-            if let Some(lead) = lead {
-                cfg.feed_plan = Some(crate::schedule::FeedPlan {
-                    interval: interval.map(|d| d.as_secs()),
-                    times,
-                    lead: lead.as_secs(),
-                    routine,
-                    quiet,
-                });
+            if let Some(lead) = lead
+                && (interval.is_some() || !times.is_empty())
+            {
+                match crate::schedule::FeedPlan::new(interval, times, lead, routine, quiet) {
+                    Ok(plan) => cfg.feed_plan = Some(plan),
+                    Err(e) => c.error(v.span(), "feed_plan", e),
+                }
             }
         }
         let errors = c.finish();

@@ -23,9 +23,7 @@ use crate::plan::Sound;
 use crate::prepare::{Ready, Sounds, prepare};
 use crate::routine::{Library, LoadError, Routine, RoutineSource};
 use crate::schedule::store::Store;
-use crate::schedule::{
-    Due, FeedPlan, Occurrence, Outcome, Planner, QuietAction, QuietHours, Side, State as Plans,
-};
+use crate::schedule::{Due, FeedPlan, Occurrence, Outcome, Planner, Side, State as Plans};
 
 /// Lateness up to which a sound is started part-way in, to stay on the plan's time.
 const CATCH_UP: Duration = Duration::from_millis(50);
@@ -420,7 +418,7 @@ impl Coach {
                 let plan = if map.is_empty() {
                     None
                 } else {
-                    Some(feed_plan_from_map(&map).map_err(CoachError::InvalidArgument)?)
+                    Some(FeedPlan::from_map(&map).map_err(CoachError::InvalidArgument)?)
                 };
                 let now = jiff::Timestamp::now();
                 self.change(|p| p.set_plan(now, plan))?;
@@ -1265,10 +1263,7 @@ impl Coach {
         snap.next_session = self
             .next_occurrence(jiff::Timestamp::now())
             .map_or(0, |o| o.at.as_second());
-        snap.feed_plan = self
-            .feed_plan()
-            .map(|p| feed_plan_to_map(&p))
-            .unwrap_or_default();
+        snap.feed_plan = self.feed_plan().map(|p| p.to_map()).unwrap_or_default();
         self.snapshot.send_replace(snap);
     }
 }
@@ -1283,99 +1278,6 @@ async fn wall_sleep(at: Option<jiff::Timestamp>) -> std::io::Result<super::wallc
         Some(t) => super::wallclock::sleep_until(t).await,
         None => std::future::pending().await,
     }
-}
-
-/// Reads a feed plan from D-Bus: interval, times, lead, routine, quiet_hours, quiet.
-pub fn feed_plan_from_map(
-    map: &std::collections::HashMap<String, String>,
-) -> Result<FeedPlan, String> {
-    for k in map.keys() {
-        if !crate::schedule::FEED_PLAN_KEYS.contains(&k.as_str()) {
-            return Err(format!(
-                "unknown feed plan key \"{k}\"; use interval, times, lead, routine, quiet_hours, quiet"
-            ));
-        }
-    }
-    let interval = map
-        .get("interval")
-        .filter(|s| !s.is_empty())
-        .map(|s| crate::duration::parse_duration(s))
-        .transpose()?;
-    let times = map
-        .get("times")
-        .map(|s| {
-            s.split(',')
-                .filter(|t| !t.trim().is_empty())
-                .map(crate::schedule::parse_hm)
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .transpose()?
-        .unwrap_or_default();
-    if interval.is_none() && times.is_empty() {
-        return Err("give an interval (e.g. 3h) or times (e.g. 06:00,09:00)".into());
-    }
-    let lead = crate::duration::parse_duration(map.get("lead").ok_or("give a lead, e.g. 10m")?)?;
-    let action = match map.get("quiet").map(String::as_str) {
-        None | Some("") => QuietAction::Skip,
-        Some(q) => QuietAction::parse(q)?,
-    };
-    let quiet = map
-        .get("quiet_hours")
-        .filter(|s| !s.is_empty())
-        .map(|s| crate::schedule::parse_window(s).map(|(from, to)| QuietHours { from, to, action }))
-        .transpose()?;
-    Ok(FeedPlan {
-        interval: interval.map(|d| d.as_secs()),
-        times,
-        lead: lead.as_secs(),
-        routine: map.get("routine").cloned().unwrap_or_default(),
-        quiet,
-    })
-}
-
-/// A feed plan as D-Bus shows it.
-pub fn feed_plan_to_map(p: &FeedPlan) -> std::collections::BTreeMap<String, String> {
-    let mut m = std::collections::BTreeMap::new();
-    if let Some(i) = p.interval {
-        m.insert(
-            "interval".into(),
-            crate::duration::show(Duration::from_secs(i)),
-        );
-    }
-    if !p.times.is_empty() {
-        m.insert(
-            "times".into(),
-            p.times
-                .iter()
-                .map(|(h, mi)| format!("{h:02}:{mi:02}"))
-                .collect::<Vec<_>>()
-                .join(","),
-        );
-    }
-    m.insert(
-        "lead".into(),
-        crate::duration::show(Duration::from_secs(p.lead)),
-    );
-    m.insert("routine".into(), p.routine.clone());
-    if let Some(q) = &p.quiet {
-        m.insert(
-            "quiet_hours".into(),
-            format!(
-                "{:02}:{:02}-{:02}:{:02}",
-                q.from.0, q.from.1, q.to.0, q.to.1
-            ),
-        );
-        m.insert(
-            "quiet".into(),
-            if q.action == QuietAction::Skip {
-                "skip"
-            } else {
-                "quieter"
-            }
-            .into(),
-        );
-    }
-    m
 }
 
 /// A sound of the session, read now if the background load has not brought it yet.

@@ -1,0 +1,309 @@
+//! What is kept about feeds and sessions: the feed log, schedules, the feed plan and what was
+//! done about each occurrence ([`State`], saved by [`super::store`]).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use jiff::civil::Time;
+use serde::{Deserialize, Serialize};
+
+use super::Occurrence;
+
+/// Which breast a feed started on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    /// Left.
+    Left,
+    /// Right.
+    Right,
+    /// Both.
+    Both,
+    /// Not said.
+    #[default]
+    Unknown,
+}
+
+impl Side {
+    /// Reads `left`, `right`, `both` or an empty string.
+    pub fn parse(s: &str) -> Result<Side, String> {
+        match s {
+            "left" | "l" => Ok(Side::Left),
+            "right" | "r" => Ok(Side::Right),
+            "both" | "b" => Ok(Side::Both),
+            "" => Ok(Side::Unknown),
+            other => Err(format!("unknown side \"{other}\"; use left, right or both")),
+        }
+    }
+
+    /// The name used in files and output.
+    pub fn name(self) -> &'static str {
+        match self {
+            Side::Left => "left",
+            Side::Right => "right",
+            Side::Both => "both",
+            Side::Unknown => "",
+        }
+    }
+}
+
+/// One logged feed (its start).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Feed {
+    /// Stable id, for corrections.
+    pub id: u64,
+    /// When the feed started, Unix seconds.
+    pub at: i64,
+    /// Which side.
+    #[serde(default)]
+    pub side: Side,
+    /// A free note.
+    #[serde(default)]
+    pub note: String,
+    /// When it was logged (Unix seconds): plan sessions before this are not looked for.
+    #[serde(default)]
+    pub logged: i64,
+}
+
+/// When a schedule fires.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Rule {
+    /// Once, at a Unix time.
+    Once {
+        /// Unix seconds.
+        at: i64,
+    },
+    /// Every day at a local time.
+    Daily {
+        /// Hour 0-23.
+        hour: i8,
+        /// Minute 0-59.
+        minute: i8,
+    },
+}
+
+/// A user's schedule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Schedule {
+    /// Stable id, for `cancel`.
+    pub id: u64,
+    /// When.
+    pub rule: Rule,
+    /// The routine to run ("" = the default routine).
+    pub routine: String,
+    /// When it was made (Unix seconds): nothing before this counts as due or missed.
+    #[serde(default)]
+    pub created: i64,
+}
+
+/// What to do with automatic sessions in quiet hours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QuietAction {
+    /// No automatic session.
+    Skip,
+    /// Run it at the quiet volume.
+    Quieter,
+}
+
+impl QuietAction {
+    /// Reads `skip` or `quieter`.
+    pub fn parse(s: &str) -> Result<QuietAction, String> {
+        match s {
+            "skip" => Ok(QuietAction::Skip),
+            "quieter" => Ok(QuietAction::Quieter),
+            other => Err(format!(
+                "unknown quiet action \"{other}\"; use \"skip\" or \"quieter\""
+            )),
+        }
+    }
+}
+
+/// The keys of a feed plan, in config.toml's `[feed_plan]` and in D-Bus `SetFeedPlan`.
+pub const FEED_PLAN_KEYS: &[&str] = &[
+    "interval",
+    "times",
+    "lead",
+    "routine",
+    "quiet_hours",
+    "quiet",
+];
+
+/// A night window for the feed plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuietHours {
+    /// Start, local (hour, minute).
+    pub from: (i8, i8),
+    /// End, local (hour, minute); may be past midnight.
+    pub to: (i8, i8),
+    /// Skip or play quieter.
+    pub action: QuietAction,
+}
+
+impl QuietHours {
+    pub(super) fn contains(&self, t: Time) -> bool {
+        let m = t.hour() as i32 * 60 + t.minute() as i32;
+        let from = self.from.0 as i32 * 60 + self.from.1 as i32;
+        let to = self.to.0 as i32 * 60 + self.to.1 as i32;
+        if from <= to {
+            (from..to).contains(&m)
+        } else {
+            m >= from || m < to
+        }
+    }
+}
+
+/// When feeds are due and how long before them a session starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedPlan {
+    /// Start-to-start interval between feeds, seconds (predicts from the last logged feed).
+    #[serde(default)]
+    pub interval: Option<u64>,
+    /// Fixed daily feed times (hour, minute), used when there is no interval.
+    #[serde(default)]
+    pub times: Vec<(i8, i8)>,
+    /// How long before the due feed the session starts, seconds.
+    pub lead: u64,
+    /// The routine ("" = the default routine).
+    #[serde(default)]
+    pub routine: String,
+    /// An optional night window.
+    #[serde(default)]
+    pub quiet: Option<QuietHours>,
+}
+
+/// How an occurrence was dealt with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// The session ran.
+    Fired,
+    /// The user skipped it.
+    Skipped,
+    /// Its time passed by more than the grace period (machine asleep or off).
+    Missed,
+}
+
+/// Everything letdownd keeps about feeds and schedules; saved as one JSON file.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct State {
+    /// Format version.
+    #[serde(default)]
+    pub version: u32,
+    /// The next id to hand out (feeds and schedules share the sequence).
+    #[serde(default)]
+    pub next_id: u64,
+    /// Logged feeds, oldest first.
+    #[serde(default)]
+    pub feeds: Vec<Feed>,
+    /// One-off and daily schedules.
+    #[serde(default)]
+    pub schedules: Vec<Schedule>,
+    /// The feed plan set over D-Bus (replaces the config's).
+    #[serde(default)]
+    pub plan: Option<FeedPlan>,
+    /// Occurrences already dealt with, by key.
+    #[serde(default)]
+    pub handled: BTreeMap<String, (i64, Outcome)>,
+    /// Occurrences moved later, by key: the new Unix time.
+    #[serde(default)]
+    pub snoozed: BTreeMap<String, i64>,
+    /// Missed sessions not yet told to the user.
+    #[serde(default)]
+    pub missed_untold: Vec<String>,
+    /// When the feed plan was last set (Unix seconds): its sessions before this do not count.
+    #[serde(default)]
+    pub plan_since: i64,
+}
+
+impl State {
+    /// Hands out a new id.
+    pub fn new_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    /// Logs, at `now`, a feed that started at `at`; returns its id.
+    pub fn log_feed(&mut self, now: Timestamp, at: Timestamp, side: Side, note: &str) -> u64 {
+        let id = self.new_id();
+        self.feeds.push(Feed {
+            id,
+            at: at.as_second(),
+            side,
+            note: note.to_string(),
+            logged: now.as_second(),
+        });
+        self.feeds.sort_by_key(|f| f.at);
+        id
+    }
+
+    /// Corrects a feed's time (and side, if given); false if there is no such feed.
+    pub fn correct_feed(&mut self, id: u64, at: Timestamp, side: Option<Side>) -> bool {
+        let Some(f) = self.feeds.iter_mut().find(|f| f.id == id) else {
+            return false;
+        };
+        f.at = at.as_second();
+        if let Some(s) = side {
+            f.side = s;
+        }
+        self.feeds.sort_by_key(|f| f.at);
+        true
+    }
+
+    /// Deletes a mistaken feed; false if there is no such feed.
+    pub fn delete_feed(&mut self, id: u64) -> bool {
+        let before = self.feeds.len();
+        self.feeds.retain(|f| f.id != id);
+        self.feeds.len() != before
+    }
+
+    /// Adds a schedule made at `now`; returns its id.
+    pub fn add_schedule(&mut self, now: Timestamp, rule: Rule, routine: &str) -> u64 {
+        let id = self.new_id();
+        self.schedules.push(Schedule {
+            id,
+            rule,
+            routine: routine.to_string(),
+            created: now.as_second(),
+        });
+        id
+    }
+
+    /// Sets (or with `None` clears) the feed plan at `now`.
+    pub fn set_plan(&mut self, now: Timestamp, plan: Option<FeedPlan>) {
+        self.plan = plan;
+        self.plan_since = now.as_second();
+    }
+
+    /// Removes a schedule; false if there is no such schedule.
+    pub fn cancel(&mut self, id: u64) -> bool {
+        let before = self.schedules.len();
+        self.schedules.retain(|s| s.id != id);
+        self.schedules.len() != before
+    }
+
+    /// Records how an occurrence was dealt with, so it never comes up again.
+    pub fn mark(&mut self, o: &Occurrence, outcome: Outcome) {
+        self.handled
+            .insert(o.key.clone(), (o.at.as_second(), outcome));
+        self.snoozed.remove(&o.key);
+    }
+
+    /// Moves an occurrence to `by` after `now` (or after its own time, if that is later).
+    pub fn snooze(&mut self, o: &Occurrence, now: Timestamp, by: Duration) {
+        let base = o.at.max(now).as_second();
+        self.snoozed
+            .insert(o.key.clone(), base + by.as_secs() as i64);
+    }
+
+    /// Forgets dealt-with occurrences older than two days (they can no longer come up).
+    pub fn prune(&mut self, now: Timestamp) {
+        let cutoff = now.as_second() - 2 * 86_400;
+        self.handled.retain(|_, (at, _)| *at >= cutoff);
+        self.snoozed.retain(|_, at| *at >= cutoff);
+        self.schedules
+            .retain(|s| !matches!(s.rule, Rule::Once { at } if at < cutoff));
+    }
+}

@@ -7,8 +7,10 @@ use tokio::sync::{mpsc, watch};
 use zbus::interface;
 use zbus::object_server::SignalEmitter;
 
-use super::coach::{Command, Reply, Request, ask};
 use super::error::CoachError;
+use super::request::{
+    FeedRow, Request, RoutineRow, ScheduleRequest as S, SessionCommand, UpcomingRow, ask,
+};
 use super::snapshot::Snapshot;
 
 /// The well-known bus name letdownd owns.
@@ -30,114 +32,115 @@ impl CoachInterface {
         Self { tx, snapshot }
     }
 
-    async fn done(&self, command: Command) -> Result<(), CoachError> {
-        ask(&self.tx, command).await.map(|_| ())
+    async fn session(&self, command: SessionCommand) -> Result<(), CoachError> {
+        ask(&self.tx, |a| Request::Session(command, a)).await
+    }
+
+    async fn schedule_request<T>(
+        &self,
+        make: impl FnOnce(super::request::Answer<T>) -> S,
+    ) -> Result<T, CoachError> {
+        ask(&self.tx, |a| Request::Schedule(make(a))).await
     }
 }
 
 #[interface(name = "org.letdown.Coach1")]
 impl CoachInterface {
-    /// Starts a routine by name; "" starts the configured default routine.
+    /// Starts a routine by name; "" starts the configured default routine. When its speech is
+    /// still being prepared, answers once the session has started.
     async fn start(&self, routine: &str) -> Result<(), CoachError> {
-        self.done(Command::Start(routine.to_string())).await
+        ask(&self.tx, |a| Request::Start(routine.to_string(), a)).await
     }
 
     /// Stops the session.
     async fn stop(&self) -> Result<(), CoachError> {
-        self.done(Command::Stop).await
+        self.session(SessionCommand::Stop).await
     }
 
     /// Pauses the session: sound stops at once and the step's clock holds.
     async fn pause(&self) -> Result<(), CoachError> {
-        self.done(Command::Pause).await
+        self.session(SessionCommand::Pause).await
     }
 
     /// Resumes a paused session where it left off.
     async fn resume(&self) -> Result<(), CoachError> {
-        self.done(Command::Resume).await
+        self.session(SessionCommand::Resume).await
     }
 
     /// Pauses if running, resumes if paused.
     async fn toggle_pause(&self) -> Result<(), CoachError> {
-        self.done(Command::TogglePause).await
+        self.session(SessionCommand::TogglePause).await
     }
 
     /// Skips to the next step (after the last, the session completes).
     async fn next(&self) -> Result<(), CoachError> {
-        self.done(Command::Next).await
+        self.session(SessionCommand::Next).await
     }
 
     /// Goes back one step (on the first step, restarts it).
     async fn previous(&self) -> Result<(), CoachError> {
-        self.done(Command::Previous).await
+        self.session(SessionCommand::Previous).await
     }
 
     /// Says the current step's prompt again without losing hands-on time.
     async fn repeat(&self) -> Result<(), CoachError> {
-        self.done(Command::Repeat).await
+        self.session(SessionCommand::Repeat).await
     }
 
     /// Lengthens the current step by 1 to 1800 seconds.
     async fn extend(&self, seconds: u32) -> Result<(), CoachError> {
-        self.done(Command::Extend(seconds)).await
+        self.session(SessionCommand::Extend(seconds)).await
     }
 
     /// Speaks the current step and the time left, and returns the same as text.
     async fn where_am_i(&self) -> Result<String, CoachError> {
-        match ask(&self.tx, Command::WhereAmI).await? {
-            Reply::Text(t) => Ok(t),
-            _ => Ok(String::new()),
-        }
+        ask(&self.tx, Request::WhereAmI).await
     }
 
     /// Every routine: (name, title, where it comes from, or why it is broken).
-    async fn list_routines(&self) -> Result<Vec<(String, String, String)>, CoachError> {
-        match ask(&self.tx, Command::ListRoutines).await? {
-            Reply::Routines(r) => Ok(r),
-            _ => Ok(Vec::new()),
-        }
+    async fn list_routines(&self) -> Result<Vec<RoutineRow>, CoachError> {
+        ask(&self.tx, Request::ListRoutines).await
     }
 
     /// Re-reads the config and the routines; returns the problems found in routine files. A
     /// broken config is refused (InvalidConfig) and the old one kept.
     async fn reload(&self) -> Result<Vec<String>, CoachError> {
-        match ask(&self.tx, Command::Reload).await? {
-            Reply::Problems(p) => Ok(p),
-            _ => Ok(Vec::new()),
-        }
+        ask(&self.tx, Request::Reload).await
     }
 
     /// Logs a feed that started at `start` (Unix seconds); side is left, right, both or "".
     /// Returns its id.
     async fn log_feed(&self, start: i64, side: &str, note: &str) -> Result<u64, CoachError> {
-        match ask(
-            &self.tx,
-            Command::LogFeed(start, side.to_string(), note.to_string()),
-        )
-        .await?
-        {
-            Reply::Id(id) => Ok(id),
-            _ => Ok(0),
-        }
+        let (side, note) = (side.to_string(), note.to_string());
+        self.schedule_request(|answer| S::LogFeed {
+            start,
+            side,
+            note,
+            answer,
+        })
+        .await
     }
 
     /// Corrects a logged feed's start (and side, unless "").
     async fn correct_feed(&self, id: u64, start: i64, side: &str) -> Result<(), CoachError> {
-        self.done(Command::CorrectFeed(id, start, side.to_string()))
-            .await
+        let side = side.to_string();
+        self.schedule_request(|answer| S::CorrectFeed {
+            id,
+            start,
+            side,
+            answer,
+        })
+        .await
     }
 
     /// Deletes a mistaken feed.
     async fn delete_feed(&self, id: u64) -> Result<(), CoachError> {
-        self.done(Command::DeleteFeed(id)).await
+        self.schedule_request(|a| S::DeleteFeed(id, a)).await
     }
 
     /// The most recent feeds (0 = all), oldest first: (id, start, side, note).
-    async fn list_feeds(&self, limit: u32) -> Result<Vec<(u64, i64, String, String)>, CoachError> {
-        match ask(&self.tx, Command::ListFeeds(limit)).await? {
-            Reply::Feeds(f) => Ok(f),
-            _ => Ok(Vec::new()),
-        }
+    async fn list_feeds(&self, limit: u32) -> Result<Vec<FeedRow>, CoachError> {
+        self.schedule_request(|a| S::ListFeeds(limit, a)).await
     }
 
     /// Sets the feed plan: keys interval ("3h") or times ("06:00,09:00"), lead ("10m"), routine,
@@ -147,55 +150,45 @@ impl CoachInterface {
         &self,
         plan: std::collections::HashMap<String, String>,
     ) -> Result<Vec<String>, CoachError> {
-        match ask(&self.tx, Command::SetFeedPlan(plan)).await? {
-            Reply::Problems(p) => Ok(p),
-            _ => Ok(Vec::new()),
-        }
+        self.schedule_request(|a| S::SetFeedPlan(plan, a)).await
     }
 
     /// Schedules a session: `when` is "at 16:40", "in 25m" or "daily 06:30" (local time);
     /// routine "" = the default. Returns its id.
     async fn schedule(&self, when: &str, routine: &str) -> Result<u64, CoachError> {
-        match ask(
-            &self.tx,
-            Command::Schedule(when.to_string(), routine.to_string()),
-        )
-        .await?
-        {
-            Reply::Id(id) => Ok(id),
-            _ => Ok(0),
-        }
+        let (when, routine) = (when.to_string(), routine.to_string());
+        self.schedule_request(|answer| S::Add {
+            when,
+            routine,
+            answer,
+        })
+        .await
     }
 
     /// Cancels a schedule by id, or the feed plan with "plan".
     async fn cancel(&self, id: &str) -> Result<(), CoachError> {
-        self.done(Command::Cancel(id.to_string())).await
+        let id = id.to_string();
+        self.schedule_request(|a| S::Cancel(id, a)).await
     }
 
     /// Moves the next scheduled session later by `seconds`.
     async fn snooze(&self, seconds: u32) -> Result<(), CoachError> {
-        self.done(Command::Snooze(seconds)).await
+        self.schedule_request(|a| S::Snooze(seconds, a)).await
     }
 
     /// Skips the next scheduled session.
     async fn skip(&self) -> Result<(), CoachError> {
-        self.done(Command::Skip).await
+        self.schedule_request(S::Skip).await
     }
 
     /// What will fire, soonest first: (id, start, why, routine).
-    async fn upcoming(&self) -> Result<Vec<(String, i64, String, String)>, CoachError> {
-        match ask(&self.tx, Command::Upcoming).await? {
-            Reply::Upcoming(u) => Ok(u),
-            _ => Ok(Vec::new()),
-        }
+    async fn upcoming(&self) -> Result<Vec<UpcomingRow>, CoachError> {
+        self.schedule_request(S::Upcoming).await
     }
 
     /// Notices not yet told (missed sessions); each is returned once.
     async fn take_notices(&self) -> Result<Vec<String>, CoachError> {
-        match ask(&self.tx, Command::TakeNotices).await? {
-            Reply::Problems(p) => Ok(p),
-            _ => Ok(Vec::new()),
-        }
+        self.schedule_request(S::TakeNotices).await
     }
 
     /// When the next scheduled session starts (Unix seconds), 0 if none.
@@ -215,7 +208,7 @@ impl CoachInterface {
             .collect()
     }
 
-    /// `idle`, `running` or `paused`.
+    /// `idle`, `preparing`, `running` or `paused`.
     #[zbus(property)]
     async fn state(&self) -> String {
         self.snapshot.borrow().state.to_string()
@@ -267,9 +260,8 @@ impl CoachInterface {
     /// Sets the master volume, 0.0 to 1.0.
     #[zbus(property)]
     async fn set_volume(&mut self, volume: f64) -> zbus::fdo::Result<()> {
-        ask(&self.tx, Command::SetVolume(volume))
+        ask(&self.tx, |a| Request::SetVolume(volume, a))
             .await
-            .map(|_| ())
             .map_err(|e| zbus::fdo::Error::InvalidArgs(e.to_string()))
     }
 

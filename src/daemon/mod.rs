@@ -1,13 +1,19 @@
 //! letdownd: the background service that guides sessions out loud.
 //!
-//! One task (the [`coach`]) owns the engine, the mix and the audio output; the D-Bus interface
-//! ([`bus`]) and MPRIS ([`mpris`]) forward requests to it over a channel, and a publisher task
-//! turns its snapshots into property-change signals.
+//! One task (the [`coach`]) runs the session and holds the owners of the rest ([`scheduler`],
+//! [`audio`], [`preparer`]); the D-Bus interface ([`bus`]) and MPRIS ([`mpris`]) send it typed
+//! [`request`]s over a channel, and a publisher task turns its snapshots into property-change
+//! signals. docs/ARCHITECTURE.md shows how a command flows through them.
 
+pub mod audio;
 pub mod bus;
 pub mod coach;
 pub mod error;
+pub mod live;
 pub mod mpris;
+pub mod preparer;
+pub mod request;
+pub mod scheduler;
 pub mod snapshot;
 pub mod wallclock;
 pub mod zone;

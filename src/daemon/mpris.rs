@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, watch};
 use zbus::interface;
 use zbus::zvariant::{ObjectPath, OwnedValue, Value};
 
-use super::coach::{Command, Request, ask};
+use super::request::{Answer, Request, SessionCommand, ask};
 use super::snapshot::Snapshot;
 
 /// The MPRIS bus name, owned while a session runs.
@@ -78,11 +78,18 @@ impl MprisPlayer {
         Self { tx, snapshot }
     }
 
-    async fn send(&self, command: Command) -> zbus::fdo::Result<()> {
-        ask(&self.tx, command)
+    async fn send(&self, make: impl FnOnce(Answer<()>) -> Request) -> zbus::fdo::Result<()> {
+        ask(&self.tx, make)
             .await
-            .map(|_| ())
             .map_err(|e| zbus::fdo::Error::Failed(e.to_string()))
+    }
+
+    async fn session(&self, command: SessionCommand) -> zbus::fdo::Result<()> {
+        self.send(|a| Request::Session(command, a)).await
+    }
+
+    async fn start_default(&self) -> zbus::fdo::Result<()> {
+        self.send(|a| Request::Start(String::new(), a)).await
     }
 
     fn state(&self) -> &'static str {
@@ -132,18 +139,18 @@ pub fn playback_status(s: &Snapshot) -> &'static str {
 impl MprisPlayer {
     /// Next step.
     async fn next(&self) -> zbus::fdo::Result<()> {
-        self.send(Command::Next).await
+        self.session(SessionCommand::Next).await
     }
 
     /// Previous step.
     async fn previous(&self) -> zbus::fdo::Result<()> {
-        self.send(Command::Previous).await
+        self.session(SessionCommand::Previous).await
     }
 
     /// Pause.
     async fn pause(&self) -> zbus::fdo::Result<()> {
         if self.state() == "running" {
-            self.send(Command::Pause).await
+            self.session(SessionCommand::Pause).await
         } else {
             Ok(())
         }
@@ -152,8 +159,8 @@ impl MprisPlayer {
     /// Pause or resume; when idle, start the default routine.
     async fn play_pause(&self) -> zbus::fdo::Result<()> {
         match self.state() {
-            "idle" => self.send(Command::Start(String::new())).await,
-            _ => self.send(Command::TogglePause).await,
+            "idle" => self.start_default().await,
+            _ => self.session(SessionCommand::TogglePause).await,
         }
     }
 
@@ -162,15 +169,15 @@ impl MprisPlayer {
         if self.state() == "idle" {
             Ok(())
         } else {
-            self.send(Command::Stop).await
+            self.session(SessionCommand::Stop).await
         }
     }
 
     /// Resume, or start the default routine when idle.
     async fn play(&self) -> zbus::fdo::Result<()> {
         match self.state() {
-            "idle" => self.send(Command::Start(String::new())).await,
-            "paused" => self.send(Command::Resume).await,
+            "idle" => self.start_default().await,
+            "paused" => self.session(SessionCommand::Resume).await,
             _ => Ok(()),
         }
     }
@@ -220,7 +227,8 @@ impl MprisPlayer {
 
     #[zbus(property)]
     async fn set_volume(&mut self, volume: f64) -> zbus::fdo::Result<()> {
-        self.send(Command::SetVolume(volume.clamp(0.0, 1.0))).await
+        self.send(|a| Request::SetVolume(volume.clamp(0.0, 1.0), a))
+            .await
     }
 
     #[zbus(property(emits_changed_signal = "false"))]

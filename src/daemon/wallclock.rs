@@ -5,7 +5,7 @@
 //! the wall clock reaches the time (also right after a resume past it), and with
 //! `TFD_TIMER_CANCEL_ON_SET` it wakes when the clock is set (NTP, by hand), so the caller
 //! recomputes. No polling. A time-zone change does not set the clock (it is UTC underneath), so
-//! it does not wake this timer: daily times follow a new zone only from the next planning.
+//! it does not wake this timer: [`super::zone`] watches for that.
 
 use jiff::Timestamp;
 use nix::sys::time::TimeSpec;

@@ -1,7 +1,8 @@
-//! The coach without D-Bus: requests go in over its channel, a WAV file stands in for the
-//! sound device, and speech comes from espeak-ng (fast) into a temporary cache.
+//! The coach without D-Bus: requests go straight in, a WAV file stands in for the sound
+//! device, and speech comes from espeak-ng (fast) into a temporary cache.
 
 use super::*;
+use crate::prepare::prepare;
 
 /// A coach in a temporary home, with `config` as its config file text.
 fn coach(config: &str) -> (Coach, tempfile::TempDir) {
@@ -35,19 +36,33 @@ fn ready(c: &Coach) -> Arc<Ready> {
     Arc::new(prepare(routine, &c.cfg, &c.paths).unwrap())
 }
 
+/// Sends `make`'s request to the coach and returns the answer it gave at once.
+fn ask<T: std::fmt::Debug>(
+    c: &mut Coach,
+    make: impl FnOnce(Answer<T>) -> Request,
+) -> Result<T, CoachError> {
+    let (tx, mut rx) = oneshot::channel();
+    c.handle(make(tx));
+    rx.try_recv().expect("answered at once")
+}
+
+fn volume(c: &Coach) -> f32 {
+    c.audio.mix().volume()
+}
+
 #[tokio::test]
 async fn a_volume_set_during_a_quiet_session_is_kept_after_it() {
     let (mut c, _dir) = coach(ESPEAK);
     let r = ready(&c);
     c.begin(r, Starter::Scheduled { quiet: true });
     assert!(c.live.is_some(), "the session did not start");
-    assert_eq!(c.mix.lock().unwrap().volume(), 0.3, "quiet volume");
-    c.handle(Command::SetVolume(0.9)).await.unwrap();
-    assert_eq!(c.mix.lock().unwrap().volume(), 0.9);
-    c.handle(Command::Stop).await.unwrap();
+    assert_eq!(volume(&c), 0.3, "quiet volume");
+    ask(&mut c, |a| Request::SetVolume(0.9, a)).unwrap();
+    assert_eq!(volume(&c), 0.9);
+    ask(&mut c, |a| Request::Session(SessionCommand::Stop, a)).unwrap();
     assert!(c.drain_events(), "the session ended");
     assert_eq!(
-        c.mix.lock().unwrap().volume(),
+        volume(&c),
         0.9,
         "the end of the quiet session undid the user's volume"
     );
@@ -58,9 +73,9 @@ async fn a_quiet_session_goes_back_to_the_users_volume() {
     let (mut c, _dir) = coach(ESPEAK);
     let r = ready(&c);
     c.begin(r, Starter::Scheduled { quiet: true });
-    c.handle(Command::Stop).await.unwrap();
+    ask(&mut c, |a| Request::Session(SessionCommand::Stop, a)).unwrap();
     c.drain_events();
-    assert_eq!(c.mix.lock().unwrap().volume(), 0.8);
+    assert_eq!(volume(&c), 0.8);
 }
 
 #[tokio::test]
@@ -70,21 +85,71 @@ async fn where_am_i_past_the_phrase_bank_is_still_spoken() {
     c.begin(r, Starter::Client(oneshot::channel().0));
     assert!(c.live.is_some());
     // 30 s planned, 10 minutes more: no "ten minutes left" was prepared.
-    c.handle(Command::Extend(600)).await.unwrap();
-    let text = match c.handle(Command::WhereAmI).await.unwrap() {
-        Reply::Text(t) => t,
-        other => panic!("{other:?}"),
-    };
+    ask(&mut c, |a| Request::Session(SessionCommand::Extend(600), a)).unwrap();
+    let text = ask(&mut c, Request::WhereAmI).unwrap();
     assert!(text.contains("ten minutes"), "{text}");
-    let late = tokio::time::timeout(Duration::from_secs(20), c.spoken_rx.recv())
+    let done = tokio::time::timeout(Duration::from_secs(20), c.preparer.next())
         .await
         .expect("the missing phrase was never synthesized")
-        .expect("a clip");
-    assert!(late.1.duration() > Duration::from_millis(500));
-    c.mix.lock().unwrap().interrupt();
-    c.play_late_phrase(late.0, late.1);
-    assert!(
-        !c.mix.lock().unwrap().is_silent(),
-        "the phrase was not played"
-    );
+        .expect("a phrase");
+    let Done::Spoken(what, clip) = done else {
+        panic!("not a phrase")
+    };
+    assert!(clip.duration() > Duration::from_millis(500));
+    c.audio.mix().interrupt();
+    c.play_phrase(what, clip);
+    assert!(!c.audio.mix().is_silent(), "the phrase was not played");
+}
+
+#[tokio::test]
+async fn a_start_waits_for_its_preparation_and_other_calls_do_not() {
+    let (mut c, _dir) = coach(ESPEAK);
+    let (tx, mut started) = oneshot::channel();
+    c.handle(Request::Start("short".into(), tx));
+    assert!(c.pending.is_some(), "not waiting for its speech");
+    assert!(started.try_recv().is_err(), "answered before it started");
+    // Meanwhile every other call is answered at once.
+    let routines = ask(&mut c, Request::ListRoutines).unwrap();
+    assert!(routines.iter().any(|r| r.0 == "short"));
+    let err = ask(&mut c, |a| Request::Start(String::new(), a)).unwrap_err();
+    assert!(matches!(err, CoachError::AlreadyRunning(_)), "{err:?}");
+    let done = tokio::time::timeout(Duration::from_secs(30), c.preparer.next())
+        .await
+        .unwrap()
+        .unwrap();
+    let Done::Prepared(p) = done else {
+        panic!("not a preparation")
+    };
+    c.on_prepared(*p);
+    started.try_recv().unwrap().unwrap();
+    assert!(c.live.is_some() && c.pending.is_none());
+}
+
+#[tokio::test]
+async fn typed_answers_carry_named_errors() {
+    let (mut c, _dir) = coach(ESPEAK);
+    let err = ask(&mut c, |a| Request::Session(SessionCommand::Pause, a)).unwrap_err();
+    assert!(matches!(err, CoachError::NotRunning(_)), "{err:?}");
+    let err = ask(&mut c, |a| Request::SetVolume(2.0, a)).unwrap_err();
+    assert!(matches!(err, CoachError::InvalidArgument(_)), "{err:?}");
+    let err = ask(&mut c, |answer| {
+        Request::Schedule(ScheduleRequest::Add {
+            when: "in 5m".into(),
+            routine: "nonesuch".into(),
+            answer,
+        })
+    })
+    .unwrap_err();
+    assert!(matches!(err, CoachError::UnknownRoutine(_)), "{err:?}");
+    let id = ask(&mut c, |answer| {
+        Request::Schedule(ScheduleRequest::Add {
+            when: "in 5m".into(),
+            routine: "short".into(),
+            answer,
+        })
+    })
+    .unwrap();
+    let up = ask(&mut c, |a| Request::Schedule(ScheduleRequest::Upcoming(a))).unwrap();
+    assert_eq!(up[0].0, id.to_string());
+    assert_eq!(up[0].3, "short");
 }

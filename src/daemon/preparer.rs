@@ -1,0 +1,190 @@
+//! Speech beside the coach: preparing routines and synthesizing single phrases on blocking
+//! threads, so the coach answers calls and keeps cues on time while a synthesizer works
+//! (seconds with a cold cache; bounded by each engine's time limit).
+//!
+//! Results come back over channels that the coach selects on.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use super::error::CoachError;
+use crate::clip::Clip;
+use crate::config::Config;
+use crate::paths::Paths;
+use crate::prepare::{Ready, prepare};
+use crate::routine::{Routine, VoiceOverride};
+
+/// A routine prepared, or why it could not be, back from a blocking thread.
+pub struct Prepared {
+    /// The routine's name.
+    pub name: String,
+    generation: u64,
+    result: Result<Ready, CoachError>,
+}
+
+/// What a finished preparation means for the coach.
+pub enum Finished {
+    /// Ready to play (and kept).
+    Ready(Arc<Ready>),
+    /// It failed.
+    Failed(CoachError),
+    /// The config changed while it ran: it was dropped; prepare again if still wanted.
+    Stale,
+}
+
+/// What a phrase synthesized beside the coach is for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PhraseFor {
+    /// A "where am I" phrase of this session.
+    Session(u64),
+    /// A heads-up before a scheduled session.
+    HeadsUp,
+}
+
+/// Something synthesized beside the coach.
+pub enum Done {
+    /// A routine's preparation ended.
+    Prepared(Box<Prepared>),
+    /// A phrase is ready to be said.
+    Spoken(PhraseFor, Clip),
+}
+
+/// Prepared routines, preparations in flight, and phrases being synthesized.
+pub struct Preparer {
+    prepared: HashMap<String, Arc<Ready>>,
+    preparing: HashSet<String>,
+    /// Bumped when the config changes: preparations begun before are stale.
+    generation: u64,
+    tx: mpsc::UnboundedSender<Done>,
+    rx: mpsc::UnboundedReceiver<Done>,
+}
+
+impl Default for Preparer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Preparer {
+    /// Nothing prepared yet.
+    pub fn new() -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        Self {
+            prepared: HashMap::new(),
+            preparing: HashSet::new(),
+            generation: 0,
+            tx,
+            rx,
+        }
+    }
+
+    /// The prepared routine, when what is in memory still matches its file and the config,
+    /// and its speech is still in the cache (a deleted cache is prepared again).
+    pub fn ready_for(&self, routine: &Routine) -> Option<Arc<Ready>> {
+        self.prepared
+            .get(&routine.name)
+            .filter(|r| r.routine == *routine && r.sounds.intact())
+            .cloned()
+    }
+
+    /// The prepared routine `name`, as it was last prepared (for its length).
+    pub fn last_prepared(&self, name: &str) -> Option<&Arc<Ready>> {
+        self.prepared.get(name)
+    }
+
+    /// Prepares `routine` on a blocking thread, unless it is ready or being prepared.
+    pub fn prepare(&mut self, routine: Routine, cfg: &Config, paths: &Paths) {
+        if self.ready_for(&routine).is_some() || !self.preparing.insert(routine.name.clone()) {
+            return;
+        }
+        let (cfg, paths, tx) = (cfg.clone(), paths.clone(), self.tx.clone());
+        let generation = self.generation;
+        let name = routine.name.clone();
+        log::info!("preparing \"{name}\"");
+        tokio::task::spawn_blocking(move || {
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                prepare(routine, &cfg, &paths).map_err(|e| CoachError::SpeechFailed(e.to_string()))
+            }))
+            .unwrap_or_else(|_| {
+                Err(CoachError::SpeechFailed(
+                    "preparing the speech failed unexpectedly (see the log)".into(),
+                ))
+            });
+            let _ = tx.send(Done::Prepared(Box::new(Prepared {
+                name,
+                generation,
+                result,
+            })));
+        });
+    }
+
+    /// The config changed: everything prepared (and in flight) is out of date.
+    pub fn config_changed(&mut self) {
+        self.prepared.clear();
+        self.generation += 1;
+    }
+
+    /// The next preparation or phrase finished beside the coach.
+    pub async fn next(&mut self) -> Option<Done> {
+        self.rx.recv().await
+    }
+
+    /// Takes a finished preparation in: keeps what is ready and logs what happened.
+    pub fn finish(&mut self, p: Prepared) -> Finished {
+        self.preparing.remove(&p.name);
+        if p.generation != self.generation {
+            log::debug!("discarding a stale preparation of \"{}\"", p.name);
+            return Finished::Stale;
+        }
+        match p.result {
+            Ok(ready) => {
+                for w in &ready.warnings {
+                    log::warn!("{w}");
+                }
+                log::info!(
+                    "prepared \"{}\" ({} texts synthesized) in {:?}",
+                    p.name,
+                    ready.synthesized,
+                    ready.took
+                );
+                let ready = Arc::new(ready);
+                self.prepared.insert(p.name, Arc::clone(&ready));
+                Finished::Ready(ready)
+            }
+            Err(e) => {
+                log::error!("could not prepare \"{}\": {e}", p.name);
+                Finished::Failed(e)
+            }
+        }
+    }
+
+    /// Synthesizes `text` (a phrase no routine prepared) on a blocking thread; the clip comes
+    /// back from [`Preparer::next`] tagged `what`.
+    pub fn speak(
+        &self,
+        text: String,
+        what: PhraseFor,
+        cfg: &Config,
+        routine_voice: &VoiceOverride,
+        paths: &Paths,
+    ) {
+        let (voice_cfg, routine_voice) = (cfg.voice.clone(), routine_voice.clone());
+        let (cache_dir, tx) = (paths.cache_dir.clone(), self.tx.clone());
+        tokio::task::spawn_blocking(move || {
+            let clip = crate::voice::voice_for(&voice_cfg, &routine_voice, &cache_dir)
+                .and_then(|v| {
+                    v.prepare(std::slice::from_ref(&text))
+                        .map_err(|e| e.to_string())
+                })
+                .and_then(|p| p.clips[&text].load());
+            match clip {
+                Ok(c) => {
+                    let _ = tx.send(Done::Spoken(what, c));
+                }
+                Err(e) => log::warn!("could not speak \"{text}\": {e}"),
+            }
+        });
+    }
+}

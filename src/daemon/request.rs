@@ -1,0 +1,129 @@
+//! What clients (D-Bus, MPRIS) ask of the coach, each request with an answer of its own type.
+//!
+//! A request carries the channel its answer goes back on (as mini-redis does), typed per
+//! request: the bus side can never receive an answer of the wrong shape, so it has no fallback
+//! to invent.
+
+use std::collections::HashMap;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::error::CoachError;
+
+/// Where a request's answer goes.
+pub type Answer<T> = oneshot::Sender<Result<T, CoachError>>;
+
+/// A routine as listed: (name, title, where it comes from, or why it is broken).
+pub type RoutineRow = (String, String, String);
+/// A logged feed: (id, start in Unix seconds, side, note).
+pub type FeedRow = (u64, i64, String, String);
+/// An upcoming session: (id, start in Unix seconds, why, routine).
+pub type UpcomingRow = (String, i64, String, String);
+
+/// A command for the running session.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SessionCommand {
+    /// Stop the session.
+    Stop,
+    /// Pause.
+    Pause,
+    /// Resume.
+    Resume,
+    /// Pause or resume.
+    TogglePause,
+    /// Next step.
+    Next,
+    /// Previous step.
+    Previous,
+    /// Say the prompt again.
+    Repeat,
+    /// Lengthen the current step by seconds (1 to 1800).
+    Extend(u32),
+}
+
+/// A change to, or a question about, feeds and schedules.
+#[derive(Debug)]
+pub enum ScheduleRequest {
+    /// Log a feed that started at `start` (Unix seconds); returns its id.
+    LogFeed {
+        /// Start, Unix seconds.
+        start: i64,
+        /// left, right, both or "".
+        side: String,
+        /// Free text.
+        note: String,
+        /// The new id.
+        answer: Answer<u64>,
+    },
+    /// Correct a feed's start (and side, unless "").
+    CorrectFeed {
+        /// The feed.
+        id: u64,
+        /// New start, Unix seconds.
+        start: i64,
+        /// New side, or "" to keep it.
+        side: String,
+        /// Done.
+        answer: Answer<()>,
+    },
+    /// Delete a feed.
+    DeleteFeed(u64, Answer<()>),
+    /// The most recent feeds (0 = all), oldest first.
+    ListFeeds(u32, Answer<Vec<FeedRow>>),
+    /// Set the feed plan (an empty map clears it); returns warnings.
+    SetFeedPlan(HashMap<String, String>, Answer<Vec<String>>),
+    /// Add a schedule ("at 16:40", "in 25m", "daily 06:30") for a routine ("" = default).
+    Add {
+        /// When, as people say it.
+        when: String,
+        /// The routine.
+        routine: String,
+        /// The new id.
+        answer: Answer<u64>,
+    },
+    /// Cancel a schedule by id, or the feed plan with "plan".
+    Cancel(String, Answer<()>),
+    /// Move the next scheduled session later by seconds.
+    Snooze(u32, Answer<()>),
+    /// Skip the next scheduled session.
+    Skip(Answer<()>),
+    /// What will fire, soonest first.
+    Upcoming(Answer<Vec<UpcomingRow>>),
+    /// Notices not yet told (missed sessions), cleared by reading.
+    TakeNotices(Answer<Vec<String>>),
+}
+
+/// Everything a client can ask.
+#[derive(Debug)]
+pub enum Request {
+    /// Start a routine ("" = the configured default); answered when it has started.
+    Start(String, Answer<()>),
+    /// A command for the running session.
+    Session(SessionCommand, Answer<()>),
+    /// Speak and return where the session is.
+    WhereAmI(Answer<String>),
+    /// Every routine.
+    ListRoutines(Answer<Vec<RoutineRow>>),
+    /// Re-read config and routines; returns the problems found.
+    Reload(Answer<Vec<String>>),
+    /// Set the master volume, 0.0 to 1.0.
+    SetVolume(f64, Answer<()>),
+    /// Feeds and schedules.
+    Schedule(ScheduleRequest),
+}
+
+/// Sends the request `make` builds to the coach and waits for its answer.
+pub async fn ask<T>(
+    tx: &mpsc::Sender<Request>,
+    make: impl FnOnce(Answer<T>) -> Request,
+) -> Result<T, CoachError> {
+    let gone = || CoachError::NotRunning("letdownd is shutting down".into());
+    let (answer, rx) = oneshot::channel();
+    tx.send(make(answer)).await.map_err(|_| gone())?;
+    rx.await.map_err(|_| gone())?
+}
+
+/// Answers `answer` with `result` (a client that went away is no error).
+pub fn reply<T>(answer: Answer<T>, result: Result<T, CoachError>) {
+    let _ = answer.send(result);
+}

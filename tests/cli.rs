@@ -172,3 +172,143 @@ fn tones_are_written_as_wav_files() {
     let s = common::read_wav(&dir.join("step-start.wav"));
     assert!(common::rms(&s) > 0.02);
 }
+
+mod any_arguments {
+    //! No command line may panic: whatever the arguments, `letdown` ends with a message, and a
+    //! non-zero exit when it could not do what was asked. Run with no bus at all, so remote
+    //! commands fail fast after parsing.
+
+    use proptest::prelude::*;
+    use std::process::Command;
+
+    const COMMANDS: &[&str] = &[
+        "start",
+        "stop",
+        "pause",
+        "resume",
+        "toggle",
+        "next",
+        "previous",
+        "repeat",
+        "extend",
+        "where",
+        "status",
+        "volume",
+        "reload",
+        "fed",
+        "feeds",
+        "feed-plan",
+        "schedule",
+        "upcoming",
+        "cancel",
+        "snooze",
+        "skip",
+        "shortcuts",
+        "routines",
+        "check",
+        "plan",
+        "render",
+        "prepare",
+        "tones",
+        "completions",
+    ];
+    const FLAGS: &[&str] = &[
+        "--at",
+        "--ago",
+        "--side",
+        "--note",
+        "--limit",
+        "--csv",
+        "--interval",
+        "--times",
+        "--lead",
+        "--routine",
+        "--quiet-hours",
+        "--quiet",
+        "--clear",
+        "--json",
+        "--follow",
+        "--timeout",
+        "--desktop",
+        "-o",
+        "delete",
+        "fix",
+        "at",
+        "in",
+        "daily",
+    ];
+
+    fn value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("20000y".to_string()),
+            Just("-1".to_string()),
+            Just("18446744073709551616".to_string()),
+            Just("25:61".to_string()),
+            Just("99:99-00:00".to_string()),
+            Just("1e300s".to_string()),
+            Just("0s".to_string()),
+            Just("".to_string()),
+            (0u64..u64::MAX).prop_map(|n| n.to_string()),
+            (
+                0u64..100_000,
+                prop::sample::select(vec!["ms", "s", "m", "h", "d", "w", "y"])
+            )
+                .prop_map(|(n, u)| format!("{n}{u}")),
+            "[ -~]{0,12}",
+        ]
+    }
+
+    /// Flags with values (and stray words), given to every command in turn.
+    fn arguments() -> impl Strategy<Value = Vec<String>> {
+        prop::collection::vec(
+            (prop::sample::select(FLAGS).prop_map(String::from), value()),
+            0..3,
+        )
+        .prop_map(|pairs| pairs.into_iter().flat_map(|(f, v)| [f, v]).collect())
+    }
+
+    fn run(args: &[String]) -> std::process::Output {
+        let dir = tempfile::tempdir().unwrap();
+        Command::new(env!("CARGO_BIN_EXE_letdown"))
+            .args(args)
+            .current_dir(dir.path())
+            .env("XDG_CONFIG_HOME", dir.path().join("config"))
+            .env("XDG_CACHE_HOME", dir.path().join("cache"))
+            .env("XDG_DATA_HOME", dir.path().join("data"))
+            .env(
+                "DBUS_SESSION_BUS_ADDRESS",
+                format!("unix:path={}/no-bus", dir.path().display()),
+            )
+            .env_remove("LETDOWN_CONFIG")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_feed_twenty_thousand_years_ago_is_refused_not_a_panic() {
+        let out = run(&["fed".into(), "--ago".into(), "20000y".into()]);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("outside"));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(60))]
+
+        #[test]
+        fn no_arguments_make_letdown_panic(rest in arguments()) {
+            for command in COMMANDS {
+            let args: Vec<String> =
+                std::iter::once(command.to_string()).chain(rest.iter().cloned()).collect();
+            let out = run(&args);
+            let err = String::from_utf8_lossy(&out.stderr);
+            prop_assert!(!err.contains("panicked"), "letdown {:?} panicked: {}", args, err);
+            prop_assert_ne!(out.status.code(), Some(101), "letdown {:?}: {}", args, err);
+            prop_assert!(out.status.code().is_some(), "letdown {:?} was killed by a signal", args);
+            if !out.status.success() {
+                prop_assert!(!err.trim().is_empty(), "letdown {:?} failed without a word", args);
+            }
+            }
+        }
+    }
+}

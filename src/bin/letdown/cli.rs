@@ -1,0 +1,303 @@
+//! The command line: every command, its arguments, and the value parsers that turn durations
+//! and times into values before anything runs (a bad value is clap's usage error, exit 2).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use letdown::duration::parse_duration;
+use letdown::schedule::{HourMinute, parse_hm, parse_window};
+
+/// A calm voice that walks you through a timed routine, step by step, with soft tones between.
+///
+/// Routines are TOML files: built-in ones (`letdown routines` lists them) and your own in
+/// ~/.config/letdown/routines/. Settings live in ~/.config/letdown/config.toml.
+#[derive(Parser)]
+#[command(name = "letdown", version, about, long_about, after_help = EXAMPLES)]
+pub struct Cli {
+    /// Read settings from this file instead of ~/.config/letdown/config.toml.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// How long a command waits for letdownd to answer, starting it included (e.g. 5s, 1m).
+    /// A `start` whose routine's speech is still being synthesized waits for that too.
+    #[arg(long, global = true, value_name = "DURATION", default_value = "5s",
+          value_parser = timeout)]
+    pub timeout: Duration,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+const EXAMPLES: &str = "Examples:
+  letdown start                             start the default routine (letdownd speaks it)
+  letdown toggle                            pause or resume: bind this to a key
+  letdown next / previous / repeat          move between steps, or hear the step again
+  letdown status --follow                   watch the session's progress
+  letdown routines                          list the routines you can run
+  letdown plan lactation-massage            show when each step starts
+  letdown render lactation-massage -o s.wav put a whole session in a WAV file
+  letdown check ~/.config/letdown/routines/*.toml
+                                            find every mistake in your routines";
+
+/// Every command: those letdownd answers, and those run here.
+#[derive(Subcommand)]
+pub enum Command {
+    #[command(flatten)]
+    Remote(Remote),
+    #[command(flatten)]
+    Local(Local),
+}
+
+/// Commands that letdownd answers over D-Bus (see docs/DBUS.md).
+#[derive(Subcommand)]
+pub enum Remote {
+    /// Start a routine in letdownd (the configured default when no ROUTINE is given).
+    Start {
+        /// A routine name (see `letdown routines`).
+        routine: Option<String>,
+    },
+    /// Stop the session.
+    Stop,
+    /// Pause the session; sound stops at once and the step's clock holds.
+    Pause,
+    /// Resume a paused session where it left off.
+    Resume,
+    /// Pause if running, resume if paused: the one key to bind.
+    Toggle,
+    /// Skip to the next step.
+    Next,
+    /// Go back to the previous step.
+    Previous,
+    /// Say the current step's instruction again (no hands-on time is lost).
+    Repeat,
+    /// Give the current step more time, e.g. `letdown extend 30s`.
+    Extend {
+        /// How much longer: 30s, 1m, 1m30s (up to 30 minutes).
+        #[arg(value_parser = extension)]
+        by: Duration,
+    },
+    /// Say (and print) which step this is and how much time is left.
+    Where,
+    /// Show the session's state in one line.
+    Status {
+        /// Keep showing live progress with a progress bar until the session ends.
+        #[arg(long)]
+        follow: bool,
+        /// Print JSON, for scripts.
+        #[arg(long, conflicts_with = "follow")]
+        json: bool,
+    },
+    /// Show or set letdownd's volume (0 to 100).
+    Volume {
+        /// New volume in percent.
+        #[arg(value_parser = clap::value_parser!(u8).range(0..=100))]
+        percent: Option<u8>,
+    },
+    /// Make letdownd re-read its config and routines.
+    Reload,
+    /// Log that a feed started (now, or --at / --ago), so the feed plan can predict the next.
+    Fed {
+        /// When it started, local time HH:MM (today, or yesterday if that is later than now).
+        #[arg(long, value_name = "HH:MM", conflicts_with = "ago", value_parser = hour_minute)]
+        at: Option<HourMinute>,
+        /// How long ago it started, e.g. 20m (up to 2 days).
+        #[arg(long, value_name = "DURATION", value_parser = ago)]
+        ago: Option<Duration>,
+        /// Which side: left, right or both.
+        #[arg(long, value_parser = ["left", "right", "both"])]
+        side: Option<String>,
+        /// A note.
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// List logged feeds; `feeds delete ID` and `feeds fix ID --at HH:MM` correct mistakes.
+    Feeds {
+        #[command(subcommand)]
+        action: Option<FeedsAction>,
+        /// How many recent feeds to show (0 = all).
+        #[arg(long, default_value_t = 10)]
+        limit: u32,
+        /// Print CSV (id,start,side,note) instead.
+        #[arg(long)]
+        csv: bool,
+    },
+    /// Show the feed plan, or set it: `feed-plan --interval 3h --lead 10m`.
+    FeedPlan {
+        /// Start-to-start interval between feeds, e.g. 3h.
+        #[arg(long, value_parser = duration)]
+        interval: Option<Duration>,
+        /// Fixed feed times instead, e.g. 06:00,09:30,13:00.
+        #[arg(long, value_name = "HH:MM,...", value_delimiter = ',', value_parser = hour_minute)]
+        times: Option<Vec<HourMinute>>,
+        /// How long before the feed the session starts, e.g. 10m.
+        #[arg(long, value_parser = duration)]
+        lead: Option<Duration>,
+        /// The routine (default: the configured default routine).
+        #[arg(long)]
+        routine: Option<String>,
+        /// Quiet hours, e.g. 22:00-06:00.
+        #[arg(long, value_name = "HH:MM-HH:MM", value_parser = window)]
+        quiet_hours: Option<(HourMinute, HourMinute)>,
+        /// In quiet hours: skip (default) or quieter.
+        #[arg(long, value_parser = ["skip", "quieter"])]
+        quiet: Option<String>,
+        /// Remove the feed plan.
+        #[arg(long)]
+        clear: bool,
+    },
+    /// Schedule a session: `schedule at 16:40`, `schedule in 25m`, `schedule daily 06:30`.
+    Schedule {
+        /// at, in or daily.
+        #[arg(value_parser = ["at", "in", "daily"])]
+        kind: String,
+        /// The time (HH:MM) or the delay (25m).
+        when: String,
+        /// The routine (default: the configured default routine).
+        routine: Option<String>,
+    },
+    /// List what will fire, and why, with ids.
+    Upcoming,
+    /// Cancel a schedule by id (see `letdown upcoming`), or the feed plan with `plan`.
+    Cancel {
+        /// The id, or `plan`.
+        id: String,
+    },
+    /// Move the next scheduled session later, e.g. `letdown snooze 5m` (up to a day).
+    Snooze {
+        /// How much later.
+        #[arg(value_parser = snooze)]
+        by: Duration,
+    },
+    /// Skip the next scheduled session.
+    Skip,
+}
+
+/// Corrections to the feed log.
+#[derive(Subcommand)]
+pub enum FeedsAction {
+    /// Delete a mistaken feed.
+    Delete {
+        /// Its id (see `letdown feeds`).
+        id: u64,
+    },
+    /// Correct a feed's start time (and side).
+    Fix {
+        /// Its id.
+        id: u64,
+        /// The right start, local HH:MM.
+        #[arg(long, value_parser = hour_minute)]
+        at: HourMinute,
+        /// The right side.
+        #[arg(long, value_parser = ["left", "right", "both"])]
+        side: Option<String>,
+    },
+}
+
+/// Commands run here, without letdownd.
+#[derive(Subcommand)]
+pub enum Local {
+    /// Print (or install) keyboard shortcuts for your desktop.
+    Shortcuts {
+        /// gnome, kde, sway, i3 or hyprland (default: detected from XDG_CURRENT_DESKTOP).
+        #[arg(long)]
+        desktop: Option<String>,
+        /// Install them (GNOME: through gsettings); otherwise they are printed.
+        #[arg(long, conflicts_with = "remove")]
+        install: bool,
+        /// Remove letdown's GNOME shortcuts again (scripts/uninstall does this).
+        #[arg(long)]
+        remove: bool,
+    },
+    /// List the routines you can run (your own replace built-in ones of the same name).
+    Routines,
+    /// Check routine files and report every problem with its file, line and column.
+    ///
+    /// Exits with status 1 if any file has a problem. With no FILE, checks your config and every
+    /// routine in ~/.config/letdown/routines/.
+    Check {
+        /// Routine files to check.
+        files: Vec<PathBuf>,
+    },
+    /// Print a routine's timeline: when each step starts, how long its prompt and hands-on
+    /// time are, and the total.
+    ///
+    /// Prompts are synthesized first (or taken from the cache) since their lengths set the
+    /// timeline.
+    Plan {
+        /// A routine name or a path to a .toml file.
+        routine: String,
+        /// Print the full plan, every cue included, as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Render a whole session into a WAV file (48 kHz mono), every sound at its exact time.
+    Render {
+        /// A routine name or a path to a .toml file.
+        routine: String,
+        /// The WAV file to write.
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+    },
+    /// Synthesize and cache every prompt of a routine now, so it starts without delay later.
+    Prepare {
+        /// A routine name or a path to a .toml file.
+        routine: String,
+    },
+    /// Write the earcons (tones) as WAV files into a directory, to listen to or reuse.
+    Tones {
+        /// Directory to write into (created if missing).
+        dir: PathBuf,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// A duration within `min..=max`, e.g. "5m".
+fn bounded(text: &str, min: Duration, max: Duration) -> Result<Duration, String> {
+    let d = parse_duration(text)?;
+    if d < min || d > max {
+        return Err(format!(
+            "{text} is outside {} to {}",
+            letdown::duration::show(min),
+            letdown::duration::show(max)
+        ));
+    }
+    Ok(d)
+}
+
+fn duration(text: &str) -> Result<Duration, String> {
+    bounded(
+        text,
+        Duration::from_secs(1),
+        Duration::from_secs(7 * 86_400),
+    )
+}
+
+fn timeout(text: &str) -> Result<Duration, String> {
+    bounded(text, Duration::from_millis(100), Duration::from_secs(3600))
+}
+
+fn extension(text: &str) -> Result<Duration, String> {
+    bounded(text, Duration::from_secs(1), Duration::from_secs(1800))
+}
+
+fn snooze(text: &str) -> Result<Duration, String> {
+    bounded(text, Duration::from_secs(1), Duration::from_secs(86_400))
+}
+
+fn ago(text: &str) -> Result<Duration, String> {
+    bounded(text, Duration::ZERO, Duration::from_secs(2 * 86_400))
+}
+
+fn hour_minute(text: &str) -> Result<HourMinute, String> {
+    parse_hm(text)
+}
+
+fn window(text: &str) -> Result<(HourMinute, HourMinute), String> {
+    parse_window(text)
+}

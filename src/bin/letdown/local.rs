@@ -1,0 +1,288 @@
+//! The commands run here, without letdownd: routines, checks, plans, rendering, preparing,
+//! tones, shortcuts and completions.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::CommandFactory;
+
+use letdown::clip::{to_samples, write_wav};
+use letdown::config::Config;
+use letdown::duration::{clock, show};
+use letdown::paths::Paths;
+use letdown::plan::{Plan, Sound};
+use letdown::prepare::{Ready, prepare};
+use letdown::render::{Levels, render};
+use letdown::routine::{Library, RoutineSource};
+use letdown::tones::Earcon;
+
+use crate::cli::{Cli, Local};
+
+/// Runs a local command; `config` is `--config`.
+pub fn run(command: Local, config: &Option<PathBuf>, paths: &Paths) -> anyhow::Result<ExitCode> {
+    match command {
+        Local::Shortcuts { remove: true, .. } => letdown::shortcuts::remove()?,
+        Local::Shortcuts {
+            desktop, install, ..
+        } => letdown::shortcuts::run(desktop, install)?,
+        Local::Routines => routines(paths),
+        Local::Check { files } => return check(files, config, paths),
+        Local::Plan { routine, json } => plan(&routine, json, config, paths)?,
+        Local::Render { routine, output } => render_wav(&routine, &output, config, paths)?,
+        Local::Prepare { routine } => prepare_now(&routine, config, paths)?,
+        Local::Tones { dir } => tones(&dir, config, paths)?,
+        Local::Completions { shell } => clap_complete::generate(
+            shell,
+            &mut Cli::command(),
+            "letdown",
+            &mut std::io::stdout(),
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn routines(paths: &Paths) {
+    let lib = Library::new(paths.clone());
+    for e in lib.list() {
+        let from = match &e.source {
+            RoutineSource::BuiltIn => "built-in".to_string(),
+            RoutineSource::File(p) => p.display().to_string(),
+        };
+        match &e.routine {
+            Ok(r) => println!(
+                "{:<22} {:<34} {:>3} steps, {:>6} hands-on  ({from})",
+                r.name,
+                r.title,
+                r.steps.len(),
+                show(r.hands_on_total())
+            ),
+            Err(errs) => println!(
+                "{:<22} BROKEN: {} problem(s); run `letdown check {from}`",
+                e.name,
+                errs.len()
+            ),
+        }
+    }
+}
+
+fn plan(routine: &str, json: bool, config: &Option<PathBuf>, paths: &Paths) -> anyhow::Result<()> {
+    let cfg = load_config(config, paths)?;
+    let r = ready(routine, &cfg, paths)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&plan_json(&r))?);
+    } else {
+        print_plan(&r.plan, &r);
+    }
+    Ok(())
+}
+
+fn render_wav(
+    routine: &str,
+    output: &std::path::Path,
+    config: &Option<PathBuf>,
+    paths: &Paths,
+) -> anyhow::Result<()> {
+    let cfg = load_config(config, paths)?;
+    let r = ready(routine, &cfg, paths)?;
+    let started = std::time::Instant::now();
+    let levels = Levels {
+        volume: cfg.volume as f32,
+        earcons: cfg.earcon_volume as f32,
+    };
+    let out = render(&r, levels).map_err(anyhow::Error::msg)?;
+    write_wav(output, &out.samples).map_err(anyhow::Error::msg)?;
+    eprintln!(
+        "letdown: wrote {} ({} of audio, {} steps) in {}",
+        output.display(),
+        show(r.plan.total()),
+        r.plan.steps.len(),
+        show(started.elapsed())
+    );
+    Ok(())
+}
+
+fn prepare_now(routine: &str, config: &Option<PathBuf>, paths: &Paths) -> anyhow::Result<()> {
+    let cfg = load_config(config, paths)?;
+    let r = ready(routine, &cfg, paths)?;
+    println!(
+        "{}: ready ({} texts synthesized, the rest cached) in {}",
+        r.routine.name,
+        r.synthesized,
+        show(r.took)
+    );
+    Ok(())
+}
+
+fn tones(dir: &std::path::Path, config: &Option<PathBuf>, paths: &Paths) -> anyhow::Result<()> {
+    let cfg = load_config(config, paths)?;
+    std::fs::create_dir_all(dir)?;
+    for e in Earcon::ALL {
+        let path = dir.join(format!("{}.wav", e.name()));
+        cfg.earcons
+            .render(e)
+            .write_wav(&path)
+            .map_err(anyhow::Error::msg)?;
+        println!("{}", path.display());
+    }
+    Ok(())
+}
+
+fn load_config(cli_path: &Option<PathBuf>, paths: &Paths) -> anyhow::Result<Config> {
+    let path = cli_path.clone().unwrap_or_else(|| paths.config_file());
+    if cli_path.is_some() && !path.exists() {
+        anyhow::bail!("config file {} does not exist", path.display());
+    }
+    Config::load(&path).map_err(|e| anyhow::anyhow!("problems in the config file:\n{e}"))
+}
+
+fn ready(name: &str, cfg: &Config, paths: &Paths) -> anyhow::Result<Ready> {
+    let lib = Library::new(paths.clone());
+    let routine = lib.find(name)?;
+    let ready = prepare(routine, cfg, paths)?;
+    for w in &ready.warnings {
+        eprintln!("letdown: warning: {w}");
+    }
+    Ok(ready)
+}
+
+fn check(files: Vec<PathBuf>, config: &Option<PathBuf>, paths: &Paths) -> anyhow::Result<ExitCode> {
+    let lib = Library::new(paths.clone());
+    let mut problems = 0usize;
+    let files = if files.is_empty() {
+        let cfg_path = config.clone().unwrap_or_else(|| paths.config_file());
+        if let Err(e) = Config::load(&cfg_path) {
+            problems += e.0.len();
+            println!("{e}");
+        }
+        let mut v: Vec<PathBuf> = std::fs::read_dir(&paths.routines_dir)
+            .map(|d| {
+                d.filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    } else {
+        files
+    };
+    let mut names: HashMap<String, PathBuf> = HashMap::new();
+    let mut ok = 0usize;
+    for f in &files {
+        let entry = lib.load_file(f);
+        match entry.routine {
+            Ok(r) => {
+                if let Some(first) = names.get(&r.name) {
+                    problems += 1;
+                    println!(
+                        "{}:1:1: name: duplicate routine name \"{}\", also used by {}",
+                        f.display(),
+                        r.name,
+                        first.display()
+                    );
+                } else {
+                    names.insert(r.name.clone(), f.clone());
+                    ok += 1;
+                }
+            }
+            Err(errs) => {
+                problems += errs.len();
+                for e in errs {
+                    println!("{e}");
+                }
+            }
+        }
+    }
+    if problems > 0 {
+        eprintln!(
+            "letdown: {problems} problem(s) found; {ok} of {} routine file(s) are fine",
+            files.len()
+        );
+        Ok(ExitCode::FAILURE)
+    } else {
+        eprintln!(
+            "letdown: {} routine file(s) checked, no problems",
+            files.len()
+        );
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+fn sound_name(sound: Sound) -> String {
+    match sound {
+        Sound::Tone(e) => format!("tone:{}", e.name()),
+        Sound::Prompt(i) => format!("prompt:{}", i + 1),
+        Sound::Phrase(p) => format!("phrase:{}", p.text()),
+    }
+}
+
+fn print_plan(plan: &Plan, r: &Ready) {
+    println!("{} ({})", plan.title, plan.routine);
+    println!(
+        "{:>3}  {:<32} {:>10} {:>8} {:>9}",
+        "#", "step", "starts", "prompt", "hands-on"
+    );
+    let mut start = std::time::Duration::ZERO;
+    for (i, s) in plan.steps.iter().enumerate() {
+        println!(
+            "{:>3}  {:<32} {:>10} {:>8} {:>9}",
+            i + 1,
+            s.title,
+            clock(start),
+            show(s.prompt_len),
+            show(s.hands_on)
+        );
+        start += s.length;
+    }
+    println!(
+        "total {} ({} hands-on)",
+        clock(plan.total()),
+        show(r.routine.hands_on_total())
+    );
+}
+
+fn plan_json(r: &Ready) -> serde_json::Value {
+    let plan = &r.plan;
+    let mut start = std::time::Duration::ZERO;
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+    let steps: Vec<serde_json::Value> = plan
+        .steps
+        .iter()
+        .map(|s| {
+            let cues: Vec<serde_json::Value> = s
+                .cues
+                .iter()
+                .map(|c| {
+                    serde_json::json!({
+                        "sound": sound_name(c.sound),
+                        "at_ms": ms(start + c.at),
+                        "at_sample": to_samples(start + c.at),
+                        "len_ms": ms(c.len),
+                        "len_samples": to_samples(c.len),
+                    })
+                })
+                .collect();
+            let v = serde_json::json!({
+                "title": s.title,
+                "start_ms": ms(start),
+                "start_sample": to_samples(start),
+                "prompt_ms": ms(s.prompt_len),
+                "hands_on_start_ms": ms(start + s.hands_on_start),
+                "hands_on_ms": ms(s.hands_on),
+                "length_ms": ms(s.length),
+                "cues": cues,
+            });
+            start += s.length;
+            v
+        })
+        .collect();
+    serde_json::json!({
+        "routine": plan.routine,
+        "title": plan.title,
+        "total_ms": ms(plan.total()),
+        "total_samples": to_samples(plan.total()),
+        "sample_rate": letdown::clip::SAMPLE_RATE,
+        "steps": steps,
+    })
+}

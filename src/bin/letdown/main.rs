@@ -1,0 +1,29 @@
+//! `letdown`: the command-line tool. Remote control of letdownd (`remote`), and the commands
+//! that work on routines here (`local`).
+
+mod cli;
+mod local;
+mod remote;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+use letdown::paths::Paths;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let paths = Paths::from_env();
+    let result = match cli.command {
+        Command::Remote(c) => remote::run(c, cli.timeout).map(|()| ExitCode::SUCCESS),
+        Command::Local(c) => local::run(c, &cli.config, &paths),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("letdown: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

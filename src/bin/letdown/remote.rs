@@ -1,0 +1,376 @@
+//! The commands letdownd answers: one function each, every call bounded by `--timeout`.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow};
+
+use letdown::client::{CoachProxy, bar, explain, status};
+use letdown::duration::show;
+use letdown::schedule::HourMinute;
+
+use crate::cli::{FeedsAction, Remote};
+
+/// How long a `start` may wait, once letdownd has answered, for its routine's speech.
+const PREPARE_ALLOWANCE: Duration = Duration::from_secs(120);
+
+/// A D-Bus error, said for a person.
+fn said(e: zbus::Error) -> anyhow::Error {
+    anyhow!(explain(&e))
+}
+
+/// What to say when letdownd did not answer in time.
+fn no_answer(timeout: Duration) -> anyhow::Error {
+    anyhow!(
+        "letdownd did not answer within {}. See why with `systemctl --user status letdownd` \
+         and `journalctl --user -u letdownd` (or wait longer with --timeout)",
+        show(timeout)
+    )
+}
+
+/// Runs `command` against letdownd. Every call is bounded: a daemon that cannot start (D-Bus
+/// activation waits for it for up to two minutes) or hangs never leaves a key press waiting.
+pub fn run(command: Remote, timeout: Duration) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let connect = async {
+            let conn = zbus::Connection::session().await.map_err(said)?;
+            let p = CoachProxy::new(&conn).await.map_err(said)?;
+            anyhow::Ok((conn, p))
+        };
+        let (_conn, p) = tokio::time::timeout(timeout, connect)
+            .await
+            .map_err(|_| no_answer(timeout))??;
+        // These two bound their own waiting: start may wait for speech, status --follow runs
+        // until the session ends.
+        let bounded = !matches!(
+            command,
+            Remote::Start { .. } | Remote::Status { follow: true, .. }
+        );
+        let call = dispatch(&p, command, timeout);
+        if bounded {
+            tokio::time::timeout(timeout, call)
+                .await
+                .map_err(|_| no_answer(timeout))??;
+        } else {
+            call.await?;
+        }
+        if let Ok(Ok(notices)) = tokio::time::timeout(timeout, p.take_notices()).await {
+            for n in notices {
+                eprintln!("letdown: note: {n}");
+            }
+        }
+        Ok(())
+    })
+}
+
+async fn dispatch(p: &CoachProxy<'_>, command: Remote, timeout: Duration) -> anyhow::Result<()> {
+    match command {
+        Remote::Start { routine } => start(p, routine.as_deref().unwrap_or(""), timeout).await,
+        Remote::Stop => p.stop().await.map_err(said),
+        Remote::Pause => p.pause().await.map_err(said),
+        Remote::Resume => p.resume().await.map_err(said),
+        Remote::Toggle => p.toggle_pause().await.map_err(said),
+        Remote::Next => p.next().await.map_err(said),
+        Remote::Previous => p.previous().await.map_err(said),
+        Remote::Repeat => p.repeat().await.map_err(said),
+        Remote::Extend { by } => p.extend(by.as_secs() as u32).await.map_err(said),
+        Remote::Where => where_am_i(p).await,
+        Remote::Status {
+            follow: false,
+            json,
+        } => print_status(p, json).await,
+        Remote::Status { follow: true, .. } => follow(p, timeout).await,
+        Remote::Volume { percent } => volume(p, percent).await,
+        Remote::Reload => reload(p).await,
+        Remote::Fed {
+            at,
+            ago,
+            side,
+            note,
+        } => fed(p, at, ago, side, note).await,
+        Remote::Feeds {
+            action: Some(FeedsAction::Delete { id }),
+            ..
+        } => p.delete_feed(id).await.map_err(said),
+        Remote::Feeds {
+            action: Some(FeedsAction::Fix { id, at, side }),
+            ..
+        } => fix_feed(p, id, at, side).await,
+        Remote::Feeds {
+            action: None,
+            limit,
+            csv,
+        } => feeds(p, limit, csv).await,
+        Remote::FeedPlan {
+            interval,
+            times,
+            lead,
+            routine,
+            quiet_hours,
+            quiet,
+            clear,
+        } => {
+            let plan = PlanArgs {
+                interval,
+                times,
+                lead,
+                routine,
+                quiet_hours,
+                quiet,
+            };
+            feed_plan(p, plan, clear).await
+        }
+        Remote::Schedule {
+            kind,
+            when,
+            routine,
+        } => schedule(p, &kind, &when, routine.as_deref().unwrap_or("")).await,
+        Remote::Upcoming => upcoming(p).await,
+        Remote::Cancel { id } => p.cancel(&id).await.map_err(said),
+        Remote::Snooze { by } => p.snooze(by.as_secs() as u32).await.map_err(said),
+        Remote::Skip => p.skip().await.map_err(said),
+    }
+}
+
+/// Starts a routine: the daemon must answer within `timeout` (activation included); then the
+/// start may wait longer while the routine's speech is being prepared, saying so.
+async fn start(p: &CoachProxy<'_>, routine: &str, timeout: Duration) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    // Reaching the daemon (and D-Bus activating it) first, within the timeout.
+    tokio::time::timeout_at(deadline, p.state())
+        .await
+        .map_err(|_| no_answer(timeout))?
+        .map_err(said)?;
+    let call = p.start(routine);
+    tokio::pin!(call);
+    tokio::select! {
+        r = &mut call => return r.map_err(said),
+        _ = tokio::time::sleep_until(deadline) => {}
+    }
+    let state = tokio::time::timeout(Duration::from_millis(250), p.state()).await;
+    if !matches!(state, Ok(Ok(ref s)) if s == "preparing") {
+        return Err(no_answer(timeout));
+    }
+    eprintln!("letdown: letdownd is preparing the routine's speech; it starts when ready...");
+    tokio::time::timeout(PREPARE_ALLOWANCE, call)
+        .await
+        .map_err(|_| {
+            anyhow!(
+                "the routine's speech was not ready within {}; see `journalctl --user -u letdownd`",
+                show(PREPARE_ALLOWANCE)
+            )
+        })?
+        .map_err(said)
+}
+
+async fn where_am_i(p: &CoachProxy<'_>) -> anyhow::Result<()> {
+    println!("{}", p.where_am_i().await.map_err(said)?);
+    Ok(())
+}
+
+async fn print_status(p: &CoachProxy<'_>, json: bool) -> anyhow::Result<()> {
+    let s = status(p).await.map_err(said)?;
+    if json {
+        println!("{}", serde_json::to_string(&s)?);
+    } else {
+        println!("{}", s.line());
+    }
+    Ok(())
+}
+
+/// Live progress until the session ends; each read is bounded by `timeout`.
+async fn follow(p: &CoachProxy<'_>, timeout: Duration) -> anyhow::Result<()> {
+    use std::io::Write;
+    loop {
+        let s = tokio::time::timeout(timeout, status(p))
+            .await
+            .map_err(|_| no_answer(timeout))?
+            .map_err(said)?;
+        if s.state == "idle" {
+            println!("\r\x1b[2Kidle");
+            return Ok(());
+        }
+        let elapsed = Duration::from_millis(s.length_ms.saturating_sub(s.remaining_ms));
+        let b = bar(elapsed, Duration::from_millis(s.length_ms), 20);
+        print!("\r\x1b[2K{b} {}", s.line());
+        let _ = std::io::stdout().flush();
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+async fn volume(p: &CoachProxy<'_>, percent: Option<u8>) -> anyhow::Result<()> {
+    match percent {
+        None => println!("{}%", (p.volume().await.map_err(said)? * 100.0).round()),
+        Some(v) => p.set_volume(v as f64 / 100.0).await.map_err(said)?,
+    }
+    Ok(())
+}
+
+async fn reload(p: &CoachProxy<'_>) -> anyhow::Result<()> {
+    let problems = p.reload().await.map_err(said)?;
+    for pr in &problems {
+        println!("{pr}");
+    }
+    if problems.is_empty() {
+        eprintln!("letdown: reloaded; no problems");
+    }
+    Ok(())
+}
+
+fn zone() -> jiff::tz::TimeZone {
+    jiff::tz::TimeZone::system()
+}
+
+async fn fed(
+    p: &CoachProxy<'_>,
+    at: Option<HourMinute>,
+    ago: Option<Duration>,
+    side: Option<String>,
+    note: Option<String>,
+) -> anyhow::Result<()> {
+    let now = jiff::Timestamp::now();
+    let start = match (at, ago) {
+        (Some(hm), _) => letdown::schedule::last_local(now, &zone(), hm),
+        (None, Some(a)) => {
+            let ago = jiff::SignedDuration::try_from(a).context("--ago is too long")?;
+            now.checked_sub(ago).context("--ago is too long")?
+        }
+        (None, None) => now,
+    };
+    let id = p
+        .log_feed(
+            start.as_second(),
+            side.as_deref().unwrap_or(""),
+            note.as_deref().unwrap_or(""),
+        )
+        .await
+        .map_err(said)?;
+    println!("feed {id} logged at {}", local_time(start.as_second()));
+    Ok(())
+}
+
+async fn fix_feed(
+    p: &CoachProxy<'_>,
+    id: u64,
+    at: HourMinute,
+    side: Option<String>,
+) -> anyhow::Result<()> {
+    let start = letdown::schedule::last_local(jiff::Timestamp::now(), &zone(), at);
+    p.correct_feed(id, start.as_second(), side.as_deref().unwrap_or(""))
+        .await
+        .map_err(said)
+}
+
+async fn feeds(p: &CoachProxy<'_>, limit: u32, csv: bool) -> anyhow::Result<()> {
+    let feeds = p.list_feeds(limit).await.map_err(said)?;
+    if csv {
+        println!("id,start,side,note");
+        for (id, at, side, note) in feeds {
+            let start = jiff::Timestamp::from_second(at)
+                .map(|t| t.to_string())
+                .unwrap_or_default();
+            println!("{id},{start},{side},\"{}\"", note.replace('"', "\"\""));
+        }
+    } else if feeds.is_empty() {
+        println!("no feeds logged yet; `letdown fed` logs one");
+    } else {
+        for (id, at, side, note) in feeds {
+            println!("{id:>4}  {}  {side:<5}  {note}", local_time(at));
+        }
+    }
+    Ok(())
+}
+
+/// The feed plan as given on the command line.
+struct PlanArgs {
+    interval: Option<Duration>,
+    times: Option<Vec<HourMinute>>,
+    lead: Option<Duration>,
+    routine: Option<String>,
+    quiet_hours: Option<(HourMinute, HourMinute)>,
+    quiet: Option<String>,
+}
+
+impl PlanArgs {
+    /// The map SetFeedPlan takes.
+    fn to_map(&self) -> HashMap<String, String> {
+        let hm = |(h, m): HourMinute| format!("{h:02}:{m:02}");
+        let mut map = HashMap::new();
+        if let Some(i) = self.interval {
+            map.insert("interval".into(), show(i));
+        }
+        if let Some(t) = &self.times {
+            map.insert(
+                "times".into(),
+                t.iter().map(|&x| hm(x)).collect::<Vec<_>>().join(","),
+            );
+        }
+        if let Some(l) = self.lead {
+            map.insert("lead".into(), show(l));
+        }
+        if let Some(r) = &self.routine {
+            map.insert("routine".into(), r.clone());
+        }
+        if let Some((from, to)) = self.quiet_hours {
+            map.insert("quiet_hours".into(), format!("{}-{}", hm(from), hm(to)));
+        }
+        if let Some(q) = &self.quiet {
+            map.insert("quiet".into(), q.clone());
+        }
+        map
+    }
+}
+
+async fn feed_plan(p: &CoachProxy<'_>, args: PlanArgs, clear: bool) -> anyhow::Result<()> {
+    let map = args.to_map();
+    if clear || !map.is_empty() {
+        for w in p.set_feed_plan(map).await.map_err(said)? {
+            eprintln!("letdown: warning: {w}");
+        }
+    }
+    let plan = p.feed_plan().await.map_err(said)?;
+    if plan.is_empty() {
+        println!("no feed plan; set one with `letdown feed-plan --interval 3h --lead 10m`");
+    } else {
+        let mut keys: Vec<_> = plan.into_iter().collect();
+        keys.sort();
+        for (k, v) in keys {
+            println!("{k} = {v}");
+        }
+    }
+    Ok(())
+}
+
+async fn schedule(p: &CoachProxy<'_>, kind: &str, when: &str, routine: &str) -> anyhow::Result<()> {
+    let id = p
+        .schedule(&format!("{kind} {when}"), routine)
+        .await
+        .map_err(said)?;
+    println!("scheduled: id {id}");
+    Ok(())
+}
+
+async fn upcoming(p: &CoachProxy<'_>) -> anyhow::Result<()> {
+    const SHOWN: usize = 12;
+    let up = p.upcoming().await.map_err(said)?;
+    if up.is_empty() {
+        println!("nothing scheduled");
+    }
+    for (id, at, why, routine) in up.iter().take(SHOWN) {
+        println!("{id:>5}  {}  {routine:<20} {why}", local_time(*at));
+    }
+    if up.len() > SHOWN {
+        println!("  ... and {} more in the next three days", up.len() - SHOWN);
+    }
+    Ok(())
+}
+
+/// A Unix time as local "Sat 14:05".
+fn local_time(unix: i64) -> String {
+    jiff::Timestamp::from_second(unix)
+        .map(|t| t.to_zoned_datetime(zone()).strftime("%a %H:%M").to_string())
+        .unwrap_or_else(|_| unix.to_string())
+}

@@ -11,42 +11,8 @@ use toml::Spanned;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::toml_check::{Checker, Tbl};
 use crate::tones::EarconSet;
-
-/// Which engine speaks, and how.
-#[derive(Debug, Clone, PartialEq)]
-pub struct VoiceConfig {
-    /// `festival`, `espeak-ng` or `command`.
-    pub engine: String,
-    /// Engine-specific voice; `None` = the engine's default for `language`.
-    pub voice: Option<String>,
-    /// Language code, e.g. `en`.
-    pub language: String,
-    /// Speaking rate; 1.0 is the engine's normal pace. The default, 0.9, is a little slower: calm.
-    pub speed: f64,
-    /// Engines tried, in order, when the chosen one fails.
-    pub fallback: Vec<String>,
-    /// For the `command` engine: the program and its arguments. `{text}` in an argument is
-    /// replaced by the text (otherwise the text goes to stdin); `{out}` by the WAV file to write
-    /// (otherwise the WAV is read from stdout). Never run through a shell.
-    pub command: Vec<String>,
-    /// How long one engine process may take before it is killed (its whole process group),
-    /// plus a second per text it was given: a hung synthesizer never holds anything up.
-    pub timeout: std::time::Duration,
-}
-
-impl Default for VoiceConfig {
-    fn default() -> Self {
-        Self {
-            engine: "festival".into(),
-            voice: None,
-            language: "en".into(),
-            speed: 0.9,
-            fallback: vec!["espeak-ng".into()],
-            command: Vec::new(),
-            timeout: std::time::Duration::from_secs(30),
-        }
-    }
-}
+use crate::voice::EngineKind;
+pub use crate::voice::VoiceConfig;
 
 /// All settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -161,22 +127,15 @@ impl Config {
                 prefix: "voice",
             };
             c.known_keys(vt, VOICE_KEYS);
-            let check_engine = |c: &mut Checker<'_>, e: &Spanned<String>, field: &str| {
-                if !crate::voice::ENGINE_NAMES.contains(&e.get_ref().as_str()) {
-                    c.error(
-                        e.span(),
-                        field,
-                        format!(
-                            "unknown engine \"{}\"; use one of {}",
-                            e.get_ref(),
-                            crate::voice::ENGINE_NAMES.join(", ")
-                        ),
-                    );
-                }
+            let engine = |c: &mut Checker<'_>, e: &Spanned<String>, field: &str| {
+                EngineKind::parse(e.get_ref())
+                    .map_err(|msg| c.error(e.span(), field, msg))
+                    .ok()
             };
-            if let Some(e) = c.text(vt, "engine") {
-                check_engine(&mut c, &e, "voice.engine");
-                cfg.voice.engine = e.into_inner();
+            if let Some(e) = c.text(vt, "engine")
+                && let Some(kind) = engine(&mut c, &e, "voice.engine")
+            {
+                cfg.voice.engine = kind;
             }
             cfg.voice.voice = c.text(vt, "voice").map(Spanned::into_inner);
             if let Some(l) = c.text(vt, "language") {
@@ -186,10 +145,11 @@ impl Config {
                 cfg.voice.speed = s;
             }
             if let Some(f) = c.string_list(vt, "fallback") {
-                for (i, e) in f.iter().enumerate() {
-                    check_engine(&mut c, e, &format!("voice.fallback[{i}]"));
-                }
-                cfg.voice.fallback = f.into_iter().map(Spanned::into_inner).collect();
+                cfg.voice.fallback = f
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, e)| engine(&mut c, e, &format!("voice.fallback[{i}]")))
+                    .collect();
             }
             if let Some(cmd) = c.string_list(vt, "command") {
                 if cmd.is_empty() {
@@ -209,8 +169,8 @@ impl Config {
             ) {
                 cfg.voice.timeout = t;
             }
-            let uses_command =
-                cfg.voice.engine == "command" || cfg.voice.fallback.iter().any(|f| f == "command");
+            let uses_command = cfg.voice.engine == EngineKind::Command
+                || cfg.voice.fallback.contains(&EngineKind::Command);
             if uses_command && cfg.voice.command.is_empty() {
                 c.missing(
                     vt,
@@ -349,10 +309,13 @@ command = ["piper", "--model", "amy.onnx", "--output_file", "{out}"]
         assert_eq!(cfg.volume, 0.5);
         assert_eq!(cfg.earcons, EarconSet::Soft);
         assert_eq!(cfg.earcon_volume, 0.3);
-        assert_eq!(cfg.voice.engine, "command");
+        assert_eq!(cfg.voice.engine, EngineKind::Command);
         assert_eq!(cfg.voice.speed, 0.9);
         assert_eq!(cfg.voice.command[0], "piper");
-        assert_eq!(cfg.voice.fallback, vec!["festival", "espeak-ng"]);
+        assert_eq!(
+            cfg.voice.fallback,
+            vec![EngineKind::Festival, EngineKind::EspeakNg]
+        );
     }
 
     #[test]

@@ -17,9 +17,12 @@ fn texts() -> Vec<String> {
 
 fn cfg(engine: &str, command: &[&str], fallback: &[&str]) -> VoiceConfig {
     VoiceConfig {
-        engine: engine.into(),
+        engine: letdown::voice::EngineKind::parse(engine).unwrap(),
         command: command.iter().map(|s| s.to_string()).collect(),
-        fallback: fallback.iter().map(|s| s.to_string()).collect(),
+        fallback: fallback
+            .iter()
+            .map(|s| letdown::voice::EngineKind::parse(s).unwrap())
+            .collect(),
         ..VoiceConfig::default()
     }
 }

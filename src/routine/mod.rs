@@ -97,18 +97,7 @@ pub struct Step {
     pub switches_side: bool,
 }
 
-/// Voice choices a routine makes for its own prompts; unset fields come from the config.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct VoiceOverride {
-    /// Engine name: `festival`, `espeak-ng` or `command`.
-    pub engine: Option<String>,
-    /// Engine-specific voice name.
-    pub voice: Option<String>,
-    /// Language code such as `en` or `de`.
-    pub language: Option<String>,
-    /// Speaking rate, 1.0 = the engine's normal pace.
-    pub speed: Option<f64>,
-}
+pub use crate::voice::VoiceOverride;
 
 /// A validated routine, ready to plan.
 #[derive(Debug, Clone, PartialEq)]

@@ -154,18 +154,10 @@ pub fn parse_routine(
         };
         c.known_keys(vt, VOICE_KEYS);
         if let Some(e) = c.text(vt, "engine") {
-            if !crate::voice::ENGINE_NAMES.contains(&e.get_ref().as_str()) {
-                c.error(
-                    e.span(),
-                    "voice.engine",
-                    format!(
-                        "unknown engine \"{}\"; use one of {}",
-                        e.get_ref(),
-                        crate::voice::ENGINE_NAMES.join(", ")
-                    ),
-                );
+            match crate::voice::EngineKind::parse(e.get_ref()) {
+                Ok(kind) => voice.engine = Some(kind),
+                Err(msg) => c.error(e.span(), "voice.engine", msg),
             }
-            voice.engine = Some(e.into_inner());
         }
         voice.voice = c.text(vt, "voice").map(Spanned::into_inner);
         voice.speed = c.number(vt, "speed", 0.5..=2.0);

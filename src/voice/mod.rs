@@ -8,37 +8,22 @@ mod cache;
 mod command;
 mod espeak;
 mod festival;
+mod settings;
 
 pub use cache::{Cache, Cached};
 pub use command::CommandEngine;
 pub use espeak::EspeakEngine;
 pub use festival::FestivalEngine;
+pub use settings::{EngineKind, VoiceConfig, VoiceOverride, VoiceSettings};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::clip::Clip;
-use crate::config::VoiceConfig;
-
-/// The engine names accepted in config and routine files.
-pub const ENGINE_NAMES: &[&str] = &["festival", "espeak-ng", "command"];
 
 /// Silence kept after the last sound of a synthesized phrase.
 pub const TAIL_PAD: Duration = Duration::from_millis(40);
-
-/// The settings an engine speaks with.
-#[derive(Debug, Clone, PartialEq)]
-pub struct VoiceSettings {
-    /// Engine-specific voice name, or `None` for the engine's default for `language`.
-    pub voice: Option<String>,
-    /// Language code.
-    pub language: String,
-    /// Speaking rate, 1.0 = normal.
-    pub speed: f64,
-    /// How long an engine process may run (plus a second per text) before it is killed.
-    pub timeout: std::time::Duration,
-}
 
 /// One synthesis job: speak `text` into the WAV file `out`.
 #[derive(Debug, Clone)]
@@ -64,14 +49,14 @@ pub trait SpeechEngine: Send + Sync {
 
 /// Makes the engine called `name` with `cfg`'s settings.
 pub fn engine(
-    name: &str,
+    kind: EngineKind,
     cfg: &VoiceConfig,
     settings: &VoiceSettings,
 ) -> Result<Box<dyn SpeechEngine>, String> {
-    match name {
-        "festival" => Ok(Box::new(FestivalEngine::new(settings.clone()))),
-        "espeak-ng" => Ok(Box::new(EspeakEngine::new(settings.clone()))),
-        "command" => {
+    match kind {
+        EngineKind::Festival => Ok(Box::new(FestivalEngine::new(settings.clone()))),
+        EngineKind::EspeakNg => Ok(Box::new(EspeakEngine::new(settings.clone()))),
+        EngineKind::Command => {
             if cfg.command.is_empty() {
                 return Err("the command engine needs `command` in [voice] of config.toml".into());
             }
@@ -80,10 +65,6 @@ pub fn engine(
                 settings.clone(),
             )))
         }
-        other => Err(format!(
-            "unknown speech engine \"{other}\"; use one of {}",
-            ENGINE_NAMES.join(", ")
-        )),
     }
 }
 
@@ -312,7 +293,7 @@ impl Voice {
 /// Builds the voice for `cfg`, with a routine's choices laid over it.
 pub fn voice_for(
     cfg: &VoiceConfig,
-    routine: &crate::routine::VoiceOverride,
+    routine: &VoiceOverride,
     cache_dir: &Path,
 ) -> Result<Voice, String> {
     let settings = VoiceSettings {
@@ -324,11 +305,11 @@ pub fn voice_for(
         speed: routine.speed.unwrap_or(cfg.speed),
         timeout: cfg.timeout,
     };
-    let primary = routine.engine.clone().unwrap_or_else(|| cfg.engine.clone());
-    let mut names = vec![primary.clone()];
-    for f in &cfg.fallback {
-        if !names.contains(f) {
-            names.push(f.clone());
+    let primary = routine.engine.unwrap_or(cfg.engine);
+    let mut names = vec![primary];
+    for &f in &cfg.fallback {
+        if !names.contains(&f) {
+            names.push(f);
         }
     }
     let mut engines = Vec::new();
@@ -342,7 +323,7 @@ pub fn voice_for(
                 ..settings.clone()
             }
         };
-        engines.push(engine(name, cfg, &s)?);
+        engines.push(engine(*name, cfg, &s)?);
     }
     Ok(Voice::new(engines, cache_dir))
 }

@@ -206,7 +206,7 @@ fn audio_is_found_beside_the_routine_or_in_audio_dirs() {
 fn routine_voice_and_timing_are_read() {
     let r = parse("title = \"T\"\nlanguage = \"de\"\ntiming = \"with-prompt\"\n[voice]\nengine = \"espeak-ng\"\nspeed = 0.8\n[[steps]]\ntitle = \"A\"\nsay = \"a\"\nduration = \"5s\"\n").unwrap();
     assert_eq!(r.voice.language.as_deref(), Some("de"));
-    assert_eq!(r.voice.engine.as_deref(), Some("espeak-ng"));
+    assert_eq!(r.voice.engine, Some(crate::voice::EngineKind::EspeakNg));
     assert_eq!(r.voice.speed, Some(0.8));
     assert_eq!(r.timing, Timing::WithPrompt);
     assert_eq!(r.name, "r", "the file stem names a routine without a name");

@@ -1,0 +1,112 @@
+//! The voice's settings: which engine speaks (an [`EngineKind`], not a string), how, and what a
+//! routine may choose for its own prompts. The config file and routine files read into these.
+
+use std::time::Duration;
+
+/// A speech engine letdown can drive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EngineKind {
+    /// Festival, with its HTS voice by default.
+    Festival,
+    /// espeak-ng: small, fast, many languages.
+    EspeakNg,
+    /// Any program that turns text into WAV (`[voice] command`).
+    Command,
+}
+
+impl EngineKind {
+    /// Every engine, in the order they are listed to people.
+    pub const ALL: [EngineKind; 3] = [
+        EngineKind::Festival,
+        EngineKind::EspeakNg,
+        EngineKind::Command,
+    ];
+
+    /// The name used in config and routine files.
+    pub fn name(self) -> &'static str {
+        match self {
+            EngineKind::Festival => "festival",
+            EngineKind::EspeakNg => "espeak-ng",
+            EngineKind::Command => "command",
+        }
+    }
+
+    /// Reads an engine name, with an error that lists the known ones.
+    pub fn parse(name: &str) -> Result<EngineKind, String> {
+        Self::ALL
+            .into_iter()
+            .find(|e| e.name() == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|e| e.name()).collect();
+                format!("unknown engine \"{name}\"; use one of {}", names.join(", "))
+            })
+    }
+}
+
+impl std::fmt::Display for EngineKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Which engine speaks, and how (config.toml's `[voice]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct VoiceConfig {
+    /// The engine.
+    pub engine: EngineKind,
+    /// Engine-specific voice; `None` = the engine's default for `language`.
+    pub voice: Option<String>,
+    /// Language code, e.g. `en`.
+    pub language: String,
+    /// Speaking rate; 1.0 is the engine's normal pace. The default, 0.9, is a little slower: calm.
+    pub speed: f64,
+    /// Engines tried, in order, when the chosen one fails.
+    pub fallback: Vec<EngineKind>,
+    /// For the `command` engine: the program and its arguments. `{text}` in an argument is
+    /// replaced by the text (otherwise the text goes to stdin); `{out}` by the WAV file to write
+    /// (otherwise the WAV is read from stdout). Never run through a shell.
+    pub command: Vec<String>,
+    /// How long one engine process may take before it is killed (its whole process group),
+    /// plus a second per text it was given: a hung synthesizer never holds anything up.
+    pub timeout: Duration,
+}
+
+impl Default for VoiceConfig {
+    fn default() -> Self {
+        Self {
+            engine: EngineKind::Festival,
+            voice: None,
+            language: "en".into(),
+            speed: 0.9,
+            fallback: vec![EngineKind::EspeakNg],
+            command: Vec::new(),
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Voice choices a routine makes for its own prompts; unset fields come from the config.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VoiceOverride {
+    /// The engine.
+    pub engine: Option<EngineKind>,
+    /// Engine-specific voice name.
+    pub voice: Option<String>,
+    /// Language code such as `en` or `de`.
+    pub language: Option<String>,
+    /// Speaking rate, 1.0 = the engine's normal pace.
+    pub speed: Option<f64>,
+}
+
+/// The settings an engine speaks with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VoiceSettings {
+    /// Engine-specific voice name, or `None` for the engine's default for `language`.
+    pub voice: Option<String>,
+    /// Language code.
+    pub language: String,
+    /// Speaking rate, 1.0 = normal.
+    pub speed: f64,
+    /// How long an engine process may run (plus a second per text) before it is killed.
+    pub timeout: Duration,
+}

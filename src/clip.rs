@@ -153,40 +153,39 @@ pub fn write_wav(path: &Path, samples: &[f32]) -> Result<(), String> {
     w.finalize().map_err(err)
 }
 
-/// Band-limited resampling by windowed-sinc interpolation (a Hann-windowed kernel of 16 taps a
-/// side, cut off below the lower of the two Nyquist rates). Offline and run once per prompt, so
-/// quality matters more than speed here.
+/// Resamples mono audio from `from` Hz to `to` Hz with rubato's synchronous FFT resampler
+/// (band-limited, fast; the resampler's delay is trimmed, so the output lines up with the
+/// input). Offline, once per prompt or recording.
 pub fn resample(input: &[f32], from: u32, to: u32) -> Vec<f32> {
+    use rubato::audioadapter_buffers::direct::InterleavedSlice;
+    use rubato::{Fft, FixedSync, Resampler};
     if from == to || input.is_empty() {
         return input.to_vec();
     }
-    const HALF: isize = 16;
-    let ratio = to as f64 / from as f64;
-    let cutoff = ratio.min(1.0) * 0.95;
-    let out_len = (input.len() as f64 * ratio).round() as usize;
-    let mut out = Vec::with_capacity(out_len);
-    let half = (HALF as f64 / cutoff).ceil() as isize;
-    for n in 0..out_len {
-        let t = n as f64 / ratio;
-        let center = t.floor() as isize;
-        let mut acc = 0.0f64;
-        for k in (center - half + 1)..=(center + half) {
-            if k < 0 || k as usize >= input.len() {
-                continue;
-            }
-            let x = t - k as f64;
-            let w = 0.5 + 0.5 * (std::f64::consts::PI * x / (half as f64 + 1.0)).cos();
-            let arg = std::f64::consts::PI * x * cutoff;
-            let sinc = if arg.abs() < 1e-9 {
-                1.0
-            } else {
-                arg.sin() / arg
-            };
-            acc += input[k as usize] as f64 * cutoff * sinc * w;
+    let resampled = (|| {
+        let mut r = Fft::<f32>::new(from as usize, to as usize, 1024, 1, FixedSync::Input)
+            .map_err(|e| e.to_string())?;
+        let adapter = InterleavedSlice::new(input, 1, input.len()).map_err(|e| e.to_string())?;
+        let out = r
+            .process_all(&adapter, input.len(), None)
+            .map_err(|e| e.to_string())?;
+        Ok::<_, String>(out.take_data())
+    })();
+    match resampled {
+        Ok(mut out) => {
+            // Exactly as long as the input, in the new rate.
+            out.resize(
+                (input.len() as f64 * to as f64 / from as f64).round() as usize,
+                0.0,
+            );
+            out
         }
-        out.push(acc as f32);
+        Err(e) => {
+            // Only an impossible rate (0 Hz) gets here; decoders never report one.
+            log::error!("cannot resample from {from} Hz to {to} Hz: {e}");
+            Vec::new()
+        }
     }
-    out
 }
 
 #[cfg(test)]
@@ -216,6 +215,28 @@ mod tests {
         let crossings = mid.windows(2).filter(|w| w[0] < 0.0 && w[1] >= 0.0).count();
         let expected = 440.0 * 28_000.0 / 48_000.0;
         assert!((crossings as f32 - expected).abs() <= 2.0, "{crossings}");
+    }
+
+    #[test]
+    fn resampling_keeps_a_sound_where_it_was() {
+        // Silence, then a tone from 0.5 s, at Piper's and espeak-ng's 22050 Hz.
+        let from = 22_050;
+        let tone: Vec<f32> = (0..from)
+            .map(|i| {
+                if i < from / 2 {
+                    0.0
+                } else {
+                    (2.0 * std::f32::consts::PI * 300.0 * i as f32 / from as f32).sin() * 0.5
+                }
+            })
+            .collect();
+        let out = resample(&tone, from as u32, SAMPLE_RATE);
+        assert_eq!(out.len(), 48_000);
+        let onset = out.iter().position(|x| x.abs() > 0.01).unwrap();
+        assert!(
+            onset.abs_diff(24_000) <= 48,
+            "the tone moved to sample {onset} (want 24000 within 1 ms)"
+        );
     }
 
     #[test]

@@ -266,21 +266,7 @@ fn busctl_gdbus_and_playerctl_control_a_session() {
     pc(&d, &["play-pause"]);
     assert_eq!(pc(&d, &["status"]), "Playing");
     pc(&d, &["next"]);
-    let idx = String::from_utf8(
-        d.run(
-            "busctl",
-            &[
-                "--user",
-                "get-property",
-                "org.letdown.Coach",
-                "/org/letdown/Coach",
-                "org.letdown.Coach1",
-                "StepIndex",
-            ],
-        )
-        .stdout,
-    )
-    .unwrap();
+    let idx = String::from_utf8(d.property("StepIndex").stdout).unwrap();
     assert_eq!(idx.trim(), "u 1");
     assert_eq!(pc(&d, &["metadata", "xesam:title"]), "Long two");
     let where_ = String::from_utf8(
@@ -668,17 +654,7 @@ fn a_hung_speech_engine_never_blocks_the_daemon() {
     let mut times = Vec::new();
     for _ in 0..10 {
         let asked = Instant::now();
-        let out = d.run(
-            "busctl",
-            &[
-                "--user",
-                "get-property",
-                "org.letdown.Coach",
-                "/org/letdown/Coach",
-                "org.letdown.Coach1",
-                "State",
-            ],
-        );
+        let out = d.property("State");
         times.push(asked.elapsed());
         assert!(out.status.success());
     }

@@ -366,17 +366,7 @@ fn a_time_zone_change_moves_daily_sessions_at_once() {
     d.start_daemon(&[]);
     d.ok(&["schedule", "daily", "06:30", "e2e"]);
     let next = |d: &Desktop| -> i64 {
-        let out = d.run(
-            "busctl",
-            &[
-                "--user",
-                "get-property",
-                "org.letdown.Coach",
-                "/org/letdown/Coach",
-                "org.letdown.Coach1",
-                "NextSession",
-            ],
-        );
+        let out = d.property("NextSession");
         String::from_utf8_lossy(&out.stdout)
             .trim()
             .trim_start_matches("x ")

@@ -77,6 +77,21 @@ impl Desktop {
             .expect("run a client")
     }
 
+    /// Reads a property of `org.letdown.Coach1` with busctl, as busctl prints it (`u 1`).
+    pub fn property(&self, name: &str) -> Output {
+        self.run(
+            "busctl",
+            &[
+                "--user",
+                "get-property",
+                "org.letdown.Coach",
+                "/org/letdown/Coach",
+                "org.letdown.Coach1",
+                name,
+            ],
+        )
+    }
+
     /// Runs `letdown` and returns its output.
     pub fn letdown(&self, args: &[&str]) -> Output {
         self.run(env!("CARGO_BIN_EXE_letdown"), args)

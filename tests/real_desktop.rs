@@ -142,12 +142,6 @@ impl Session {
         text(&out.stdout)
     }
 
-    /// Runs a shell snippet as the user.
-    #[allow(dead_code)]
-    fn sh(&self, snippet: &str) -> Output {
-        self.run(&["bash", "-c", snippet])
-    }
-
     fn systemctl(&self, args: &[&str]) -> Output {
         let mut all = vec!["systemctl", "--user"];
         all.extend_from_slice(args);

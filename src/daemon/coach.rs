@@ -28,6 +28,7 @@ use crate::paths::Paths;
 use crate::plan::Sound;
 use crate::prepare::{Ready, Sounds};
 use crate::routine::{Library, LoadError, Routine, RoutineSource};
+use crate::schedule::FeedPlan;
 
 /// Lateness up to which a sound is started part-way in, to stay on the plan's time.
 const CATCH_UP: Duration = Duration::from_millis(50);
@@ -210,18 +211,6 @@ impl Coach {
                 self.publish();
                 reply(answer, r)
             }
-            Request::Schedule(ScheduleRequest::SetFeedPlan(map, answer)) => {
-                let (tx, mut rx) = oneshot::channel();
-                self.on_schedule(ScheduleRequest::SetFeedPlan(map, tx));
-                // Answered synchronously by the scheduler; the coach adds what it knows.
-                let result = match rx.try_recv() {
-                    Ok(r) => r.map(|w| w.into_iter().chain(self.lead_warning()).collect()),
-                    Err(_) => Err(CoachError::NotRunning(
-                        "the scheduler did not answer".into(),
-                    )),
-                };
-                reply(answer, result)
-            }
             Request::Schedule(r) => self.on_schedule(r),
         }
     }
@@ -235,7 +224,9 @@ impl Coach {
                 .map_err(|e| CoachError::UnknownRoutine(e.to_string()))
         };
         let default = self.cfg.default_routine.clone();
-        if self.scheduler.handle(request, exists, &default) {
+        let preparer = &self.preparer;
+        let warn = |plan: &FeedPlan| lead_warning(plan, &default, preparer);
+        if self.scheduler.handle(request, exists, warn, &default) {
             self.prepare_ahead();
             self.publish();
         }
@@ -487,25 +478,6 @@ impl Coach {
         Ok(problems)
     }
 
-    /// Says so when the plan's lead is shorter than its routine.
-    fn lead_warning(&self) -> Option<String> {
-        let plan = self.scheduler.feed_plan()?;
-        let name = if plan.routine.is_empty() {
-            &self.cfg.default_routine
-        } else {
-            &plan.routine
-        };
-        let total = self.preparer.last_prepared(name)?.plan.total();
-        let lead = Duration::from_secs(plan.lead);
-        (lead < total).then(|| {
-            format!(
-                "the lead ({}) is shorter than \"{name}\" ({}): the session will still be running when the feed is due",
-                crate::duration::show(lead),
-                crate::duration::show(total)
-            )
-        })
-    }
-
     /// Starts what has come due and gives heads-ups (the scheduler records the rest).
     fn check_schedule(&mut self) {
         let busy = self.live.is_some() || self.pending.is_some();
@@ -638,6 +610,24 @@ impl Coach {
         snap.feed_plan = self.scheduler.feed_plan_map();
         self.snapshot.send_replace(snap);
     }
+}
+
+/// Says so when a feed plan's lead is shorter than its routine (as last prepared).
+fn lead_warning(plan: &FeedPlan, default_routine: &str, preparer: &Preparer) -> Option<String> {
+    let name = if plan.routine.is_empty() {
+        default_routine
+    } else {
+        &plan.routine
+    };
+    let total = preparer.last_prepared(name)?.plan.total();
+    let lead = Duration::from_secs(plan.lead);
+    (lead < total).then(|| {
+        format!(
+            "the lead ({}) is shorter than \"{name}\" ({}): the session will still be running when the feed is due",
+            crate::duration::show(lead),
+            crate::duration::show(total)
+        )
+    })
 }
 
 async fn wall_sleep(at: Option<jiff::Timestamp>) -> std::io::Result<super::wallclock::Wake> {

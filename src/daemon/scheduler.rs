@@ -39,6 +39,8 @@ pub struct Scheduler {
     config_plan: Option<FeedPlan>,
     grace: Duration,
     heads_up: Option<Duration>,
+    /// Changes written since the last request was handled (see [`Scheduler::handle`]).
+    written: bool,
 }
 
 impl Scheduler {
@@ -49,18 +51,17 @@ impl Scheduler {
         if let Some(w) = &loaded.warning {
             log::error!("{w}");
         }
-        let mut s = Self {
+        Self {
             store,
             state: loaded.state,
             tz: TimeZone::system(),
             zone_watch: ZoneWatch::new(&zone_file()),
             announced: HashSet::new(),
-            config_plan: None,
+            config_plan: cfg.feed_plan.clone(),
             grace: cfg.grace,
             heads_up: cfg.heads_up,
-        };
-        s.configure(cfg);
-        s
+            written: false,
+        }
     }
 
     /// Takes the scheduling settings of a (re)loaded config.
@@ -139,6 +140,7 @@ impl Scheduler {
             .save(&next)
             .map_err(|e| CoachError::StorageFailed(format!("{e}; nothing was changed")))?;
         self.state = next;
+        self.written = true;
         Ok(out)
     }
 
@@ -201,15 +203,17 @@ impl Scheduler {
     }
 
     /// Answers a schedule request. `routine_exists` checks a routine named by a new schedule;
+    /// `lead_warning` says what is wrong with a new feed plan's lead, if anything;
     /// `default_routine` names what "" starts. Returns whether the state changed (so the
     /// coach prepares what is now ahead and publishes).
     pub fn handle(
         &mut self,
         request: ScheduleRequest,
         routine_exists: impl Fn(&str) -> Result<(), CoachError>,
+        lead_warning: impl Fn(&FeedPlan) -> Option<String>,
         default_routine: &str,
     ) -> bool {
-        let before = self.state.clone();
+        self.written = false;
         match request {
             ScheduleRequest::LogFeed {
                 start,
@@ -225,9 +229,14 @@ impl Scheduler {
             } => reply(answer, self.correct_feed(id, start, &side)),
             ScheduleRequest::DeleteFeed(id, answer) => reply(answer, self.delete_feed(id)),
             ScheduleRequest::ListFeeds(limit, answer) => reply(answer, Ok(self.list_feeds(limit))),
-            // The warning about the lead needs the routine's length: the coach adds it.
             ScheduleRequest::SetFeedPlan(map, answer) => {
-                reply(answer, self.set_feed_plan(&map).map(|()| Vec::new()))
+                let result = self.set_feed_plan(&map).map(|()| {
+                    self.feed_plan()
+                        .and_then(&lead_warning)
+                        .into_iter()
+                        .collect()
+                });
+                reply(answer, result)
             }
             ScheduleRequest::Add {
                 when,
@@ -240,7 +249,7 @@ impl Scheduler {
             ScheduleRequest::Upcoming(answer) => reply(answer, Ok(self.upcoming(default_routine))),
             ScheduleRequest::TakeNotices(answer) => reply(answer, self.take_notices()),
         }
-        self.state != before
+        self.written
     }
 
     fn log_feed(&mut self, start: i64, side: &str, note: &str) -> Result<u64, CoachError> {

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::prepare::prepare;
+use std::collections::HashMap;
 
 /// A coach in a temporary home, with `config` as its config file text.
 fn coach(config: &str) -> (Coach, tempfile::TempDir) {
@@ -152,4 +153,44 @@ async fn typed_answers_carry_named_errors() {
     let up = ask(&mut c, |a| Request::Schedule(ScheduleRequest::Upcoming(a))).unwrap();
     assert_eq!(up[0].0, id.to_string());
     assert_eq!(up[0].3, "short");
+}
+
+#[tokio::test]
+async fn a_feed_plan_whose_lead_is_shorter_than_its_routine_is_set_with_a_warning() {
+    let (mut c, dir) = coach(ESPEAK);
+    std::fs::write(
+        dir.path().join("config/routines/long.toml"),
+        "name = \"long\"\ntitle = \"Long\"\n[[steps]]\ntitle = \"One\"\nsay = \"Slowly.\"\nduration = \"3m\"\n",
+    )
+    .unwrap();
+    let routine = c.find_routine("long").unwrap();
+    c.preparer.prepare(routine, &c.cfg, &c.paths);
+    let done = tokio::time::timeout(Duration::from_secs(30), c.preparer.next())
+        .await
+        .unwrap()
+        .unwrap();
+    let Done::Prepared(p) = done else {
+        panic!("not a preparation")
+    };
+    c.on_prepared(*p);
+    let plan = |lead: &str| -> HashMap<String, String> {
+        [("interval", "3h"), ("lead", lead), ("routine", "long")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let warnings = ask(&mut c, |a| {
+        Request::Schedule(ScheduleRequest::SetFeedPlan(plan("1m"), a))
+    })
+    .unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("shorter than \"long\""),
+        "{warnings:?}"
+    );
+    let warnings = ask(&mut c, |a| {
+        Request::Schedule(ScheduleRequest::SetFeedPlan(plan("10m"), a))
+    })
+    .unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
 }

@@ -220,10 +220,22 @@ impl Desktop {
             .expect("start parec");
         // Let the recorder connect before anything is played.
         std::thread::sleep(Duration::from_millis(300));
+        // parec captures from some moment after it was launched. The file grows in real time,
+        // so the tightest (time since launch - samples written) over a few polls says when its
+        // first sample was taken; `finish` places the samples by it.
+        let mut lead = f64::MAX;
+        for _ in 0..60 {
+            let written = std::fs::metadata(&path).map_or(0, |m| m.len() / 2);
+            if written > 0 {
+                lead = lead.min(started.elapsed().as_secs_f64() - written as f64 / 48_000.0);
+            }
+            std::thread::sleep(Duration::from_millis(3));
+        }
         Recorder {
             child,
             path,
             started,
+            lead: if lead == f64::MAX { 0.0 } else { lead },
         }
     }
 
@@ -266,9 +278,11 @@ fn unsafe_kill(pid: u32, signal: &str) {
 pub struct Recorder {
     child: Child,
     path: PathBuf,
-    /// When the recorder was launched: its first sample is taken a little later (the time it
-    /// takes to connect), so sample times read from this are early by that much.
+    /// When the recorder was launched. [`Recorder::finish`] returns samples placed so that
+    /// index `t * 48000` is `t` seconds after this.
     pub started: Instant,
+    /// Seconds from launch to the first captured sample.
+    lead: f64,
 }
 
 impl Recorder {
@@ -277,15 +291,23 @@ impl Recorder {
         (self.started.elapsed().as_secs_f64() * 48_000.0) as usize
     }
 
-    /// Stops recording and returns the samples.
+    /// Stops recording and returns the samples, placed in time from the launch: silence
+    /// stands in for what was not yet captured.
     pub fn finish(mut self) -> Vec<f32> {
         unsafe_kill(self.child.id(), "INT");
         let _ = self.child.wait();
         let bytes = std::fs::read(&self.path).unwrap();
-        bytes
+        let lead = (self.lead * 48_000.0).round() as i64;
+        let samples = bytes
             .chunks_exact(2)
-            .map(|b| i16::from_le_bytes([b[0], b[1]]) as f32 / 32768.0)
-            .collect()
+            .map(|b| i16::from_le_bytes([b[0], b[1]]) as f32 / 32768.0);
+        if lead >= 0 {
+            std::iter::repeat_n(0.0, lead as usize)
+                .chain(samples)
+                .collect()
+        } else {
+            samples.skip((-lead) as usize).collect()
+        }
     }
 }
 

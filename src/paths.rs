@@ -60,11 +60,6 @@ impl Paths {
         }
     }
 
-    /// The state file (feed log, schedules, feed plan).
-    pub fn state_file(&self) -> PathBuf {
-        self.data_dir.join("state.json")
-    }
-
     /// The config file's path.
     pub fn config_file(&self) -> PathBuf {
         self.config_dir.join("config.toml")

@@ -739,7 +739,7 @@ fn uninstall_removes_it_and_keeps_data_unless_purged(s: &Session) {
     assert_ne!(s.active(), "active", "letdownd still runs");
     assert!(
         s.path(".config/letdown/config.toml").exists()
-            && s.path(".local/share/letdown/state.json").exists(),
+            && s.path(".local/share/letdown/state.sqlite3").exists(),
         "uninstall removed the user's data"
     );
     let out = s.run(&[s.src.join("scripts/uninstall").to_str().unwrap(), "--purge"]);

@@ -18,8 +18,9 @@ use super::error::CoachError;
 use super::live::Live;
 use super::preparer::{Done, Finished, PhraseFor, Prepared, Preparer};
 use super::request::{Answer, Request, RoutineRow, ScheduleRequest, SessionCommand, reply};
-use super::scheduler::{Action, Scheduler};
+use super::scheduler::Scheduler;
 use super::snapshot::{Signal, Snapshot};
+use super::writer::{WriteResult, WriteResults};
 use crate::clip::{Clip, to_samples};
 use crate::config::Config;
 use crate::engine::{EventKind, Session, State};
@@ -34,6 +35,29 @@ use crate::schedule::FeedPlan;
 const CATCH_UP: Duration = Duration::from_millis(50);
 /// The breath between two phrases said one after the other.
 const BREATH: Duration = Duration::from_millis(250);
+
+/// How late a cue may be handed to the mix before the log says so.
+const LATE_WARNING: Duration = Duration::from_millis(20);
+
+/// How late cues were handed to the mix: the measure of a coach that never blocks.
+#[derive(Debug, Default)]
+pub struct CueTiming {
+    /// Cues played.
+    pub played: std::sync::atomic::AtomicU64,
+    /// The latest any cue was, microseconds.
+    pub worst_us: std::sync::atomic::AtomicU64,
+}
+
+impl CueTiming {
+    fn record(&self, late: Duration) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.played.fetch_add(1, Relaxed);
+        self.worst_us.fetch_max(late.as_micros() as u64, Relaxed);
+        if late > LATE_WARNING {
+            log::warn!("a cue was played {} ms late", late.as_millis());
+        }
+    }
+}
 
 /// Who waits for a routine being prepared, to start it when it is ready.
 enum Starter {
@@ -73,6 +97,10 @@ pub struct Coach {
     pending: Option<PendingStart>,
     sessions: u64,
     scheduler: Scheduler,
+    /// Results of the scheduler's writes, from the store's thread.
+    written: WriteResults,
+    /// Schedule requests that came while a change was being written, in order.
+    held: std::collections::VecDeque<ScheduleRequest>,
     audio: Audio,
     preparer: Preparer,
     snapshot: watch::Sender<Snapshot>,
@@ -82,6 +110,8 @@ pub struct Coach {
     loaded_rx: mpsc::UnboundedReceiver<(u64, Result<Sounds, String>)>,
     /// When the phrases said last end: a phrase synthesized late waits for them.
     phrases_end: Instant,
+    /// How late cues were played.
+    timing: Arc<CueTiming>,
 }
 
 impl Coach {
@@ -94,8 +124,11 @@ impl Coach {
         signals: mpsc::UnboundedSender<Signal>,
     ) -> Self {
         let (loaded_tx, loaded_rx) = mpsc::unbounded_channel();
+        let (scheduler, written) = Scheduler::new(&cfg, &paths.data_dir);
         Self {
-            scheduler: Scheduler::new(&cfg, paths.state_file()),
+            scheduler,
+            written,
+            held: Default::default(),
             audio: Audio::new(output, cfg.volume),
             preparer: Preparer::new(),
             epoch: Instant::now(),
@@ -107,9 +140,15 @@ impl Coach {
             loaded_tx,
             loaded_rx,
             phrases_end: Instant::now(),
+            timing: Arc::default(),
             paths,
             cfg,
         }
+    }
+
+    /// How late cues are played, readable while the coach runs.
+    pub fn cue_timing(&self) -> Arc<CueTiming> {
+        Arc::clone(&self.timing)
     }
 
     fn now(&self) -> Duration {
@@ -175,6 +214,7 @@ impl Coach {
                     self.check_schedule();
                     self.publish();
                 }
+                Some(result) = self.written.recv() => self.on_written(result),
                 _ = self.scheduler.zone_changed() => {
                     // Local times (daily sessions, the feed plan's times) move with the zone.
                     self.scheduler.follow_zone();
@@ -216,6 +256,10 @@ impl Coach {
     }
 
     fn on_schedule(&mut self, request: ScheduleRequest) {
+        if self.scheduler.writing() {
+            self.held.push_back(request);
+            return;
+        }
         let library = self.library();
         let exists = |name: &str| {
             library
@@ -478,31 +522,48 @@ impl Coach {
         Ok(problems)
     }
 
-    /// Starts what has come due and gives heads-ups (the scheduler records the rest).
+    /// A change is on disk (or could not be written): start the sessions it recorded, then
+    /// handle what waited for it.
+    fn on_written(&mut self, result: WriteResult) {
+        let failed = result.is_err();
+        for o in self.scheduler.written(result) {
+            self.run_scheduled(o);
+        }
+        while !self.scheduler.writing()
+            && let Some(r) = self.held.pop_front()
+        {
+            self.on_schedule(r);
+        }
+        self.check_schedule();
+        if failed {
+            self.prepare_ahead();
+        }
+        self.publish();
+    }
+
+    /// Starts a scheduled session whose record is on disk.
+    fn run_scheduled(&mut self, o: crate::schedule::Occurrence) {
+        let reason = self.scheduler.reason(&o);
+        log::info!("scheduled session {} ({reason}) fires", o.id());
+        let _ = self
+            .signals
+            .send(Signal::ScheduleFired(o.id(), o.routine.clone(), reason));
+        self.start(o.routine.clone(), Starter::Scheduled { quiet: o.quiet });
+    }
+
+    /// Gives heads-ups and records what has come due (its sessions start once that is on disk).
     fn check_schedule(&mut self) {
         let busy = self.live.is_some() || self.pending.is_some();
-        for action in self.scheduler.due(busy) {
-            match action {
-                Action::Run(o) => {
-                    let reason = self.scheduler.reason(&o);
-                    log::info!("scheduled session {} ({reason}) fires", o.id());
-                    let _ =
-                        self.signals
-                            .send(Signal::ScheduleFired(o.id(), o.routine.clone(), reason));
-                    self.start(o.routine.clone(), Starter::Scheduled { quiet: o.quiet });
-                }
-                Action::HeadsUp(minutes) => {
-                    log::info!("heads-up: session in {minutes} min");
-                    let text = crate::phrase::Phrase::StartsIn(minutes).text();
-                    self.preparer.speak(
-                        text,
-                        PhraseFor::HeadsUp,
-                        &self.cfg,
-                        &Default::default(),
-                        &self.paths,
-                    );
-                }
-            }
+        if let Some(minutes) = self.scheduler.due(busy) {
+            log::info!("heads-up: session in {minutes} min");
+            let text = crate::phrase::Phrase::StartsIn(minutes).text();
+            self.preparer.speak(
+                text,
+                PhraseFor::HeadsUp,
+                &self.cfg,
+                &Default::default(),
+                &self.paths,
+            );
         }
     }
 
@@ -526,6 +587,7 @@ impl Coach {
                 EventKind::Play(sound) => {
                     if let Some(clip) = clip {
                         let late = now.saturating_sub(ev.at);
+                        self.timing.record(late);
                         let skip = if late <= CATCH_UP {
                             to_samples(late) as usize
                         } else {

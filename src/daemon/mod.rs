@@ -16,6 +16,7 @@ pub mod request;
 pub mod scheduler;
 pub mod snapshot;
 pub mod wallclock;
+pub mod writer;
 pub mod zone;
 
 use tokio::sync::{mpsc, watch};

@@ -2,8 +2,13 @@
 //! of the time zone they are planned in.
 //!
 //! It answers schedule requests and says what has come due as [`Action`]s; it never starts a
-//! session or plays a sound itself (the coach does). Every change is written to disk first
-//! (atomically) and kept only if that worked.
+//! session or plays a sound itself (the coach does).
+//!
+//! A change is applied in memory and handed to the store's thread ([`Writer`]); the request
+//! that made it is answered, and a scheduled session it recorded is started, only once the
+//! change is on disk. If writing fails, the state goes back to what the disk holds and the
+//! caller gets `StorageFailed`. One change is in flight at a time: the coach holds further
+//! schedule requests until it is written ([`Scheduler::writing`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::Duration;
@@ -12,25 +17,36 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
 use super::error::CoachError;
-use super::request::{FeedRow, ScheduleRequest, UpcomingRow, reply};
+use super::request::{Answer, FeedRow, ScheduleRequest, UpcomingRow, reply};
+use super::writer::{WriteResult, WriteResults, Writer};
 use super::zone::{ZoneWatch, zone_file};
 use crate::config::Config;
 use crate::schedule::store::Store;
 use crate::schedule::{Due, FeedPlan, Occurrence, Outcome, Planner, Side, State, parse_when};
 
-/// What the coach should do about the schedule now.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Action {
-    /// Start this occurrence's routine (already recorded as fired, so never twice).
-    Run(Occurrence),
-    /// Say that a session starts in this many minutes.
-    HeadsUp(u32),
+/// What waits for a change to be on disk.
+#[derive(Default)]
+struct Staged {
+    /// Answers the request that made the change (with its value, or the write's error).
+    reply: Option<Box<dyn FnOnce(Result<(), CoachError>) + Send + Sync>>,
+    /// Scheduled sessions recorded as fired by the change, to start once it is written.
+    run: Vec<Occurrence>,
 }
+
+/// How long to wait before recording what is due again, after writing it failed.
+const RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Feeds, schedules, the feed plan and the zone they are planned in.
 pub struct Scheduler {
-    store: Store,
+    writer: Writer,
+    /// The state: what the disk holds, plus the change in flight.
     state: State,
+    /// A change made while handling the current request or check, not yet sent to disk.
+    staged: Option<Staged>,
+    /// The change being written.
+    in_flight: Option<Staged>,
+    /// After a failed write, no check for what is due before this.
+    retry_at: Option<Timestamp>,
     tz: TimeZone,
     zone_watch: ZoneWatch,
     /// Heads-ups already given, by occurrence key.
@@ -39,29 +55,36 @@ pub struct Scheduler {
     config_plan: Option<FeedPlan>,
     grace: Duration,
     heads_up: Option<Duration>,
-    /// Changes written since the last request was handled (see [`Scheduler::handle`]).
-    written: bool,
 }
 
 impl Scheduler {
-    /// Loads the state file (a broken one is moved aside and said so in the log).
-    pub fn new(cfg: &Config, state_file: std::path::PathBuf) -> Self {
-        let store = Store::new(state_file);
-        let loaded = store.load();
-        if let Some(w) = &loaded.warning {
-            log::error!("{w}");
+    /// Loads the state from the store in `data_dir` (a broken file is moved aside and said so
+    /// in the log) and starts the store's thread.
+    pub fn new(cfg: &Config, data_dir: &std::path::Path) -> (Self, WriteResults) {
+        let (store, loaded) = Store::open(data_dir);
+        for w in &loaded.warnings {
+            log::warn!("{w}");
         }
-        Self {
-            store,
-            state: loaded.state,
+        Self::with_store(cfg, store, loaded.state)
+    }
+
+    /// A scheduler over an open `store` holding `state`.
+    pub fn with_store(cfg: &Config, store: Store, state: State) -> (Self, WriteResults) {
+        let (writer, results) = Writer::spawn(store);
+        let scheduler = Self {
+            writer,
+            state,
+            staged: None,
+            in_flight: None,
+            retry_at: None,
             tz: TimeZone::system(),
             zone_watch: ZoneWatch::new(&zone_file()),
             announced: HashSet::new(),
             config_plan: cfg.feed_plan.clone(),
             grace: cfg.grace,
             heads_up: cfg.heads_up,
-            written: false,
-        }
+        };
+        (scheduler, results)
     }
 
     /// Takes the scheduling settings of a (re)loaded config.
@@ -104,7 +127,11 @@ impl Scheduler {
 
     /// When the wall-clock timer should next wake the coach.
     pub fn next_wake(&self) -> Option<Timestamp> {
-        self.planner().next_wake(Timestamp::now(), self.heads_up)
+        let wake = self.planner().next_wake(Timestamp::now(), self.heads_up);
+        match self.retry_at {
+            Some(r) => wake.map(|w| w.max(r)),
+            None => wake,
+        }
     }
 
     /// The next session that will start, if any.
@@ -131,26 +158,91 @@ impl Scheduler {
         self.feed_plan().map(FeedPlan::to_map).unwrap_or_default()
     }
 
-    /// Applies a change to the saved state: written to disk first, kept only if that worked.
-    fn change<T>(&mut self, f: impl FnOnce(&mut State) -> T) -> Result<T, CoachError> {
-        let mut next = self.state.clone();
-        let out = f(&mut next);
-        next.prune(Timestamp::now());
-        self.store
-            .save(&next)
-            .map_err(|e| CoachError::StorageFailed(format!("{e}; nothing was changed")))?;
-        self.state = next;
-        self.written = true;
-        Ok(out)
+    /// Applies a change in memory and stages it: [`Scheduler::flush`] sends it to disk, and
+    /// what waits for it ([`Staged`]) happens once it is written.
+    fn change<T>(&mut self, f: impl FnOnce(&mut State) -> T) -> T {
+        self.staged.get_or_insert_with(Staged::default);
+        let out = f(&mut self.state);
+        self.state.prune(Timestamp::now());
+        out
+    }
+
+    /// Answers `answer` now, or, if the request changed the state, once the change is written.
+    fn answer<T: Send + Sync + 'static>(
+        &mut self,
+        answer: Answer<T>,
+        result: Result<T, CoachError>,
+    ) {
+        match (result, self.staged.as_mut()) {
+            (Ok(value), Some(staged)) => {
+                staged.reply = Some(Box::new(move |written| {
+                    reply(answer, written.map(|()| value))
+                }))
+            }
+            (result, _) => reply(answer, result),
+        }
+    }
+
+    /// Sends the staged change to disk. True if there was one (the state changed).
+    fn flush(&mut self) -> bool {
+        let Some(staged) = self.staged.take() else {
+            return false;
+        };
+        self.writer.write(self.state.clone());
+        self.in_flight = Some(staged);
+        true
+    }
+
+    /// Whether a change is being written: further requests and checks wait for it.
+    pub fn writing(&self) -> bool {
+        self.in_flight.is_some()
+    }
+
+    /// A write finished: answers the request that made it and returns the scheduled sessions
+    /// it recorded, to start now. If it failed, the state goes back to what the disk holds.
+    pub fn written(&mut self, result: WriteResult) -> Vec<Occurrence> {
+        let Some(staged) = self.in_flight.take() else {
+            log::error!("a write finished that was never started");
+            return Vec::new();
+        };
+        let result = match result {
+            Ok(()) => {
+                self.retry_at = None;
+                Ok(())
+            }
+            Err((e, on_disk)) => {
+                log::error!("cannot save a change: {e}");
+                self.state = on_disk;
+                self.retry_at = Some(Timestamp::now() + RETRY_AFTER);
+                for o in &staged.run {
+                    log::error!(
+                        "cannot record scheduled session {}, so it does not run now",
+                        o.id()
+                    );
+                }
+                Err(CoachError::StorageFailed(format!(
+                    "{e}; nothing was changed"
+                )))
+            }
+        };
+        let ok = result.is_ok();
+        if let Some(answer) = staged.reply {
+            answer(result);
+        }
+        if ok { staged.run } else { Vec::new() }
     }
 
     /// What has come due. Missed sessions are recorded (and kept to be told); a session due
     /// while `busy` (one is running or starting) waits, and runs when it ends if still within
     /// the grace period; one to run is recorded before it is returned, so it never runs twice,
     /// even after a crash. A heads-up is given once per session.
-    pub fn due(&mut self, busy: bool) -> Vec<Action> {
+    ///
+    /// A session to run is returned by [`Scheduler::written`], once its record is on disk.
+    pub fn due(&mut self, busy: bool) -> Option<u32> {
         let now = Timestamp::now();
-        let mut actions = Vec::new();
+        if self.writing() || self.retry_at.is_some_and(|r| now < r) {
+            return None;
+        }
         for d in self.planner().due(now, self.grace) {
             match d {
                 Due::Missed(o) => {
@@ -160,28 +252,24 @@ impl Scheduler {
                         o.reason(&self.tz)
                     );
                     log::warn!("{text}");
-                    if let Err(e) = self.change(|s| {
+                    self.change(|s| {
                         s.mark(&o, Outcome::Missed);
                         s.missed_untold.push(text);
-                    }) {
-                        log::error!("{e}");
-                    }
+                    });
                 }
                 Due::Run(o) if busy => {
                     log::info!("{} is due but a session is running; it waits", o.key)
                 }
-                Due::Run(o) => match self.change(|s| s.mark(&o, Outcome::Fired)) {
-                    Ok(()) => actions.push(Action::Run(o)),
-                    Err(e) => {
-                        log::error!("cannot record a scheduled session, so it does not run: {e}")
+                Due::Run(o) => {
+                    self.change(|s| s.mark(&o, Outcome::Fired));
+                    if let Some(staged) = self.staged.as_mut() {
+                        staged.run.push(o);
                     }
-                },
+                }
             }
         }
-        if !busy && let Some(minutes) = self.heads_up(now) {
-            actions.push(Action::HeadsUp(minutes));
-        }
-        actions
+        self.flush();
+        if busy { None } else { self.heads_up(now) }
     }
 
     fn heads_up(&mut self, now: Timestamp) -> Option<u32> {
@@ -202,10 +290,11 @@ impl Scheduler {
         o.reason(&self.tz)
     }
 
-    /// Answers a schedule request. `routine_exists` checks a routine named by a new schedule;
-    /// `lead_warning` says what is wrong with a new feed plan's lead, if anything;
-    /// `default_routine` names what "" starts. Returns whether the state changed (so the
-    /// coach prepares what is now ahead and publishes).
+    /// Answers a schedule request (call it only when not [`Scheduler::writing`]).
+    /// `routine_exists` checks a routine named by a new schedule; `lead_warning` says what is
+    /// wrong with a new feed plan's lead, if anything; `default_routine` names what "" starts.
+    /// Returns whether the state changed (so the coach prepares what is now ahead and
+    /// publishes); a request that changed it is answered once the change is on disk.
     pub fn handle(
         &mut self,
         request: ScheduleRequest,
@@ -213,22 +302,33 @@ impl Scheduler {
         lead_warning: impl Fn(&FeedPlan) -> Option<String>,
         default_routine: &str,
     ) -> bool {
-        self.written = false;
+        debug_assert!(!self.writing(), "a request while a change is being written");
         match request {
             ScheduleRequest::LogFeed {
                 start,
                 side,
                 note,
                 answer,
-            } => reply(answer, self.log_feed(start, &side, &note)),
+            } => {
+                let r = self.log_feed(start, &side, &note);
+                self.answer(answer, r)
+            }
             ScheduleRequest::CorrectFeed {
                 id,
                 start,
                 side,
                 answer,
-            } => reply(answer, self.correct_feed(id, start, &side)),
-            ScheduleRequest::DeleteFeed(id, answer) => reply(answer, self.delete_feed(id)),
-            ScheduleRequest::ListFeeds(limit, answer) => reply(answer, Ok(self.list_feeds(limit))),
+            } => {
+                let r = self.correct_feed(id, start, &side);
+                self.answer(answer, r)
+            }
+            ScheduleRequest::DeleteFeed(id, answer) => {
+                let r = self.delete_feed(id);
+                self.answer(answer, r)
+            }
+            ScheduleRequest::ListFeeds(limit, answer) => {
+                self.answer(answer, Ok(self.list_feeds(limit)))
+            }
             ScheduleRequest::SetFeedPlan(map, answer) => {
                 let result = self.set_feed_plan(&map).map(|()| {
                     self.feed_plan()
@@ -236,20 +336,37 @@ impl Scheduler {
                         .into_iter()
                         .collect()
                 });
-                reply(answer, result)
+                self.answer(answer, result)
             }
             ScheduleRequest::Add {
                 when,
                 routine,
                 answer,
-            } => reply(answer, self.add(&when, &routine, routine_exists)),
-            ScheduleRequest::Cancel(id, answer) => reply(answer, self.cancel(&id)),
-            ScheduleRequest::Snooze(secs, answer) => reply(answer, self.snooze(secs)),
-            ScheduleRequest::Skip(answer) => reply(answer, self.skip()),
-            ScheduleRequest::Upcoming(answer) => reply(answer, Ok(self.upcoming(default_routine))),
-            ScheduleRequest::TakeNotices(answer) => reply(answer, self.take_notices()),
+            } => {
+                let r = self.add(&when, &routine, routine_exists);
+                self.answer(answer, r)
+            }
+            ScheduleRequest::Cancel(id, answer) => {
+                let r = self.cancel(&id);
+                self.answer(answer, r)
+            }
+            ScheduleRequest::Snooze(secs, answer) => {
+                let r = self.snooze(secs);
+                self.answer(answer, r)
+            }
+            ScheduleRequest::Skip(answer) => {
+                let r = self.skip();
+                self.answer(answer, r)
+            }
+            ScheduleRequest::Upcoming(answer) => {
+                self.answer(answer, Ok(self.upcoming(default_routine)))
+            }
+            ScheduleRequest::TakeNotices(answer) => {
+                let r = self.take_notices();
+                self.answer(answer, r)
+            }
         }
-        self.written
+        self.flush()
     }
 
     fn log_feed(&mut self, start: i64, side: &str, note: &str) -> Result<u64, CoachError> {
@@ -261,7 +378,7 @@ impl Scheduler {
                 "a feed cannot start in the future".into(),
             ));
         }
-        self.change(|s| s.log_feed(now, at, side, note))
+        Ok(self.change(|s| s.log_feed(now, at, side, note)))
     }
 
     fn correct_feed(&mut self, id: u64, start: i64, side: &str) -> Result<(), CoachError> {
@@ -271,16 +388,18 @@ impl Scheduler {
             Some(Side::parse(side).map_err(CoachError::InvalidArgument)?)
         };
         let at = timestamp(start)?;
-        if !self.change(|s| s.correct_feed(id, at, side))? {
+        if !self.state.feeds.iter().any(|f| f.id == id) {
             return Err(no_feed(id));
         }
+        self.change(|s| s.correct_feed(id, at, side));
         Ok(())
     }
 
     fn delete_feed(&mut self, id: u64) -> Result<(), CoachError> {
-        if !self.change(|s| s.delete_feed(id))? {
+        if !self.state.feeds.iter().any(|f| f.id == id) {
             return Err(no_feed(id));
         }
+        self.change(|s| s.delete_feed(id));
         Ok(())
     }
 
@@ -303,7 +422,8 @@ impl Scheduler {
             Some(FeedPlan::from_map(map).map_err(CoachError::InvalidArgument)?)
         };
         let now = Timestamp::now();
-        self.change(|s| s.set_plan(now, plan))
+        self.change(|s| s.set_plan(now, plan));
+        Ok(())
     }
 
     fn add(
@@ -317,22 +437,24 @@ impl Scheduler {
         if !routine.is_empty() {
             routine_exists(routine)?;
         }
-        self.change(|s| s.add_schedule(now, rule, routine))
+        Ok(self.change(|s| s.add_schedule(now, rule, routine)))
     }
 
     fn cancel(&mut self, id: &str) -> Result<(), CoachError> {
         if id == "plan" {
             let now = Timestamp::now();
-            return self.change(|s| s.set_plan(now, None));
+            self.change(|s| s.set_plan(now, None));
+            return Ok(());
         }
         let n: u64 = id.parse().map_err(|_| {
             CoachError::InvalidArgument(format!("\"{id}\" is not an id; see `letdown upcoming`"))
         })?;
-        if !self.change(|s| s.cancel(n))? {
+        if !self.state.schedules.iter().any(|s| s.id == n) {
             return Err(CoachError::NotFound(format!(
                 "no schedule with id {n}; see `letdown upcoming`"
             )));
         }
+        self.change(|s| s.cancel(n));
         Ok(())
     }
 
@@ -344,12 +466,14 @@ impl Scheduler {
         }
         let now = Timestamp::now();
         let next = self.next_occurrence().ok_or_else(nothing_scheduled)?;
-        self.change(|s| s.snooze(&next, now, Duration::from_secs(secs as u64)))
+        self.change(|s| s.snooze(&next, now, Duration::from_secs(secs as u64)));
+        Ok(())
     }
 
     fn skip(&mut self) -> Result<(), CoachError> {
         let next = self.next_occurrence().ok_or_else(nothing_scheduled)?;
-        self.change(|s| s.mark(&next, Outcome::Skipped))
+        self.change(|s| s.mark(&next, Outcome::Skipped));
+        Ok(())
     }
 
     fn upcoming(&self, default_routine: &str) -> Vec<UpcomingRow> {
@@ -372,7 +496,7 @@ impl Scheduler {
             return Ok(Vec::new());
         }
         let notices = self.state.missed_untold.clone();
-        self.change(|s| s.missed_untold.clear())?;
+        self.change(|s| s.missed_untold.clear());
         Ok(notices)
     }
 }

@@ -186,7 +186,7 @@ pub enum Outcome {
     Missed,
 }
 
-/// Everything letdownd keeps about feeds and schedules; saved as one JSON file.
+/// Everything letdownd keeps about feeds and schedules (saved by [`super::store`]).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct State {
     /// Format version.
@@ -219,6 +219,21 @@ pub struct State {
 }
 
 impl State {
+    /// Everything but the feed log (kept apart from it on disk).
+    pub fn without_feeds(&self) -> State {
+        State {
+            version: self.version,
+            next_id: self.next_id,
+            feeds: Vec::new(),
+            schedules: self.schedules.clone(),
+            plan: self.plan.clone(),
+            handled: self.handled.clone(),
+            snoozed: self.snoozed.clone(),
+            missed_untold: self.missed_untold.clone(),
+            plan_since: self.plan_since,
+        }
+    }
+
     /// Hands out a new id.
     pub fn new_id(&mut self) -> u64 {
         self.next_id += 1;

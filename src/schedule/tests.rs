@@ -383,42 +383,6 @@ fn feeds_can_be_corrected_and_deleted() {
 }
 
 #[test]
-fn state_round_trips_through_the_store_and_a_corrupt_file_is_moved_aside() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = store::Store::new(dir.path().join("state.json"));
-    assert_eq!(store.load().state, State::default());
-    let mut st = State::default();
-    st.log_feed(
-        NOW,
-        Timestamp::from_second(1_800_000_000).unwrap(),
-        Side::Left,
-        "n",
-    );
-    st.add_schedule(
-        NOW,
-        Rule::Daily {
-            hour: 6,
-            minute: 30,
-        },
-        "x",
-    );
-    store.save(&st).unwrap();
-    assert_eq!(store.load().state, st);
-    std::fs::write(store.path(), b"{ not json").unwrap();
-    let loaded = store.load();
-    assert_eq!(loaded.state, State::default());
-    let warning = loaded.warning.unwrap();
-    assert!(warning.contains("moved it to"), "{warning}");
-    let aside: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().contains("corrupt"))
-        .collect();
-    assert_eq!(aside.len(), 1);
-    assert_eq!(std::fs::read(aside[0].path()).unwrap(), b"{ not json");
-}
-
-#[test]
 fn schedules_are_read_as_people_say_them() {
     let tz = berlin();
     let now = at(&tz, 2026, 11, 25, 16, 0);

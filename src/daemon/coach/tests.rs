@@ -47,6 +47,25 @@ fn ask<T: std::fmt::Debug>(
     rx.try_recv().expect("answered at once")
 }
 
+/// Sends a schedule request that changes the state and returns its answer, given once the
+/// change is on disk.
+async fn ask_written<T: std::fmt::Debug>(
+    c: &mut Coach,
+    make: impl FnOnce(Answer<T>) -> Request,
+) -> Result<T, CoachError> {
+    let (tx, mut rx) = oneshot::channel();
+    c.handle(make(tx));
+    if let Ok(answer) = rx.try_recv() {
+        return answer;
+    }
+    let written = tokio::time::timeout(Duration::from_secs(10), c.written.recv())
+        .await
+        .expect("never written")
+        .expect("the store's thread is gone");
+    c.on_written(written);
+    rx.try_recv().expect("answered once written")
+}
+
 fn volume(c: &Coach) -> f32 {
     c.audio.mix().volume()
 }
@@ -142,13 +161,14 @@ async fn typed_answers_carry_named_errors() {
     })
     .unwrap_err();
     assert!(matches!(err, CoachError::UnknownRoutine(_)), "{err:?}");
-    let id = ask(&mut c, |answer| {
+    let id = ask_written(&mut c, |answer| {
         Request::Schedule(ScheduleRequest::Add {
             when: "in 5m".into(),
             routine: "short".into(),
             answer,
         })
     })
+    .await
     .unwrap();
     let up = ask(&mut c, |a| Request::Schedule(ScheduleRequest::Upcoming(a))).unwrap();
     assert_eq!(up[0].0, id.to_string());
@@ -179,18 +199,93 @@ async fn a_feed_plan_whose_lead_is_shorter_than_its_routine_is_set_with_a_warnin
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
     };
-    let warnings = ask(&mut c, |a| {
+    let warnings = ask_written(&mut c, |a| {
         Request::Schedule(ScheduleRequest::SetFeedPlan(plan("1m"), a))
     })
+    .await
     .unwrap();
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(
         warnings[0].contains("shorter than \"long\""),
         "{warnings:?}"
     );
-    let warnings = ask(&mut c, |a| {
+    let warnings = ask_written(&mut c, |a| {
         Request::Schedule(ScheduleRequest::SetFeedPlan(plan("10m"), a))
     })
+    .await
     .unwrap();
     assert!(warnings.is_empty(), "{warnings:?}");
+}
+
+/// A slow disk (every write of the state takes 250 ms) while a session plays: feeds logged all
+/// through it are written beside the coach, and no cue is handed to the mix more than 5 ms late.
+#[tokio::test]
+async fn cues_keep_their_time_while_the_state_is_written_to_a_slow_disk() {
+    let (mut c, dir) = coach(ESPEAK);
+    let steps: String = (1..=4)
+        .map(|i| {
+            format!("[[steps]]\ntitle = \"Step {i}\"\nsay = \"Part {i}.\"\nduration = \"2s\"\n")
+        })
+        .collect();
+    std::fs::write(
+        dir.path().join("config/routines/cues.toml"),
+        format!("name = \"cues\"\ntitle = \"Cues\"\n{steps}"),
+    )
+    .unwrap();
+    let (mut store, loaded) = crate::schedule::store::Store::open(&c.paths.data_dir);
+    store.slow_for_tests = Some(Duration::from_millis(250));
+    (c.scheduler, c.written) = Scheduler::with_store(&c.cfg, store, loaded.state);
+    let timing = c.cue_timing();
+    let (tx, rx) = mpsc::channel(64);
+    let (stop, stopped) = oneshot::channel();
+    let task = tokio::spawn(c.run(rx, stopped));
+    let request = |make: Box<dyn FnOnce(Answer<()>) -> Request + Send>| {
+        let tx = tx.clone();
+        async move {
+            let (a, r) = oneshot::channel();
+            tx.send(make(a)).await.unwrap();
+            r
+        }
+    };
+    let started = request(Box::new(|a| Request::Start("cues".into(), a))).await;
+    tokio::time::timeout(Duration::from_secs(30), started)
+        .await
+        .expect("the session never started")
+        .unwrap()
+        .unwrap();
+    // Log feeds all through the session: the writer is never idle.
+    let mut answers = Vec::new();
+    let until = Instant::now() + Duration::from_secs(9);
+    while Instant::now() < until {
+        let (a, r) = oneshot::channel();
+        tx.send(Request::Schedule(ScheduleRequest::LogFeed {
+            start: jiff::Timestamp::now().as_second() - 60,
+            side: "left".into(),
+            note: String::new(),
+            answer: a,
+        }))
+        .await
+        .unwrap();
+        answers.push(r);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.send(()).unwrap();
+    task.await.unwrap();
+    let written = answers
+        .into_iter()
+        .filter_map(|mut r| r.try_recv().ok())
+        .filter(|r| r.is_ok())
+        .count();
+    use std::sync::atomic::Ordering::Relaxed;
+    let played = timing.played.load(Relaxed);
+    let worst = timing.worst_us.load(Relaxed);
+    eprintln!(
+        "{written} slow writes during the session; {played} cues, the latest {worst} µs late"
+    );
+    assert!(
+        written >= 20,
+        "only {written} writes were made: the disk was not busy"
+    );
+    assert!(played >= 6, "only {played} cues played");
+    assert!(worst <= 5_000, "a cue was {worst} µs late");
 }

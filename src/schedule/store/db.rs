@@ -1,0 +1,150 @@
+//! The SQLite file itself: its schema, reading all of it, and writing the difference between
+//! two states in one transaction.
+//!
+//! Feeds are rows (years of them load in milliseconds and one feed is one row written); the rest
+//! of [`State`] (schedules, the feed plan, what fired) is small and kept as one JSON value.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use rusqlite::{Connection, OpenFlags, params};
+
+use crate::schedule::{Feed, Side, State};
+
+/// The schema this build reads and writes (`PRAGMA user_version`).
+pub const SCHEMA: i64 = 1;
+
+/// Opens (creating if `create`) the database at `path`, set up for durable commits: WAL, every
+/// commit flushed to disk before it returns. Refuses a schema newer than this build's.
+pub fn open(path: &Path, create: bool) -> Result<Connection, String> {
+    let conn = open_sqlite(path, create).map_err(|e| e.to_string())?;
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(|e| e.to_string())?;
+    match version {
+        0 => conn
+            .execute_batch(
+                "BEGIN;
+                 CREATE TABLE feeds (
+                     id INTEGER PRIMARY KEY, at INTEGER NOT NULL, side TEXT NOT NULL,
+                     note TEXT NOT NULL, logged INTEGER NOT NULL);
+                 CREATE INDEX feeds_at ON feeds(at);
+                 CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                 PRAGMA user_version = 1;
+                 COMMIT;",
+            )
+            .map_err(|e| e.to_string())?,
+        SCHEMA => {}
+        newer => {
+            return Err(format!(
+                "schema version {newer} is newer than this letdown reads ({SCHEMA}); a newer letdown wrote it"
+            ));
+        }
+    }
+    Ok(conn)
+}
+
+fn open_sqlite(path: &Path, create: bool) -> rusqlite::Result<Connection> {
+    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    if create {
+        flags |= OpenFlags::SQLITE_OPEN_CREATE;
+    }
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(std::time::Duration::from_secs(2))?;
+    // WAL: a commit is one append and one flush. FULL: the flush happens before the commit
+    // returns, so an acknowledged change survives a power cut.
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    Ok(conn)
+}
+
+/// Everything in the database.
+pub fn read(conn: &Connection) -> Result<State, String> {
+    let rest: Option<String> = conn
+        .query_row("SELECT value FROM state WHERE key = 'rest'", [], |r| {
+            r.get(0)
+        })
+        .map(Some)
+        .or_else(|e| match e {
+            rusqlite::Error::QueryReturnedNoRows => Ok(None),
+            e => Err(e),
+        })
+        .map_err(|e| e.to_string())?;
+    let mut state: State = match rest {
+        Some(json) => {
+            serde_json::from_str(&json).map_err(|e| format!("its schedules are not valid: {e}"))?
+        }
+        None => State::default(),
+    };
+    let mut stmt = conn
+        .prepare("SELECT id, at, side, note, logged FROM feeds ORDER BY at, id")
+        .map_err(|e| e.to_string())?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, i64>(4)?,
+            ))
+        })
+        .map_err(|e| e.to_string())?;
+    for row in rows {
+        let (id, at, side, note, logged) = row.map_err(|e| e.to_string())?;
+        state.feeds.push(Feed {
+            id: id as u64,
+            at,
+            side: Side::parse(&side).map_err(|e| format!("feed {id}: {e}"))?,
+            note,
+            logged,
+        });
+    }
+    Ok(state)
+}
+
+/// The part of a state kept as one JSON value: everything but the feeds.
+fn rest_json(state: &State) -> Result<String, String> {
+    serde_json::to_string(&state.without_feeds()).map_err(|e| e.to_string())
+}
+
+/// Writes what differs between `from` (what the file holds) and `to`, in one transaction: all
+/// of it is on disk when this returns Ok, none of it otherwise.
+pub fn write_difference(conn: &mut Connection, from: &State, to: &State) -> Result<(), String> {
+    let tx = conn.transaction().map_err(|e| e.to_string())?;
+    {
+        let before: HashMap<u64, &Feed> = from.feeds.iter().map(|f| (f.id, f)).collect();
+        let mut upsert = tx
+            .prepare_cached(
+                "INSERT OR REPLACE INTO feeds (id, at, side, note, logged) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .map_err(|e| e.to_string())?;
+        for f in &to.feeds {
+            if before.get(&f.id) != Some(&f) {
+                upsert
+                    .execute(params![f.id as i64, f.at, f.side.name(), f.note, f.logged])
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        if from.feeds.len() + to.feeds.len() > 0 {
+            let after: std::collections::HashSet<u64> = to.feeds.iter().map(|f| f.id).collect();
+            let mut delete = tx
+                .prepare_cached("DELETE FROM feeds WHERE id = ?1")
+                .map_err(|e| e.to_string())?;
+            for f in from.feeds.iter().filter(|f| !after.contains(&f.id)) {
+                delete
+                    .execute(params![f.id as i64])
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        let rest = rest_json(to)?;
+        if rest != rest_json(from)? {
+            tx.execute(
+                "INSERT OR REPLACE INTO state (key, value) VALUES ('rest', ?1)",
+                params![rest],
+            )
+            .map_err(|e| e.to_string())?;
+        }
+    }
+    tx.commit().map_err(|e| e.to_string())
+}

@@ -24,11 +24,14 @@ use crate::config::Config;
 use crate::schedule::store::Store;
 use crate::schedule::{Due, FeedPlan, Occurrence, Outcome, Planner, Side, State, parse_when};
 
+/// Answers a request with the result of writing its change.
+type WrittenReply = Box<dyn FnOnce(Result<(), CoachError>) + Send + Sync>;
+
 /// What waits for a change to be on disk.
 #[derive(Default)]
 struct Staged {
     /// Answers the request that made the change (with its value, or the write's error).
-    reply: Option<Box<dyn FnOnce(Result<(), CoachError>) + Send + Sync>>,
+    reply: Option<WrittenReply>,
     /// Scheduled sessions recorded as fired by the change, to start once it is written.
     run: Vec<Occurrence>,
 }

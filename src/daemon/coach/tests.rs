@@ -239,15 +239,8 @@ async fn cues_keep_their_time_while_the_state_is_written_to_a_slow_disk() {
     let (tx, rx) = mpsc::channel(64);
     let (stop, stopped) = oneshot::channel();
     let task = tokio::spawn(c.run(rx, stopped));
-    let request = |make: Box<dyn FnOnce(Answer<()>) -> Request + Send>| {
-        let tx = tx.clone();
-        async move {
-            let (a, r) = oneshot::channel();
-            tx.send(make(a)).await.unwrap();
-            r
-        }
-    };
-    let started = request(Box::new(|a| Request::Start("cues".into(), a))).await;
+    let (a, started) = oneshot::channel();
+    tx.send(Request::Start("cues".into(), a)).await.unwrap();
     tokio::time::timeout(Duration::from_secs(30), started)
         .await
         .expect("the session never started")

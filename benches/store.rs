@@ -24,7 +24,14 @@ fn years_of_feeds() -> State {
         st.log_feed(at, at, side, note);
     }
     let now = Timestamp::now();
-    st.add_schedule(now, Rule::Daily { hour: 6, minute: 30 }, "");
+    st.add_schedule(
+        now,
+        Rule::Daily {
+            hour: 6,
+            minute: 30,
+        },
+        "",
+    );
     st
 }
 
@@ -43,7 +50,11 @@ fn main() {
     let dir = tempfile::tempdir_in(std::env::var("BENCH_DIR").unwrap_or_else(|_| ".".into()))
         .expect("temp dir");
     let state = years_of_feeds();
-    println!("{} feeds (5 years at 10 a day), in {}", state.feeds.len(), dir.path().display());
+    println!(
+        "{} feeds (5 years at 10 a day), in {}",
+        state.feeds.len(),
+        dir.path().display()
+    );
 
     // Migration from the JSON file of earlier versions (once per machine).
     let json = serde_json::to_vec_pretty(&state).unwrap();
@@ -101,8 +112,8 @@ fn main() {
     }
     figures("the JSON store's change, for comparison", old);
     let t = Instant::now();
-    let _: State = serde_json::from_slice(&std::fs::read(dir.path().join("old.json")).unwrap())
-        .unwrap();
+    let _: State =
+        serde_json::from_slice(&std::fs::read(dir.path().join("old.json")).unwrap()).unwrap();
     println!(
         "{:<44} {:>7.2} ms",
         "the JSON store's load, for comparison",

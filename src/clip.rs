@@ -13,10 +13,21 @@ use rodio::Source;
 /// The sample rate of every clip and of the mix.
 pub const SAMPLE_RATE: u32 = 48_000;
 
+/// The longest sound decoded: a prompt or a recording is seconds long; this bound keeps a
+/// hostile or broken file from filling memory.
+pub const MAX_DECODED: Duration = Duration::from_secs(15 * 60);
+
 /// A short mono sound at [`SAMPLE_RATE`], cheap to clone.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Clip {
     samples: Arc<[f32]>,
+}
+
+/// Runs a decoder, turning a panic inside it (a decoder bug on a malformed file) into an error,
+/// so no file can take the daemon down.
+fn guarded<T>(decode: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode))
+        .unwrap_or_else(|_| Err("the decoder failed on this file (it is malformed)".into()))
 }
 
 /// Converts a time offset to a sample index, rounding to the nearest sample.
@@ -50,30 +61,46 @@ impl Clip {
     }
 
     /// Decodes an audio file (WAV, OGG/Vorbis, FLAC or MP3), mixed down to mono and resampled.
+    /// A malformed file is an error, never a crash; one longer than [`MAX_DECODED`] is refused.
     pub fn decode_file(path: &Path) -> Result<Self, String> {
         let file = std::fs::File::open(path)
             .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-        let decoder = rodio::Decoder::try_from(file)
-            .map_err(|e| format!("cannot decode {}: {e}", path.display()))?;
-        Ok(Self::from_source(decoder))
+        guarded(|| {
+            let decoder = rodio::Decoder::try_from(file).map_err(|e| e.to_string())?;
+            Self::from_source(decoder)
+        })
+        .map_err(|e| format!("cannot decode {}: {e}", path.display()))
     }
 
     /// Decodes WAV bytes (as written by a speech engine).
     pub fn decode_wav_bytes(bytes: Vec<u8>) -> Result<Self, String> {
-        let decoder = rodio::Decoder::new_wav(std::io::Cursor::new(bytes))
-            .map_err(|e| format!("not a readable WAV: {e}"))?;
-        Ok(Self::from_source(decoder))
+        guarded(|| {
+            let decoder =
+                rodio::Decoder::new_wav(std::io::Cursor::new(bytes)).map_err(|e| e.to_string())?;
+            Self::from_source(decoder)
+        })
+        .map_err(|e| format!("not a readable WAV: {e}"))
     }
 
-    fn from_source<S: Source<Item = f32>>(source: S) -> Self {
+    fn from_source<S: Source<Item = f32>>(source: S) -> Result<Self, String> {
         let channels = source.channels().get() as usize;
         let rate = source.sample_rate().get();
-        let interleaved: Vec<f32> = source.collect();
+        if channels == 0 || rate == 0 {
+            return Err("no channels or no sample rate".into());
+        }
+        let limit = (MAX_DECODED.as_secs() as usize) * rate as usize * channels;
+        let interleaved: Vec<f32> = source.take(limit + 1).collect();
+        if interleaved.len() > limit {
+            return Err(format!(
+                "longer than {} minutes",
+                MAX_DECODED.as_secs() / 60
+            ));
+        }
         let mono: Vec<f32> = interleaved
             .chunks(channels)
             .map(|frame| frame.iter().sum::<f32>() / channels as f32)
             .collect();
-        Self::new(resample(&mono, rate, SAMPLE_RATE))
+        Ok(Self::new(resample(&mono, rate, SAMPLE_RATE)))
     }
 
     /// Removes leading and trailing near-silence, keeping `pad` of the tail (faded out), so a

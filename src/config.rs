@@ -11,8 +11,8 @@ use toml::Spanned;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::toml_check::{Checker, Tbl};
 use crate::tones::EarconSet;
-use crate::voice::EngineKind;
 pub use crate::voice::VoiceConfig;
+use crate::voice::{EngineKind, check_language, check_voice_name};
 
 /// All settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -137,9 +137,9 @@ impl Config {
             {
                 cfg.voice.engine = kind;
             }
-            cfg.voice.voice = c.text(vt, "voice").map(Spanned::into_inner);
-            if let Some(l) = c.text(vt, "language") {
-                cfg.voice.language = l.into_inner();
+            cfg.voice.voice = c.valid_text(vt, "voice", check_voice_name);
+            if let Some(l) = c.valid_text(vt, "language", check_language) {
+                cfg.voice.language = l;
             }
             if let Some(s) = c.number(vt, "speed", 0.5..=2.0) {
                 cfg.voice.speed = s;

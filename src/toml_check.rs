@@ -128,6 +128,23 @@ impl<'a> Checker<'a> {
         Some(s)
     }
 
+    /// An optional non-empty string that `valid` accepts (its error is reported, located).
+    pub fn valid_text(
+        &mut self,
+        t: Tbl<'_, '_>,
+        key: &str,
+        valid: impl Fn(&str) -> Result<(), String>,
+    ) -> Option<String> {
+        let s = self.text(t, key)?;
+        match valid(s.get_ref()) {
+            Ok(()) => Some(s.into_inner()),
+            Err(msg) => {
+                self.error(s.span(), &t.field(key), msg);
+                None
+            }
+        }
+    }
+
     /// An optional boolean.
     pub fn boolean(&mut self, t: Tbl<'_, '_>, key: &str) -> Option<bool> {
         let v = t.get(key)?;

@@ -4,6 +4,7 @@
 //! (format in docs/ROUTINES.md). Blocks of steps that repeat per side are expanded here, so the
 //! rest of the program only ever sees a flat list of concrete steps.
 
+mod audio;
 mod library;
 mod parse;
 

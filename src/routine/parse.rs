@@ -143,7 +143,7 @@ pub fn parse_routine(
         },
     };
     let mut voice = VoiceOverride {
-        language: c.text(top, "language").map(Spanned::into_inner),
+        language: c.valid_text(top, "language", crate::voice::check_language),
         ..Default::default()
     };
     if let Some(v) = c.table(top, "voice") {
@@ -159,7 +159,7 @@ pub fn parse_routine(
                 Err(msg) => c.error(e.span(), "voice.engine", msg),
             }
         }
-        voice.voice = c.text(vt, "voice").map(Spanned::into_inner);
+        voice.voice = c.valid_text(vt, "voice", crate::voice::check_voice_name);
         voice.speed = c.number(vt, "speed", 0.5..=2.0);
     }
 
@@ -412,30 +412,10 @@ impl StepReader<'_> {
         }
         let say = say.map(|s| sub(s.get_ref()));
         let audio = c.text(t, "audio").and_then(|a| {
-            let rel = sub(a.get_ref());
-            match self.resolve_audio(&rel) {
-                Some(p) => Some(p),
-                None => {
-                    let looked: Vec<String> = self
-                        .search_dirs()
-                        .iter()
-                        .map(|d| d.display().to_string())
-                        .collect();
-                    c.error(
-                        a.span(),
-                        &t.field("audio"),
-                        format!(
-                            "audio file \"{rel}\" not found (looked in: {})",
-                            if looked.is_empty() {
-                                "no directories".into()
-                            } else {
-                                looked.join(", ")
-                            }
-                        ),
-                    );
-                    None
-                }
-            }
+            let name = sub(a.get_ref());
+            super::audio::resolve(&name, &self.search_dirs())
+                .map_err(|msg| c.error(a.span(), &t.field("audio"), msg))
+                .ok()
         });
         if say.is_none() && audio.is_none() && t.get("say").is_none() && t.get("audio").is_none() {
             c.missing(
@@ -506,17 +486,6 @@ impl StepReader<'_> {
             .chain(self.opts.audio_dirs.iter())
             .cloned()
             .collect()
-    }
-
-    fn resolve_audio(&self, rel: &str) -> Option<PathBuf> {
-        let p = Path::new(rel);
-        if p.is_absolute() {
-            return p.is_file().then(|| p.to_path_buf());
-        }
-        self.search_dirs()
-            .into_iter()
-            .map(|d| d.join(p))
-            .find(|p| p.is_file())
     }
 }
 

@@ -24,9 +24,21 @@ impl FestivalEngine {
         self.settings.voice.as_deref().unwrap_or(DEFAULT_VOICE)
     }
 
-    /// The Scheme script that speaks `jobs`.
-    fn script(&self, jobs: &[Job]) -> String {
+    /// The Scheme script that speaks `jobs`. Text goes in as escaped string literals; the voice
+    /// name becomes part of a symbol, so one that is not a plain name is refused (files are
+    /// checked when read; this holds whatever the source).
+    fn script(&self, jobs: &[Job]) -> Result<String, String> {
         let voice = self.voice();
+        if !voice
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '+' | '.'))
+            || voice.is_empty()
+        {
+            return Err(format!(
+                "\"{}\" is not a Festival voice name",
+                voice.escape_debug()
+            ));
+        }
         let mut s = format!("(voice_{voice})\n");
         if voice.ends_with("_hts") {
             // HTS voices take their speaking rate as an engine parameter.
@@ -48,15 +60,18 @@ impl FestivalEngine {
                 scheme_escape(&job.out.to_string_lossy())
             );
         }
-        s
+        Ok(s)
     }
 }
 
-/// Escapes text for a Scheme string literal.
+/// Escapes text for a Scheme string literal: backslashes and quotes escaped, control
+/// characters (newlines, NUL...) made spaces.
 fn scheme_escape(text: &str) -> String {
-    text.replace('\\', "\\\\")
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .replace('\\', "\\\\")
         .replace('"', "\\\"")
-        .replace(['\n', '\r'], " ")
 }
 
 impl SpeechEngine for FestivalEngine {
@@ -74,13 +89,14 @@ impl SpeechEngine for FestivalEngine {
 
     fn synthesize(&self, jobs: &[Job]) -> Vec<Result<(), String>> {
         in_parallel(jobs, |chunk| {
-            let script = self.script(chunk);
-            let outcome = run(
-                "festival",
-                &["--pipe".to_string()],
-                script.as_bytes(),
-                limit_for(&self.settings, chunk.len()),
-            );
+            let outcome = self.script(chunk).and_then(|script| {
+                run(
+                    "festival",
+                    &["--pipe".to_string()],
+                    script.as_bytes(),
+                    limit_for(&self.settings, chunk.len()),
+                )
+            });
             chunk
                 .iter()
                 .map(|job| match &outcome {
@@ -108,10 +124,12 @@ mod tests {
             speed: 0.9,
             timeout: std::time::Duration::from_secs(30),
         });
-        let script = e.script(&[Job {
-            text: "say \"hi\") (system \"rm\"".into(),
-            out: "/tmp/a.wav".into(),
-        }]);
+        let script = e
+            .script(&[Job {
+                text: "say \"hi\") (system \"rm\"".into(),
+                out: "/tmp/a.wav".into(),
+            }])
+            .unwrap();
         assert!(
             script.contains(r#"(Utterance Text "say \"hi\") (system \"rm\"")"#),
             "{script}"

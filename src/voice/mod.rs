@@ -14,7 +14,9 @@ pub use cache::{Cache, Cached};
 pub use command::CommandEngine;
 pub use espeak::EspeakEngine;
 pub use festival::FestivalEngine;
-pub use settings::{EngineKind, VoiceConfig, VoiceOverride, VoiceSettings};
+pub use settings::{
+    EngineKind, VoiceConfig, VoiceOverride, VoiceSettings, check_language, check_voice_name,
+};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -49,6 +49,45 @@ impl std::fmt::Display for EngineKind {
     }
 }
 
+/// Checks a voice name from a file: letters, digits and `_ - + .`, with at most one `/` (as in
+/// espeak-ng's `mb/mb-en1`), starting with a letter or digit, at most 64 characters. Names
+/// reach engines as arguments or inside a Festival script, so nothing else may be in them:
+/// no spaces, quotes, parentheses, semicolons or backslashes.
+pub fn check_voice_name(name: &str) -> Result<(), String> {
+    let part_ok = |p: &str| {
+        p.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '+' | '.'))
+            && !p.contains("..")
+    };
+    let parts: Vec<&str> = name.split('/').collect();
+    if name.len() <= 64 && parts.len() <= 2 && parts.iter().all(|p| part_ok(p)) {
+        Ok(())
+    } else {
+        Err(format!(
+            "\"{}\" is not a voice name: use letters, digits and _ - + . only (`espeak-ng --voices` lists espeak-ng's; Festival's are its voice directories, e.g. cmu_us_slt_arctic_hts)",
+            name.escape_debug()
+        ))
+    }
+}
+
+/// Checks a language code from a file: `en`, `en-GB`, `pt_BR`, `cmn-latn-pinyin`.
+pub fn check_language(code: &str) -> Result<(), String> {
+    let mut parts = code.split(['-', '_']);
+    let first = parts.next().unwrap_or("");
+    let first_ok = (2..=3).contains(&first.len()) && first.chars().all(|c| c.is_ascii_alphabetic());
+    let rest_ok =
+        parts.all(|p| (1..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()));
+    if first_ok && rest_ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "\"{}\" is not a language code; use one like en, en-GB or pt_BR",
+            code.escape_debug()
+        ))
+    }
+}
+
 /// Which engine speaks, and how (config.toml's `[voice]`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct VoiceConfig {

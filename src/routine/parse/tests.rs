@@ -171,9 +171,9 @@ fn a_problem_in_a_block_is_reported_once_not_per_side() {
 #[test]
 fn audio_is_found_beside_the_routine_or_in_audio_dirs() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("left.wav"), b"x").unwrap();
+    crate::clip::write_wav(&dir.path().join("left.wav"), &[0.1; 480]).unwrap();
     let other = tempfile::tempdir().unwrap();
-    std::fs::write(other.path().join("right.wav"), b"x").unwrap();
+    crate::clip::write_wav(&other.path().join("right.wav"), &[0.1; 480]).unwrap();
     let text = "title = \"T\"\n[[steps]]\ntitle = \"S\"\nsides = [\"left\", \"right\"]\n[[steps.steps]]\ntitle = \"A {side}\"\naudio = \"{side}.wav\"\nduration = \"5s\"\n";
     let opts = ParseOptions {
         base_dir: Some(dir.path().to_path_buf()),
@@ -182,11 +182,24 @@ fn audio_is_found_beside_the_routine_or_in_audio_dirs() {
     let r = parse_routine(&dir.path().join("r.toml"), text, &opts).unwrap();
     assert_eq!(
         r.steps[0].audio.as_deref(),
-        Some(dir.path().join("left.wav").as_path())
+        Some(
+            dir.path()
+                .join("left.wav")
+                .canonicalize()
+                .unwrap()
+                .as_path()
+        )
     );
     assert_eq!(
         r.steps[1].audio.as_deref(),
-        Some(other.path().join("right.wav").as_path())
+        Some(
+            other
+                .path()
+                .join("right.wav")
+                .canonicalize()
+                .unwrap()
+                .as_path()
+        )
     );
     // with only the routine's own directory, the right side's file is missing, and said so
     let opts = ParseOptions {

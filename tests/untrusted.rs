@@ -284,3 +284,19 @@ proptest! {
         prop_assert!(r.is_ok(), "decoding a mutated {} panicked", ext);
     }
 }
+
+/// A well-formed voice name that is not installed is a warning naming what is installed.
+#[test]
+fn a_festival_voice_that_is_not_installed_is_named_by_check() {
+    let home = Home::new();
+    let file = home.write(
+        "r.toml",
+        "name = \"r\"\ntitle = \"R\"\n[voice]\nengine = \"festival\"\nvoice = \"no_such_voice_hts\"\n[[steps]]\ntitle = \"One\"\nsay = \"Hi.\"\nduration = \"5s\"\n",
+    );
+    let out = home.ok(&["check", file.to_str().unwrap()]);
+    assert!(
+        out.contains("\"no_such_voice_hts\" is not installed here")
+            && out.contains("cmu_us_slt_arctic_hts"),
+        "{out}"
+    );
+}

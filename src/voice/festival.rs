@@ -9,6 +9,21 @@ use super::{Job, SpeechEngine, VoiceSettings, in_parallel, limit_for, run};
 /// The default Festival voice: HTS, female, US English; calm and clear.
 pub const DEFAULT_VOICE: &str = "cmu_us_slt_arctic_hts";
 
+/// Where Debian and Ubuntu install Festival's voices: `VOICES/LANGUAGE/NAME/`.
+const VOICES: &str = "/usr/share/festival/voices";
+
+/// The Festival voices installed here, by name; `None` if Festival has no voice folder.
+pub fn installed_voices() -> Option<Vec<String>> {
+    let mut names: Vec<String> = std::fs::read_dir(VOICES)
+        .ok()?
+        .filter_map(|lang| std::fs::read_dir(lang.ok()?.path()).ok())
+        .flatten()
+        .filter_map(|v| Some(v.ok()?.file_name().to_string_lossy().into_owned()))
+        .collect();
+    names.sort();
+    Some(names)
+}
+
 /// Speaks through `festival --pipe`.
 pub struct FestivalEngine {
     settings: VoiceSettings,

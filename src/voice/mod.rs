@@ -7,7 +7,7 @@
 mod cache;
 mod command;
 mod espeak;
-mod festival;
+pub mod festival;
 mod settings;
 
 pub use cache::{Cache, Cached};

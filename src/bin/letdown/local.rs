@@ -146,6 +146,29 @@ fn ready(name: &str, cfg: &Config, paths: &Paths) -> anyhow::Result<Ready> {
     Ok(ready)
 }
 
+/// Says so when a routine asks for a Festival voice that is not installed here (another
+/// voice will speak it); not an error, since the file may be right for another machine.
+fn warn_if_not_installed(file: &std::path::Path, r: &letdown::routine::Routine) {
+    let (Some(letdown::voice::EngineKind::Festival), Some(voice)) =
+        (r.voice.engine, &r.voice.voice)
+    else {
+        return;
+    };
+    if let Some(installed) = letdown::voice::festival::installed_voices()
+        && !installed.contains(voice)
+    {
+        println!(
+            "{}: voice.voice: warning: the Festival voice \"{voice}\" is not installed here (installed: {}); the fallback voice will speak",
+            file.display(),
+            if installed.is_empty() {
+                "none".to_string()
+            } else {
+                installed.join(", ")
+            }
+        );
+    }
+}
+
 fn check(files: Vec<PathBuf>, config: &Option<PathBuf>, paths: &Paths) -> anyhow::Result<ExitCode> {
     let lib = Library::new(paths.clone());
     let mut problems = 0usize;
@@ -173,6 +196,7 @@ fn check(files: Vec<PathBuf>, config: &Option<PathBuf>, paths: &Paths) -> anyhow
         let entry = lib.load_file(f);
         match entry.routine {
             Ok(r) => {
+                warn_if_not_installed(f, &r);
                 if let Some(first) = names.get(&r.name) {
                     problems += 1;
                     println!(

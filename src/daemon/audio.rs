@@ -4,10 +4,15 @@
 //! The output is open only while there is something to hear (a session, a heads-up) and closed
 //! soon after, so an idle letdownd holds no audio stream. During a session it watches the
 //! output's health and reopens it when the sound server comes back.
+//!
+//! Opening the device talks to the sound server and can take long when it is busy or gone, so
+//! it never runs on the coach's thread: the output is lent to a blocking thread
+//! ([`Audio::lend`]) and comes back over a channel ([`Audio::put_back`]).
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::error::CoachError;
@@ -20,10 +25,16 @@ const GIVE_UP_AFTER: Duration = Duration::from_secs(30);
 /// How long after the last sound the output is closed.
 const CLOSE_AFTER: Duration = Duration::from_millis(200);
 
+/// An output lent to a blocking thread to be opened, coming back with how that went.
+pub type Opened = (Box<dyn Output>, Result<(), String>);
+
 /// The mix, the output and the volume.
 pub struct Audio {
     mix: SharedMix,
-    output: Box<dyn Output>,
+    /// The output; `None` while it is lent out to be opened.
+    output: Option<Box<dyn Output>>,
+    /// Said in logs while the output is lent out.
+    description: String,
     /// The user's volume (the Volume property); a quiet-hours session plays below it.
     volume: f64,
     /// A quiet-hours session is playing at the quiet volume.
@@ -39,7 +50,8 @@ impl Audio {
         mix.lock().expect("new mutex").set_volume(volume as f32);
         Self {
             mix,
-            output,
+            description: output.describe(),
+            output: Some(output),
             volume,
             quiet: false,
             broken_since: None,
@@ -70,33 +82,58 @@ impl Audio {
         Ok(())
     }
 
-    /// Opens the output if it is closed.
-    pub fn open(&mut self) -> Result<(), CoachError> {
-        if !self.output.is_open() {
-            self.output.open(Arc::clone(&self.mix)).map_err(|e| {
-                CoachError::AudioUnavailable(format!("{e}; is a sound server running?"))
-            })?;
-            log::info!("opened {}", self.output.describe());
-        }
-        Ok(())
+    /// Whether the output is open (and here, not lent out).
+    pub fn is_open(&self) -> bool {
+        self.output.as_ref().is_some_and(|o| o.is_open())
     }
 
-    /// Readies the mix for a new session: open, nothing playing, not paused; at `quiet_volume`
-    /// for a quiet-hours session.
-    pub fn begin_session(&mut self, quiet_volume: Option<f64>) -> Result<(), CoachError> {
+    /// Lends the closed (or broken) output out, to be opened beside the coach by
+    /// [`open_output`] and given back with [`Audio::put_back`]. `None` if it is open and
+    /// playing, or already lent.
+    pub fn lend(&mut self) -> Option<(Box<dyn Output>, SharedMix)> {
+        if self
+            .output
+            .as_ref()
+            .is_some_and(|o| o.is_open() && !o.failed())
+        {
+            return None;
+        }
+        let mut out = self.output.take()?;
+        // A broken output is closed before it is opened again.
+        out.close();
+        Some((out, Arc::clone(&self.mix)))
+    }
+
+    /// Takes back an output lent to be opened; an error says why it did not open.
+    pub fn put_back(&mut self, (output, opened): Opened) -> Result<(), CoachError> {
+        self.output = Some(output);
+        match opened {
+            Ok(()) => {
+                let again = if self.broken_since.take().is_some() {
+                    "reopened"
+                } else {
+                    "opened"
+                };
+                log::info!("{again} {}", self.description);
+                Ok(())
+            }
+            Err(e) => Err(CoachError::AudioUnavailable(format!(
+                "{e}; is a sound server running?"
+            ))),
+        }
+    }
+
+    /// Readies the open mix for a new session: nothing playing, not paused; at
+    /// `quiet_volume` for a quiet-hours session.
+    pub fn begin_session(&mut self, quiet_volume: Option<f64>) {
         if let Some(q) = quiet_volume {
             self.quiet = true;
             self.mix().set_volume(q as f32);
-        }
-        if let Err(e) = self.open() {
-            self.end_quiet();
-            return Err(e);
         }
         self.close_at = None;
         let mut m = self.mix();
         m.interrupt();
         m.set_paused(false);
-        Ok(())
     }
 
     fn end_quiet(&mut self) {
@@ -113,12 +150,9 @@ impl Audio {
         self.close_soon();
     }
 
-    /// Plays `clip` now even when idle (a heads-up), then closes the output once silent.
+    /// Plays `clip` now even when idle (a heads-up), then closes the output once silent. If
+    /// the output is closed, it is heard once [`Audio::lend`]'s open has come back.
     pub fn announce(&mut self, clip: crate::clip::Clip, session_live: bool) {
-        if let Err(e) = self.open() {
-            log::warn!("not spoken: {e}");
-            return;
-        }
         self.mix().play_through_pause(clip, 1.0);
         if !session_live {
             self.close_soon();
@@ -140,50 +174,72 @@ impl Audio {
             self.close_at = None;
             return;
         }
-        if self.mix().is_silent() {
-            self.output.close();
-            self.close_at = None;
-            log::info!("idle: closed {}", self.output.describe());
-        } else {
-            self.close_soon();
+        match self.output.as_mut() {
+            Some(out) if self.mix.lock().expect("mix lock").is_silent() => {
+                if out.is_open() {
+                    out.close();
+                    log::info!("idle: closed {}", self.description);
+                }
+                self.close_at = None;
+            }
+            // Still playing, or lent out to be opened: look again soon.
+            _ => self.close_soon(),
         }
     }
 
-    /// Checks the output during a session and reopens a broken one. True when it has been
-    /// broken too long: the session should end.
-    pub fn check_health(&mut self) -> bool {
-        if !self.output.failed() && self.output.is_open() {
+    /// Checks the output during a session. Returns `Reopen` when it is broken and should be
+    /// opened again (lend it), `GiveUp` when it has been broken too long (the session ends).
+    pub fn check_health(&mut self) -> Health {
+        let Some(out) = self.output.as_ref() else {
+            return Health::Fine; // being opened
+        };
+        if !out.failed() && out.is_open() {
             self.broken_since = None;
-            return false;
+            return Health::Fine;
         }
         let since = *self.broken_since.get_or_insert_with(|| {
-            log::warn!("lost {}; trying to reopen it", self.output.describe());
+            log::warn!("lost {}; trying to reopen it", self.description);
             Instant::now()
         });
-        self.output.close();
-        match self.output.open(Arc::clone(&self.mix)) {
-            Ok(()) => {
-                log::info!("reopened {}", self.output.describe());
-                false
-            }
-            Err(e) if since.elapsed() > GIVE_UP_AFTER => {
-                log::error!("giving up on the sound output ({e}); the session is interrupted");
-                true
-            }
-            Err(e) => {
-                log::debug!("still no sound output: {e}");
-                false
-            }
+        if since.elapsed() > GIVE_UP_AFTER {
+            log::error!("giving up on the sound output; the session is interrupted");
+            Health::GiveUp
+        } else {
+            Health::Reopen
         }
     }
 
     /// Closes the output (at shutdown).
     pub fn close(&mut self) {
-        self.output.close();
+        if let Some(out) = self.output.as_mut() {
+            out.close();
+        }
     }
 
     /// Where sound goes, for the log.
     pub fn describe(&self) -> String {
-        self.output.describe()
+        self.description.clone()
     }
+}
+
+/// What a health check found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Health {
+    /// Playing.
+    Fine,
+    /// Broken: open it again.
+    Reopen,
+    /// Broken for too long.
+    GiveUp,
+}
+
+/// Opens a lent output on a blocking thread and sends it back on `back` with the result.
+pub fn open_output(
+    (mut out, mix): (Box<dyn Output>, SharedMix),
+    back: mpsc::UnboundedSender<Opened>,
+) {
+    tokio::task::spawn_blocking(move || {
+        let result = out.open(mix);
+        let _ = back.send((out, result));
+    });
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
-use super::audio::{Audio, HEALTH_CHECK};
+use super::audio::{Audio, HEALTH_CHECK, Health, Opened, open_output};
 use super::error::CoachError;
 use super::live::Live;
 use super::preparer::{Done, Finished, PhraseFor, Prepared, Preparer};
@@ -80,10 +80,30 @@ impl Starter {
     }
 }
 
-/// A start waiting for its routine's speech to be prepared.
+/// A start waiting for its routine's speech to be prepared, then for its first sounds to be
+/// read and the output opened (both beside the coach).
 struct PendingStart {
     routine: String,
     starter: Starter,
+    stage: Stage,
+}
+
+/// Where a pending start is.
+enum Stage {
+    /// Its speech is being synthesized.
+    Preparing,
+    /// Prepared; its first sounds are being read and the output opened.
+    Opening {
+        ready: Arc<Ready>,
+        /// The first step's sounds, once read.
+        sounds: Option<Result<Sounds, String>>,
+    },
+}
+
+/// A session's first sounds read beside the coach, and the output if it was lent to be opened.
+struct Readied {
+    sounds: Result<Sounds, String>,
+    opened: Option<Opened>,
 }
 
 /// The session task.
@@ -110,8 +130,16 @@ pub struct Coach {
     loaded_rx: mpsc::UnboundedReceiver<(u64, Result<Sounds, String>)>,
     /// When the phrases said last end: a phrase synthesized late waits for them.
     phrases_end: Instant,
+    /// A starting session's first sounds and output, from beside the coach.
+    readied_tx: mpsc::UnboundedSender<Readied>,
+    readied_rx: mpsc::UnboundedReceiver<Readied>,
+    /// The output, back from being reopened beside the coach.
+    opened_tx: mpsc::UnboundedSender<Opened>,
+    opened_rx: mpsc::UnboundedReceiver<Opened>,
     /// How late cues were played.
     timing: Arc<CueTiming>,
+    /// When the output's health is checked next (during a session).
+    next_health: Option<Instant>,
 }
 
 impl Coach {
@@ -124,6 +152,8 @@ impl Coach {
         signals: mpsc::UnboundedSender<Signal>,
     ) -> Self {
         let (loaded_tx, loaded_rx) = mpsc::unbounded_channel();
+        let (readied_tx, readied_rx) = mpsc::unbounded_channel();
+        let (opened_tx, opened_rx) = mpsc::unbounded_channel();
         let (scheduler, written) = Scheduler::new(&cfg, &paths.data_dir);
         Self {
             scheduler,
@@ -140,7 +170,12 @@ impl Coach {
             loaded_tx,
             loaded_rx,
             phrases_end: Instant::now(),
+            readied_tx,
+            readied_rx,
+            opened_tx,
+            opened_rx,
             timing: Arc::default(),
+            next_health: None,
             paths,
             cfg,
         }
@@ -173,7 +208,12 @@ impl Coach {
                 .as_ref()
                 .and_then(|l| l.session.poll_timeout())
                 .map(|t| self.epoch + t);
-            let health = self.live.as_ref().map(|_| Instant::now() + HEALTH_CHECK);
+            // Checked every second of a session, however busy the coach is.
+            let health = match (&self.live, self.next_health) {
+                (None, _) => None,
+                (Some(_), Some(at)) => Some(at),
+                (Some(_), None) => Some(*self.next_health.insert(Instant::now() + HEALTH_CHECK)),
+            };
             let wake = self.scheduler.next_wake();
             tokio::select! {
                 _ = &mut shutdown => break,
@@ -199,10 +239,17 @@ impl Coach {
                     _ => {}
                 },
                 _ = sleep_until(health) => {
-                    if self.audio.check_health() {
-                        self.on_session(SessionCommand::Stop).ok();
+                    self.next_health = None;
+                    match self.audio.check_health() {
+                        Health::Fine => {}
+                        Health::Reopen => self.reopen(),
+                        Health::GiveUp => {
+                            self.on_session(SessionCommand::Stop).ok();
+                        }
                     }
                 }
+                Some(r) = self.readied_rx.recv() => self.on_readied(r),
+                Some(o) = self.opened_rx.recv() => self.on_reopened(o),
                 _ = sleep_until(self.audio.close_at()) => {
                     self.audio.close_if_silent(self.live.is_some())
                 }
@@ -333,7 +380,10 @@ impl Coach {
 
     /// A preparation finished: start the session that waited for it.
     fn on_prepared(&mut self, p: Prepared) {
-        let waiting = self.pending.as_ref().is_some_and(|w| w.routine == p.name);
+        let waiting = self
+            .pending
+            .as_ref()
+            .is_some_and(|w| w.routine == p.name && matches!(w.stage, Stage::Preparing));
         let name = p.name.clone();
         match self.preparer.finish(p) {
             Finished::Ready(ready) if waiting => {
@@ -389,6 +439,7 @@ impl Coach {
                 self.pending = Some(PendingStart {
                     routine: routine.name.clone(),
                     starter,
+                    stage: Stage::Preparing,
                 });
                 self.preparer.prepare(routine, &self.cfg, &self.paths);
                 self.publish();
@@ -396,24 +447,130 @@ impl Coach {
         }
     }
 
-    /// Begins a session of a prepared routine and answers its starter.
+    /// Begins a session of a prepared routine: its first sounds are read and the output opened
+    /// beside the coach ([`Coach::on_readied`] starts it and answers the starter).
     fn begin(&mut self, ready: Arc<Ready>, starter: Starter) {
+        let first: Vec<Sound> = ready.plan.steps[0].cues.iter().map(|c| c.sound).collect();
+        let index = ready.sounds.clone();
+        let lent = self.audio.lend();
+        let tx = self.readied_tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let sounds = index.load(first);
+            let opened = lent.map(|(mut out, mix)| {
+                let result = out.open(mix);
+                (out, result)
+            });
+            let _ = tx.send(Readied { sounds, opened });
+        });
+        self.pending = Some(PendingStart {
+            routine: ready.routine.name.clone(),
+            starter,
+            stage: Stage::Opening {
+                ready,
+                sounds: None,
+            },
+        });
+        self.publish();
+    }
+
+    /// A starting session's first sounds are read (and the output opened, if it was closed).
+    fn on_readied(&mut self, r: Readied) {
+        let opened = r.opened.map(|o| self.audio.put_back(o));
+        if let Some(PendingStart {
+            stage: Stage::Opening { sounds, .. },
+            ..
+        }) = self.pending.as_mut()
+        {
+            *sounds = Some(r.sounds);
+        }
+        match opened {
+            Some(Err(e)) => self.fail_start(e),
+            _ => self.try_begin(),
+        }
+    }
+
+    /// The output is back from being reopened.
+    fn on_reopened(&mut self, o: Opened) {
+        match self.audio.put_back(o) {
+            Ok(()) => self.try_begin(),
+            Err(e) if self.live.is_some() => log::debug!("still no sound output: {e}"),
+            Err(e) => {
+                log::warn!("{e}");
+                self.fail_start(e);
+            }
+        }
+    }
+
+    /// Opens the output beside the coach if it is closed and not already being opened.
+    fn reopen(&mut self) {
+        if let Some(lent) = self.audio.lend() {
+            open_output(lent, self.opened_tx.clone());
+        }
+    }
+
+    /// Starts the pending session if its sounds are read and the output is open.
+    fn try_begin(&mut self) {
+        let ready_to_go = matches!(
+            &self.pending,
+            Some(PendingStart {
+                stage: Stage::Opening {
+                    sounds: Some(_),
+                    ..
+                },
+                ..
+            })
+        ) && self.audio.is_open();
+        if !ready_to_go {
+            return;
+        }
+        let Some(PendingStart {
+            starter,
+            stage:
+                Stage::Opening {
+                    ready,
+                    sounds: Some(sounds),
+                },
+            ..
+        }) = self.pending.take()
+        else {
+            return;
+        };
         let quiet = matches!(starter, Starter::Scheduled { quiet: true });
-        let result = self.begin_session(ready, quiet.then_some(self.cfg.quiet_volume));
+        let result = sounds
+            .map_err(|e| CoachError::SpeechFailed(format!("cannot read the prepared speech: {e}")))
+            .and_then(|sounds| {
+                self.begin_session(ready, sounds, quiet.then_some(self.cfg.quiet_volume))
+            });
         starter.answer(result);
         self.publish();
     }
 
-    fn begin_session(&mut self, ready: Arc<Ready>, quiet: Option<f64>) -> Result<(), CoachError> {
-        // The first step's sounds now (a few ms from the cache), the rest beside the coach,
-        // long before the second step needs them.
-        let first: Vec<Sound> = ready.plan.steps[0].cues.iter().map(|c| c.sound).collect();
-        let sounds = ready.sounds.load(first).map_err(|e| {
-            CoachError::SpeechFailed(format!("cannot read the prepared speech: {e}"))
-        })?;
-        self.audio.begin_session(quiet)?;
+    /// A start that cannot go on (no sound output): its starter hears why.
+    fn fail_start(&mut self, e: CoachError) {
+        if matches!(
+            &self.pending,
+            Some(PendingStart {
+                stage: Stage::Opening { .. },
+                ..
+            })
+        ) && let Some(w) = self.pending.take()
+        {
+            w.starter.answer(Err(e));
+            self.publish();
+        }
+    }
+
+    fn begin_session(
+        &mut self,
+        ready: Arc<Ready>,
+        sounds: Sounds,
+        quiet: Option<f64>,
+    ) -> Result<(), CoachError> {
+        self.audio.begin_session(quiet);
         self.sessions += 1;
         let id = self.sessions;
+        // The rest of the routine's sounds are read beside the coach, long before the second
+        // step needs them.
         let (index, tx) = (ready.sounds.clone(), self.loaded_tx.clone());
         tokio::task::spawn_blocking(move || {
             let _ = tx.send((id, index.load_all()));
@@ -469,6 +626,7 @@ impl Coach {
             PhraseFor::Session(_) => {}
             PhraseFor::HeadsUp => {
                 self.audio.announce(clip, self.live.is_some());
+                self.reopen();
                 log::info!("heads-up spoken");
             }
         }

@@ -66,6 +66,21 @@ async fn ask_written<T: std::fmt::Debug>(
     rx.try_recv().expect("answered once written")
 }
 
+/// Begins a session and lets its first sounds be read and the output opened beside the coach.
+async fn begin_now(c: &mut Coach, r: Arc<Ready>, starter: Starter) {
+    c.begin(r, starter);
+    settle_start(c).await;
+}
+
+/// Waits for a starting session's sounds and output to come back, and starts it.
+async fn settle_start(c: &mut Coach) {
+    let readied = tokio::time::timeout(Duration::from_secs(10), c.readied_rx.recv())
+        .await
+        .expect("the first sounds were never read")
+        .unwrap();
+    c.on_readied(readied);
+}
+
 fn volume(c: &Coach) -> f32 {
     c.audio.mix().volume()
 }
@@ -74,7 +89,7 @@ fn volume(c: &Coach) -> f32 {
 async fn a_volume_set_during_a_quiet_session_is_kept_after_it() {
     let (mut c, _dir) = coach(ESPEAK);
     let r = ready(&c);
-    c.begin(r, Starter::Scheduled { quiet: true });
+    begin_now(&mut c, r, Starter::Scheduled { quiet: true }).await;
     assert!(c.live.is_some(), "the session did not start");
     assert_eq!(volume(&c), 0.3, "quiet volume");
     ask(&mut c, |a| Request::SetVolume(0.9, a)).unwrap();
@@ -92,7 +107,7 @@ async fn a_volume_set_during_a_quiet_session_is_kept_after_it() {
 async fn a_quiet_session_goes_back_to_the_users_volume() {
     let (mut c, _dir) = coach(ESPEAK);
     let r = ready(&c);
-    c.begin(r, Starter::Scheduled { quiet: true });
+    begin_now(&mut c, r, Starter::Scheduled { quiet: true }).await;
     ask(&mut c, |a| Request::Session(SessionCommand::Stop, a)).unwrap();
     c.drain_events();
     assert_eq!(volume(&c), 0.8);
@@ -102,7 +117,7 @@ async fn a_quiet_session_goes_back_to_the_users_volume() {
 async fn where_am_i_past_the_phrase_bank_is_still_spoken() {
     let (mut c, _dir) = coach(ESPEAK);
     let r = ready(&c);
-    c.begin(r, Starter::Client(oneshot::channel().0));
+    begin_now(&mut c, r, Starter::Client(oneshot::channel().0)).await;
     assert!(c.live.is_some());
     // 30 s planned, 10 minutes more: no "ten minutes left" was prepared.
     ask(&mut c, |a| Request::Session(SessionCommand::Extend(600), a)).unwrap();
@@ -141,6 +156,11 @@ async fn a_start_waits_for_its_preparation_and_other_calls_do_not() {
         panic!("not a preparation")
     };
     c.on_prepared(*p);
+    assert!(
+        started.try_recv().is_err(),
+        "answered before its output was open"
+    );
+    settle_start(&mut c).await;
     started.try_recv().unwrap().unwrap();
     assert!(c.live.is_some() && c.pending.is_none());
 }
@@ -281,4 +301,96 @@ async fn cues_keep_their_time_while_the_state_is_written_to_a_slow_disk() {
     );
     assert!(played >= 6, "only {played} cues played");
     assert!(worst <= 5_000, "a cue was {worst} µs late");
+}
+
+/// An output whose open takes as long as a busy or vanished sound server can make it, and
+/// which can be told to fail (the server went away).
+struct SlowOutput {
+    open_takes: Duration,
+    opens: Arc<std::sync::atomic::AtomicU32>,
+    broken: Arc<std::sync::atomic::AtomicBool>,
+    open: bool,
+}
+
+impl Output for SlowOutput {
+    fn describe(&self) -> String {
+        "a slow output".into()
+    }
+    fn open(&mut self, _mix: crate::output::SharedMix) -> Result<(), String> {
+        std::thread::sleep(self.open_takes);
+        self.opens.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.broken
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        self.open = true;
+        Ok(())
+    }
+    fn close(&mut self) {
+        self.open = false;
+    }
+    fn is_open(&self) -> bool {
+        self.open
+    }
+    fn failed(&self) -> bool {
+        self.broken.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// Opening the sound device (at a start, and again and again while it is broken) happens
+/// beside the coach: every call is answered at once meanwhile, and the start is answered when
+/// the output is open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_sound_device_never_holds_up_an_answer() {
+    let (mut c, _dir) = coach(ESPEAK);
+    let opens = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let broken = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let open_takes = Duration::from_millis(1500);
+    c.audio = Audio::new(
+        Box::new(SlowOutput {
+            open_takes,
+            opens: Arc::clone(&opens),
+            broken: Arc::clone(&broken),
+            open: false,
+        }),
+        0.8,
+    );
+    let (tx, rx) = mpsc::channel(64);
+    let (stop, stopped) = oneshot::channel();
+    let task = tokio::spawn(c.run(rx, stopped));
+    let call = |tx: mpsc::Sender<Request>| async move {
+        let asked = Instant::now();
+        let (a, r) = oneshot::channel();
+        tx.send(Request::ListRoutines(a)).await.unwrap();
+        r.await.unwrap().unwrap();
+        asked.elapsed()
+    };
+    let mut worst = Duration::ZERO;
+    let asked = Instant::now();
+    let (a, mut started) = oneshot::channel();
+    tx.send(Request::Start("short".into(), a)).await.unwrap();
+    while started.try_recv().is_err() {
+        worst = worst.max(call(tx.clone()).await);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(asked.elapsed() < Duration::from_secs(10), "never started");
+    }
+    let start_took = asked.elapsed();
+    // The sound server goes away mid-session: reopening (slow again) is beside the coach too.
+    broken.store(true, std::sync::atomic::Ordering::SeqCst);
+    let until = Instant::now() + Duration::from_secs(4);
+    while Instant::now() < until {
+        worst = worst.max(call(tx.clone()).await);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.send(()).unwrap();
+    task.await.unwrap();
+    let opened = opens.load(std::sync::atomic::Ordering::SeqCst);
+    eprintln!("start answered after {start_took:?}; {opened} opens; slowest answer {worst:?}");
+    assert!(
+        start_took >= open_takes,
+        "answered before the output was open"
+    );
+    assert!(opened >= 2, "the broken output was never reopened");
+    assert!(
+        worst < Duration::from_millis(100),
+        "an answer took {worst:?}"
+    );
 }

@@ -1,0 +1,94 @@
+//! The coach's side of scheduling: schedule requests (held while a change is being written),
+//! what a written change starts, and heads-ups.
+
+use super::*;
+
+/// Says so when a feed plan's lead is shorter than its routine (as last prepared).
+pub(super) fn lead_warning(
+    plan: &FeedPlan,
+    default_routine: &str,
+    preparer: &Preparer,
+) -> Option<String> {
+    let name = if plan.routine.is_empty() {
+        default_routine
+    } else {
+        &plan.routine
+    };
+    let total = preparer.last_prepared(name)?.plan.total();
+    let lead = Duration::from_secs(plan.lead);
+    (lead < total).then(|| {
+        format!(
+            "the lead ({}) is shorter than \"{name}\" ({}): the session will still be running when the feed is due",
+            crate::duration::show(lead),
+            crate::duration::show(total)
+        )
+    })
+}
+
+impl Coach {
+    pub(super) fn on_schedule(&mut self, request: ScheduleRequest) {
+        if self.scheduler.writing() {
+            self.held.push_back(request);
+            return;
+        }
+        let library = self.library();
+        let exists = |name: &str| {
+            library
+                .find(name)
+                .map(|_| ())
+                .map_err(|e| CoachError::UnknownRoutine(e.to_string()))
+        };
+        let default = self.cfg.default_routine.clone();
+        let preparer = &self.preparer;
+        let warn = |plan: &FeedPlan| lead_warning(plan, &default, preparer);
+        if self.scheduler.handle(request, exists, warn, &default) {
+            self.prepare_ahead();
+            self.publish();
+        }
+    }
+
+    /// A change is on disk (or could not be written): start the sessions it recorded, then
+    /// handle what waited for it.
+    pub(super) fn on_written(&mut self, result: WriteResult) {
+        let failed = result.is_err();
+        for o in self.scheduler.written(result) {
+            self.run_scheduled(o);
+        }
+        while !self.scheduler.writing()
+            && let Some(r) = self.held.pop_front()
+        {
+            self.on_schedule(r);
+        }
+        self.check_schedule();
+        if failed {
+            self.prepare_ahead();
+        }
+        self.publish();
+    }
+
+    /// Starts a scheduled session whose record is on disk.
+    pub(super) fn run_scheduled(&mut self, o: crate::schedule::Occurrence) {
+        let reason = self.scheduler.reason(&o);
+        log::info!("scheduled session {} ({reason}) fires", o.id());
+        let _ = self
+            .signals
+            .send(Signal::ScheduleFired(o.id(), o.routine.clone(), reason));
+        self.start(o.routine.clone(), Starter::Scheduled { quiet: o.quiet });
+    }
+
+    /// Gives heads-ups and records what has come due (its sessions start once that is on disk).
+    pub(super) fn check_schedule(&mut self) {
+        let busy = self.live.is_some() || self.pending.is_some();
+        if let Some(minutes) = self.scheduler.due(busy) {
+            log::info!("heads-up: session in {minutes} min");
+            let text = crate::phrase::Phrase::StartsIn(minutes).text();
+            self.preparer.speak(
+                text,
+                PhraseFor::HeadsUp,
+                &self.cfg,
+                &Default::default(),
+                &self.paths,
+            );
+        }
+    }
+}

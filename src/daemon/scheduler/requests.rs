@@ -1,0 +1,248 @@
+//! Schedule requests, one function each: what is read is answered now, what is changed is
+//! answered once it is on disk.
+
+use super::*;
+
+impl Scheduler {
+    /// Answers a schedule request (call it only when not [`Scheduler::writing`]).
+    /// `routine_exists` checks a routine named by a new schedule; `lead_warning` says what is
+    /// wrong with a new feed plan's lead, if anything; `default_routine` names what "" starts.
+    /// Returns whether the state changed (so the coach prepares what is now ahead and
+    /// publishes); a request that changed it is answered once the change is on disk.
+    pub fn handle(
+        &mut self,
+        request: ScheduleRequest,
+        routine_exists: impl Fn(&str) -> Result<(), CoachError>,
+        lead_warning: impl Fn(&FeedPlan) -> Option<String>,
+        default_routine: &str,
+    ) -> bool {
+        debug_assert!(!self.writing(), "a request while a change is being written");
+        match request {
+            ScheduleRequest::LogFeed {
+                start,
+                side,
+                note,
+                answer,
+            } => {
+                let r = self.log_feed(start, &side, &note);
+                self.answer(answer, r)
+            }
+            ScheduleRequest::CorrectFeed {
+                id,
+                start,
+                side,
+                answer,
+            } => {
+                let r = self.correct_feed(id, start, &side);
+                self.answer(answer, r)
+            }
+            ScheduleRequest::DeleteFeed(id, answer) => {
+                let r = self.delete_feed(id);
+                self.answer(answer, r)
+            }
+            ScheduleRequest::ListFeeds(limit, answer) => {
+                self.answer(answer, Ok(self.list_feeds(limit)))
+            }
+            ScheduleRequest::SetFeedPlan(map, answer) => {
+                let result = self.set_feed_plan(&map).map(|()| {
+                    self.feed_plan()
+                        .and_then(&lead_warning)
+                        .into_iter()
+                        .collect()
+                });
+                self.answer(answer, result)
+            }
+            ScheduleRequest::Add {
+                when,
+                routine,
+                answer,
+            } => {
+                let r = self.add(&when, &routine, routine_exists);
+                self.answer(answer, r)
+            }
+            ScheduleRequest::Cancel(id, answer) => {
+                let r = self.cancel(&id);
+                self.answer(answer, r)
+            }
+            ScheduleRequest::Snooze(secs, answer) => {
+                let r = self.snooze(secs);
+                self.answer(answer, r)
+            }
+            ScheduleRequest::Skip(answer) => {
+                let r = self.skip();
+                self.answer(answer, r)
+            }
+            ScheduleRequest::Upcoming(answer) => {
+                self.answer(answer, Ok(self.upcoming(default_routine)))
+            }
+            ScheduleRequest::TakeNotices(answer) => {
+                let r = self.take_notices();
+                self.answer(answer, r)
+            }
+        }
+        self.flush()
+    }
+
+    pub(super) fn log_feed(
+        &mut self,
+        start: i64,
+        side: &str,
+        note: &str,
+    ) -> Result<u64, CoachError> {
+        let side = Side::parse(side).map_err(CoachError::InvalidArgument)?;
+        let at = timestamp(start)?;
+        let now = Timestamp::now();
+        if at > now + jiff::SignedDuration::from_secs(300) {
+            return Err(CoachError::InvalidArgument(
+                "a feed cannot start in the future".into(),
+            ));
+        }
+        Ok(self.change(|s| s.log_feed(now, at, side, note)))
+    }
+
+    pub(super) fn correct_feed(
+        &mut self,
+        id: u64,
+        start: i64,
+        side: &str,
+    ) -> Result<(), CoachError> {
+        let side = if side.is_empty() {
+            None
+        } else {
+            Some(Side::parse(side).map_err(CoachError::InvalidArgument)?)
+        };
+        let at = timestamp(start)?;
+        if !self.state.feeds.iter().any(|f| f.id == id) {
+            return Err(no_feed(id));
+        }
+        self.change(|s| s.correct_feed(id, at, side));
+        Ok(())
+    }
+
+    pub(super) fn delete_feed(&mut self, id: u64) -> Result<(), CoachError> {
+        if !self.state.feeds.iter().any(|f| f.id == id) {
+            return Err(no_feed(id));
+        }
+        self.change(|s| s.delete_feed(id));
+        Ok(())
+    }
+
+    pub(super) fn list_feeds(&self, limit: u32) -> Vec<FeedRow> {
+        let n = self.state.feeds.len();
+        let from = n.saturating_sub(if limit == 0 { n } else { limit as usize });
+        self.state.feeds[from..]
+            .iter()
+            .map(|f| (f.id, f.at, f.side.name().to_string(), f.note.clone()))
+            .collect()
+    }
+
+    pub(super) fn set_feed_plan(
+        &mut self,
+        map: &std::collections::HashMap<String, String>,
+    ) -> Result<(), CoachError> {
+        let plan = if map.is_empty() {
+            None
+        } else {
+            Some(FeedPlan::from_map(map).map_err(CoachError::InvalidArgument)?)
+        };
+        let now = Timestamp::now();
+        self.change(|s| s.set_plan(now, plan));
+        Ok(())
+    }
+
+    pub(super) fn add(
+        &mut self,
+        when: &str,
+        routine: &str,
+        routine_exists: impl Fn(&str) -> Result<(), CoachError>,
+    ) -> Result<u64, CoachError> {
+        let now = Timestamp::now();
+        let rule = parse_when(when, now, &self.tz).map_err(CoachError::InvalidArgument)?;
+        if !routine.is_empty() {
+            routine_exists(routine)?;
+        }
+        Ok(self.change(|s| s.add_schedule(now, rule, routine)))
+    }
+
+    pub(super) fn cancel(&mut self, id: &str) -> Result<(), CoachError> {
+        if id == "plan" {
+            let now = Timestamp::now();
+            self.change(|s| s.set_plan(now, None));
+            return Ok(());
+        }
+        let n: u64 = id.parse().map_err(|_| {
+            CoachError::InvalidArgument(format!("\"{id}\" is not an id; see `letdown upcoming`"))
+        })?;
+        if !self.state.schedules.iter().any(|s| s.id == n) {
+            return Err(CoachError::NotFound(format!(
+                "no schedule with id {n}; see `letdown upcoming`"
+            )));
+        }
+        self.change(|s| s.cancel(n));
+        Ok(())
+    }
+
+    pub(super) fn snooze(&mut self, secs: u32) -> Result<(), CoachError> {
+        if secs == 0 || secs > 86_400 {
+            return Err(CoachError::InvalidArgument(format!(
+                "cannot snooze by {secs} seconds; give 1 second to 1 day"
+            )));
+        }
+        let now = Timestamp::now();
+        let next = self.next_occurrence().ok_or_else(nothing_scheduled)?;
+        self.change(|s| s.snooze(&next, now, Duration::from_secs(secs as u64)));
+        Ok(())
+    }
+
+    pub(super) fn skip(&mut self) -> Result<(), CoachError> {
+        let next = self.next_occurrence().ok_or_else(nothing_scheduled)?;
+        self.change(|s| s.mark(&next, Outcome::Skipped));
+        Ok(())
+    }
+
+    pub(super) fn upcoming(&self, default_routine: &str) -> Vec<UpcomingRow> {
+        self.planner()
+            .upcoming(Timestamp::now())
+            .into_iter()
+            .map(|o| {
+                (
+                    o.id(),
+                    o.at.as_second(),
+                    o.reason(&self.tz),
+                    routine_or(&o.routine, default_routine),
+                )
+            })
+            .collect()
+    }
+
+    pub(super) fn take_notices(&mut self) -> Result<Vec<String>, CoachError> {
+        if self.state.missed_untold.is_empty() {
+            return Ok(Vec::new());
+        }
+        let notices = self.state.missed_untold.clone();
+        self.change(|s| s.missed_untold.clear());
+        Ok(notices)
+    }
+}
+
+/// A schedule's routine, or the default one for "".
+pub(super) fn routine_or(routine: &str, default_routine: &str) -> String {
+    if routine.is_empty() {
+        default_routine.to_string()
+    } else {
+        routine.to_string()
+    }
+}
+
+pub(super) fn timestamp(at: i64) -> Result<Timestamp, CoachError> {
+    Timestamp::from_second(at)
+        .map_err(|_| CoachError::InvalidArgument(format!("{at} is not a time")))
+}
+
+pub(super) fn no_feed(id: u64) -> CoachError {
+    CoachError::NotFound(format!("no feed with id {id}; see `letdown feeds`"))
+}
+
+pub(super) fn nothing_scheduled() -> CoachError {
+    CoachError::NotFound("nothing is scheduled".into())
+}

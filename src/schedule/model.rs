@@ -186,6 +186,13 @@ pub enum Outcome {
     Missed,
 }
 
+/// The most schedules kept: enough for any day's plan, and a bound on the planner's work.
+pub const MAX_SCHEDULES: usize = 100;
+
+/// The most untold missed sessions kept (the oldest are dropped): a machine off for weeks
+/// does not pile up notices.
+pub const MAX_UNTOLD: usize = 20;
+
 /// Everything letdownd keeps about feeds and schedules (saved by [`super::store`]).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct State {
@@ -320,5 +327,7 @@ impl State {
         self.snoozed.retain(|_, at| *at >= cutoff);
         self.schedules
             .retain(|s| !matches!(s.rule, Rule::Once { at } if at < cutoff));
+        let extra = self.missed_untold.len().saturating_sub(MAX_UNTOLD);
+        self.missed_untold.drain(..extra);
     }
 }

@@ -69,6 +69,12 @@ pub enum Due {
     Missed(Occurrence),
 }
 
+// The planner's work is bounded whatever the state and plan: it looks at a window of
+// LOOKBACK + HORIZON = 108 hours; a feed plan gives at most one feed per MIN_INTERVAL (30 min)
+// in it, 216, or MAX_TIMES (24) a day over 6 dates, 144; each of at most MAX_SCHEDULES (100)
+// schedules gives at most one occurrence per date, 6. So at most 216 + 600 = 816 occurrences,
+// whatever is stored or sent over D-Bus (`a_worst_case_state_keeps_the_planner_bounded`).
+
 /// How far back due occurrences are looked for (a machine off for longer just misses them).
 const LOOKBACK: i64 = 36 * 3600;
 /// How far ahead `upcoming` looks.

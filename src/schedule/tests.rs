@@ -431,3 +431,36 @@ fn schedules_are_read_as_people_say_them() {
     );
     assert_eq!(parse_window("22:00-06:00"), Ok(((22, 0), (6, 0))));
 }
+
+/// The worst state the limits allow: the shortest interval and lead, the most schedules, all
+/// daily, and feeds logged for years: the planner's occurrences stay within the bound its
+/// comment works out (816), and it answers quickly.
+#[test]
+fn a_worst_case_state_keeps_the_planner_bounded() {
+    let tz = berlin();
+    let now = at(&tz, 2026, 11, 25, 12, 0);
+    let mut st = State::default();
+    for i in 0..18_250 {
+        st.log_feed(NOW, Timestamp::from_second(now.as_second() - 60 - i * 8640).unwrap(), Side::Left, "");
+    }
+    for i in 0..MAX_SCHEDULES {
+        st.add_schedule(NOW, Rule::Daily { hour: (i % 24) as i8, minute: (i % 60) as i8 }, "");
+    }
+    let mut map = std::collections::HashMap::new();
+    map.insert("interval".to_string(), "30m".to_string());
+    map.insert("lead".to_string(), "1m".to_string());
+    let plan = FeedPlan::from_map(&map).unwrap();
+    let p = Planner {
+        state: &st,
+        plan: Some(&plan),
+        tz: &tz,
+    };
+    let started = std::time::Instant::now();
+    let pending = p.pending(now);
+    let due = p.due(now, GRACE);
+    let took = started.elapsed();
+    assert!(pending.len() <= 816, "{} occurrences", pending.len());
+    assert!(due.len() <= 816);
+    assert!(pending.len() > 100, "the worst case was not exercised: {}", pending.len());
+    eprintln!("worst case: {} pending, planned in {took:?}", pending.len());
+}

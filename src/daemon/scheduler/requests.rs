@@ -161,6 +161,12 @@ impl Scheduler {
         if !routine.is_empty() {
             routine_exists(routine)?;
         }
+        if self.state.schedules.len() >= crate::schedule::MAX_SCHEDULES {
+            return Err(CoachError::InvalidArgument(format!(
+                "there are already {} schedules, the most kept; cancel some first (`letdown upcoming` lists them)",
+                crate::schedule::MAX_SCHEDULES
+            )));
+        }
         Ok(self.change(|s| s.add_schedule(now, rule, routine)))
     }
 

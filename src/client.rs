@@ -64,6 +64,10 @@ pub trait Coach {
     fn upcoming(&self) -> zbus::Result<Vec<(String, i64, String, String)>>;
     /// Notices not yet told.
     fn take_notices(&self) -> zbus::Result<Vec<String>>;
+    /// Where the day stands (see `letdown::feedback::DaySummary`).
+    fn summary(&self) -> zbus::Result<std::collections::HashMap<String, String>>;
+    /// Say a key's result aloud.
+    fn announce(&self, text: &str, refused: bool) -> zbus::Result<()>;
     /// The feed plan in force.
     #[zbus(property)]
     fn feed_plan(&self) -> zbus::Result<std::collections::HashMap<String, String>>;

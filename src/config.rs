@@ -35,6 +35,33 @@ pub struct Config {
     pub quiet_volume: f64,
     /// The feed plan from the config (one set over D-Bus replaces it).
     pub feed_plan: Option<crate::schedule::FeedPlan>,
+    /// How a key's action is answered aloud.
+    pub feedback: Feedback,
+}
+
+/// How letdown answers a key press (`feedback` in config.toml).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Feedback {
+    /// A short sentence (a low tone first when the action could not be done).
+    Speech,
+    /// A tone only: a rising one when done, a low falling one when not.
+    Tone,
+    /// Nothing (the CLI still prints).
+    None,
+}
+
+impl Feedback {
+    /// Reads `speech`, `tone` or `none`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "speech" => Ok(Self::Speech),
+            "tone" => Ok(Self::Tone),
+            "none" => Ok(Self::None),
+            other => Err(format!(
+                "unknown feedback \"{other}\"; use \"speech\", \"tone\" or \"none\""
+            )),
+        }
+    }
 }
 
 impl Default for Config {
@@ -49,6 +76,7 @@ impl Default for Config {
             heads_up: None,
             quiet_volume: 0.3,
             feed_plan: None,
+            feedback: Feedback::Speech,
         }
     }
 }
@@ -61,6 +89,7 @@ const TOP_KEYS: &[&str] = &[
     "voice",
     "schedule",
     "feed_plan",
+    "feedback",
 ];
 const SCHEDULE_KEYS: &[&str] = &["grace", "heads_up", "quiet_volume"];
 
@@ -105,6 +134,9 @@ impl Config {
         }
         if let Some(v) = c.number(top, "earcon_volume", 0.0..=1.0) {
             cfg.earcon_volume = v;
+        }
+        if let Some(f) = c.valid_text(top, "feedback", |s| Feedback::parse(s).map(|_| ())) {
+            cfg.feedback = Feedback::parse(&f).expect("checked");
         }
         if let Some(e) = c.string(top, "earcons") {
             match EarconSet::from_name(e.get_ref()) {

@@ -14,6 +14,7 @@ pub mod daemon;
 pub mod diagnostic;
 pub mod duration;
 pub mod engine;
+pub mod feedback;
 pub mod output;
 pub mod paths;
 pub mod phrase;

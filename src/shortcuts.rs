@@ -15,6 +15,31 @@ pub const BINDINGS: &[(&str, &str, &str, &str)] = &[
     ("repeat", "Say the step again", "repeat", "<Super><Alt>r"),
     ("where", "Where am I?", "where", "<Super><Alt>w"),
     ("stop", "Stop the session", "stop", "<Super><Alt>BackSpace"),
+    (
+        "fed-left",
+        "Log a feed, left side",
+        "fed --side left",
+        "<Super><Alt>bracketleft",
+    ),
+    (
+        "fed-right",
+        "Log a feed, right side",
+        "fed --side right",
+        "<Super><Alt>bracketright",
+    ),
+    (
+        "fed-both",
+        "Log a feed, both sides",
+        "fed --side both",
+        "<Super><Alt>backslash",
+    ),
+    (
+        "snooze",
+        "Snooze the next session 10 minutes",
+        "snooze 10m",
+        "<Super><Alt>z",
+    ),
+    ("skip", "Skip the next session", "skip", "<Super><Alt>s"),
 ];
 
 const SCHEMA: &str = "org.gnome.settings-daemon.plugins.media-keys";
@@ -41,7 +66,7 @@ pub fn render(desktop: &str, letdown: &str) -> Result<String, String> {
             out += "# GNOME: run `letdown shortcuts --install`, or set each of these in\n";
             out += "# Settings > Keyboard > Keyboard Shortcuts > Custom Shortcuts:\n";
             for (_, what, args, key) in BINDINGS {
-                out += &format!("{key:<24} {letdown} {args:<10} # {what}\n");
+                out += &format!("{key:<28} {letdown} {args:<16} # {what}\n");
             }
         }
         "sway" | "i3" => {
@@ -79,7 +104,7 @@ pub fn render(desktop: &str, letdown: &str) -> Result<String, String> {
             for (_, what, args, key) in BINDINGS {
                 let (mods, k) = parts(key);
                 out += &format!(
-                    "{:<22} {letdown} {args:<10} # {what}\n",
+                    "{:<22} {letdown} {args:<16} # {what}\n",
                     format!("{}+{k}", mods.join("+").replace("Super", "Meta"))
                 );
             }
@@ -242,6 +267,10 @@ mod tests {
         );
         let kde = render("kde", "letdown").unwrap();
         assert!(kde.contains("Meta+Alt+r"), "{kde}");
+        assert!(
+            sway.contains("bindsym --locked Mod4+Mod1+bracketleft exec letdown fed --side left"),
+            "{sway}"
+        );
         for text in [
             &sway,
             &i3,

@@ -25,17 +25,23 @@ pub enum Earcon {
     SideSwitch,
     /// The session is over.
     SessionEnd,
+    /// A key's action was done (the feedback when no words are needed).
+    Done,
+    /// A key's action could not be done: low and falling, unlike every other tone.
+    Refused,
 }
 
 impl Earcon {
     /// Every earcon, for listing and export.
-    pub const ALL: [Earcon; 6] = [
+    pub const ALL: [Earcon; 8] = [
         Earcon::StepStart,
         Earcon::StepEnd,
         Earcon::Halfway,
         Earcon::Tick,
         Earcon::SideSwitch,
         Earcon::SessionEnd,
+        Earcon::Done,
+        Earcon::Refused,
     ];
 
     /// The name used in files and logs.
@@ -47,6 +53,8 @@ impl Earcon {
             Earcon::Tick => "tick",
             Earcon::SideSwitch => "side-switch",
             Earcon::SessionEnd => "session-end",
+            Earcon::Done => "done",
+            Earcon::Refused => "refused",
         }
     }
 }
@@ -102,6 +110,8 @@ impl EarconSet {
                 (0.14, 659.3, 0.30, 0.28),
                 (0.28, 784.0, 0.45, 0.28),
             ],
+            Earcon::Done => &[(0.0, 880.0, 0.18, 0.22), (0.09, 1174.7, 0.30, 0.22)],
+            Earcon::Refused => &[(0.0, 349.2, 0.22, 0.30), (0.16, 293.7, 0.40, 0.30)],
             Earcon::SessionEnd => &[
                 (0.0, 784.0, 0.45, 0.28),
                 (0.22, 659.3, 0.45, 0.28),

@@ -37,7 +37,18 @@ fn the_desktop_entry_is_valid_and_has_its_actions() {
         "desktop-file-validate: {said}"
     );
     let text = std::fs::read_to_string(Path::new(ROOT).join("data/letdown.desktop")).unwrap();
-    for action in ["Start", "TogglePause", "Next", "Repeat"] {
+    for action in [
+        "Start",
+        "TogglePause",
+        "Next",
+        "Repeat",
+        "Where",
+        "FedLeft",
+        "FedRight",
+        "FedBoth",
+        "Snooze",
+        "Skip",
+    ] {
         assert!(
             text.contains(&format!("[Desktop Action {action}]")),
             "no {action} action"

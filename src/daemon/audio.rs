@@ -159,6 +159,13 @@ impl Audio {
         }
     }
 
+    /// Something was put in the mix while idle: the output closes once it is silent.
+    pub fn sounding(&mut self, session_live: bool) {
+        if !session_live {
+            self.close_soon();
+        }
+    }
+
     fn close_soon(&mut self) {
         self.close_at = Some(Instant::now() + CLOSE_AFTER);
     }

@@ -97,6 +97,20 @@ impl CoachInterface {
         ask(&self.tx, Request::WhereAmI).await
     }
 
+    /// Where the day stands: next_session (Unix seconds) and next_session_reason,
+    /// next_feed_due, last_feed and last_side, next_side; keys without a value are left out.
+    async fn summary(&self) -> Result<std::collections::HashMap<String, String>, CoachError> {
+        ask(&self.tx, Request::Summary).await
+    }
+
+    /// Says a key's result aloud, as the `feedback` setting asks (speech, tone or none; in
+    /// quiet hours quieter, or a tone only). `refused` plays the low "could not" tone first.
+    /// At most 300 characters.
+    async fn announce(&self, text: &str, refused: bool) -> Result<(), CoachError> {
+        let text = text.to_string();
+        ask(&self.tx, |a| Request::Announce(text, refused, a)).await
+    }
+
     /// Every routine: (name, title, where it comes from, or why it is broken).
     async fn list_routines(&self) -> Result<Vec<RoutineRow>, CoachError> {
         ask(&self.tx, Request::ListRoutines).await

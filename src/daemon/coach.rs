@@ -35,6 +35,7 @@ use crate::prepare::{Ready, Sounds};
 use crate::routine::{Library, LoadError, Routine, RoutineSource};
 use crate::schedule::FeedPlan;
 
+mod feedback;
 mod on_air;
 mod schedule;
 mod start;
@@ -235,6 +236,8 @@ impl Coach {
                 reply(answer, r)
             }
             Request::Schedule(r) => self.on_schedule(r),
+            Request::Summary(answer) => reply(answer, Ok(self.scheduler.summary().to_map())),
+            Request::Announce(text, refused, answer) => reply(answer, self.announce(text, refused)),
         }
     }
 

@@ -41,6 +41,8 @@ pub enum PhraseFor {
     Session(u64),
     /// A heads-up before a scheduled session.
     HeadsUp,
+    /// The answer to a key press, at this gain (quieter in quiet hours).
+    Feedback(f32),
 }
 
 /// Something synthesized beside the coach.

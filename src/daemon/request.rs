@@ -110,6 +110,11 @@ pub enum Request {
     SetVolume(f64, Answer<()>),
     /// Feeds and schedules.
     Schedule(ScheduleRequest),
+    /// Where the day stands (next session, next feed, last feed, next side), as a map.
+    Summary(Answer<HashMap<String, String>>),
+    /// Say a key's result aloud: the text, and whether the action was refused (a low tone
+    /// first), following the `feedback` setting and quiet hours.
+    Announce(String, bool, Answer<()>),
 }
 
 /// Sends the request `make` builds to the coach and waits for its answer.

@@ -292,6 +292,50 @@ impl Scheduler {
         Some(minutes)
     }
 
+    /// The zone times are planned and said in.
+    pub fn tz(&self) -> &TimeZone {
+        &self.tz
+    }
+
+    /// The feed plan's quiet-hours action, if it is quiet hours now.
+    pub fn quiet_now(&self) -> Option<crate::schedule::QuietAction> {
+        let q = self.feed_plan()?.quiet.as_ref()?;
+        let local = Timestamp::now().to_zoned_datetime(self.tz.clone()).time();
+        q.contains(local).then_some(q.action)
+    }
+
+    /// Where the day stands, for `where` and the answers to key presses.
+    pub fn summary(&self) -> crate::feedback::DaySummary {
+        let now = Timestamp::now();
+        let upcoming = self.planner().upcoming(now);
+        let next_feed_due = upcoming.iter().find_map(|o| match o.source {
+            crate::schedule::Source::FeedPlan(due) => Some(due),
+            _ => None,
+        });
+        crate::feedback::DaySummary {
+            next_session: self.next_occurrence().map(|o| (o.at, o.reason(&self.tz))),
+            next_feed_due,
+            last_feed: self
+                .state
+                .feeds
+                .last()
+                .and_then(|f| Some((Timestamp::from_second(f.at).ok()?, f.side))),
+            next_side: crate::schedule::next_side(&self.state.feeds),
+        }
+    }
+
+    /// Takes the missed sessions not yet told (the change is written like any other); empty
+    /// while a change is being written.
+    pub fn take_untold(&mut self) -> Vec<String> {
+        if self.writing() || self.state.missed_untold.is_empty() {
+            return Vec::new();
+        }
+        let notices = self.state.missed_untold.clone();
+        self.change(|s| s.missed_untold.clear());
+        self.flush();
+        notices
+    }
+
     /// The reason an occurrence fires, as people read it.
     pub fn reason(&self, o: &Occurrence) -> String {
         o.reason(&self.tz)

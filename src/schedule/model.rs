@@ -48,6 +48,26 @@ impl Side {
     }
 }
 
+/// Which side comes next, from the feed log (oldest first), as docs/SCHEDULING.md states:
+/// after a feed on one side, the other side; after `both`, the side opposite the last
+/// one-sided feed before it (both were used, so the one that rested longest goes first); feeds
+/// logged without a side are passed over. `None` when no feed says a side.
+pub fn next_side(feeds: &[Feed]) -> Option<Side> {
+    let other = |s: Side| match s {
+        Side::Left => Some(Side::Right),
+        Side::Right => Some(Side::Left),
+        _ => None,
+    };
+    let mut sided = feeds.iter().rev().filter(|f| f.side != Side::Unknown);
+    match sided.next()?.side {
+        Side::Both => sided
+            .find(|f| f.side != Side::Both)
+            .and_then(|f| other(f.side))
+            .or(Some(Side::Left)),
+        s => other(s),
+    }
+}
+
 /// One logged feed (its start).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Feed {
@@ -143,7 +163,8 @@ pub struct QuietHours {
 }
 
 impl QuietHours {
-    pub(super) fn contains(&self, t: Time) -> bool {
+    /// Whether local time `t` is in the window.
+    pub fn contains(&self, t: Time) -> bool {
         let m = t.hour() as i32 * 60 + t.minute() as i32;
         let from = self.from.0 as i32 * 60 + self.from.1 as i32;
         let to = self.to.0 as i32 * 60 + self.to.1 as i32;

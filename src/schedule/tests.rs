@@ -441,10 +441,22 @@ fn a_worst_case_state_keeps_the_planner_bounded() {
     let now = at(&tz, 2026, 11, 25, 12, 0);
     let mut st = State::default();
     for i in 0..18_250 {
-        st.log_feed(NOW, Timestamp::from_second(now.as_second() - 60 - i * 8640).unwrap(), Side::Left, "");
+        st.log_feed(
+            NOW,
+            Timestamp::from_second(now.as_second() - 60 - i * 8640).unwrap(),
+            Side::Left,
+            "",
+        );
     }
     for i in 0..MAX_SCHEDULES {
-        st.add_schedule(NOW, Rule::Daily { hour: (i % 24) as i8, minute: (i % 60) as i8 }, "");
+        st.add_schedule(
+            NOW,
+            Rule::Daily {
+                hour: (i % 24) as i8,
+                minute: (i % 60) as i8,
+            },
+            "",
+        );
     }
     let mut map = std::collections::HashMap::new();
     map.insert("interval".to_string(), "30m".to_string());
@@ -461,6 +473,31 @@ fn a_worst_case_state_keeps_the_planner_bounded() {
     let took = started.elapsed();
     assert!(pending.len() <= 816, "{} occurrences", pending.len());
     assert!(due.len() <= 816);
-    assert!(pending.len() > 100, "the worst case was not exercised: {}", pending.len());
+    assert!(
+        pending.len() > 100,
+        "the worst case was not exercised: {}",
+        pending.len()
+    );
     eprintln!("worst case: {} pending, planned in {took:?}", pending.len());
+}
+
+#[test]
+fn the_next_side_follows_the_feed_log() {
+    let feed = |side: Side| Feed {
+        id: 1,
+        at: 0,
+        side,
+        note: String::new(),
+        logged: 0,
+    };
+    use Side::*;
+    let next = |sides: &[Side]| next_side(&sides.iter().map(|&s| feed(s)).collect::<Vec<_>>());
+    assert_eq!(next(&[]), None);
+    assert_eq!(next(&[Unknown]), None);
+    assert_eq!(next(&[Left]), Some(Right));
+    assert_eq!(next(&[Left, Right]), Some(Left));
+    assert_eq!(next(&[Right, Unknown, Unknown]), Some(Left));
+    assert_eq!(next(&[Right, Both]), Some(Left));
+    assert_eq!(next(&[Left, Both, Unknown, Both]), Some(Right));
+    assert_eq!(next(&[Both]), Some(Left));
 }

@@ -26,6 +26,11 @@ pub struct Cli {
           value_parser = timeout)]
     pub timeout: Duration,
 
+    /// Say nothing aloud, only print: `letdown --quiet fed` (letdownd otherwise answers key
+    /// presses aloud, as its `feedback` setting says). Give it before the command.
+    #[arg(long, short)]
+    pub quiet: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }

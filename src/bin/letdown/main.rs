@@ -16,7 +16,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let paths = Paths::from_env();
     let result = match cli.command {
-        Command::Remote(c) => remote::run(c, cli.timeout).map(|()| ExitCode::SUCCESS),
+        Command::Remote(c) => remote::run(c, cli.timeout, cli.quiet).map(|()| ExitCode::SUCCESS),
         Command::Local(c) => local::run(c, &cli.config, &paths),
     };
     match result {

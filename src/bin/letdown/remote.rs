@@ -28,9 +28,57 @@ fn no_answer(timeout: Duration) -> anyhow::Error {
     )
 }
 
+/// What an action is called when it cannot be done ("No session to pause").
+fn verb(command: &Remote) -> Option<&'static str> {
+    Some(match command {
+        Remote::Stop => "stop",
+        Remote::Pause => "pause",
+        Remote::Resume => "resume",
+        Remote::Toggle => "pause or resume",
+        Remote::Next => "move on",
+        Remote::Previous => "go back in",
+        Remote::Repeat => "repeat",
+        Remote::Extend { .. } => "extend",
+        Remote::Start { .. } => "start",
+        Remote::Where => "describe",
+        Remote::Fed { .. } => "log",
+        Remote::Snooze { .. } => "snooze",
+        Remote::Skip => "skip",
+        Remote::Cancel { .. } => "cancel",
+        Remote::Schedule { .. } => "schedule",
+        // Reading and settings: answered in the terminal only.
+        _ => return None,
+    })
+}
+
+/// A refusal as it is said aloud: short, without the terminal's hints.
+fn spoken_refusal(verb: &str, e: &anyhow::Error) -> String {
+    let text = e.to_string();
+    if text.contains("(NotRunning)") {
+        return format!("No session to {verb}.");
+    }
+    if text.contains("nothing is scheduled") {
+        return format!("Nothing is scheduled to {verb}.");
+    }
+    let first = text
+        .split(['(', ';', '`'])
+        .next()
+        .unwrap_or("")
+        .trim()
+        .trim_end_matches([',', '.', ':']);
+    let mut c = first.chars();
+    let first = c
+        .next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_else(|| format!("Could not {verb}"));
+    format!("{first}.")
+}
+
 /// Runs `command` against letdownd. Every call is bounded: a daemon that cannot start (D-Bus
 /// activation waits for it for up to two minutes) or hangs never leaves a key press waiting.
-pub fn run(command: Remote, timeout: Duration) -> anyhow::Result<()> {
+/// Unless `quiet`, the result of an action is said aloud too (by letdownd, as its `feedback`
+/// setting says): the same words as printed, or a low tone and the reason it was refused.
+pub fn run(command: Remote, timeout: Duration, quiet: bool) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -49,24 +97,118 @@ pub fn run(command: Remote, timeout: Duration) -> anyhow::Result<()> {
             command,
             Remote::Start { .. } | Remote::Status { follow: true, .. }
         );
+        let verb = verb(&command);
         let call = dispatch(&p, command, timeout);
-        if bounded {
+        let result = if bounded {
             tokio::time::timeout(timeout, call)
                 .await
-                .map_err(|_| no_answer(timeout))??;
+                .map_err(|_| no_answer(timeout))
+                .and_then(|r| r)
         } else {
-            call.await?;
-        }
-        if let Ok(Ok(notices)) = tokio::time::timeout(timeout, p.take_notices()).await {
-            for n in notices {
-                eprintln!("letdown: note: {n}");
+            call.await
+        };
+        let aloud = |text: String, refused: bool| {
+            let p = &p;
+            async move {
+                if !quiet {
+                    let said = tokio::time::timeout(timeout, p.announce(&text, refused)).await;
+                    if let Ok(Err(e)) = said {
+                        log_quietly(&e);
+                    }
+                }
+            }
+        };
+        match &result {
+            Ok(Some(sentence)) => {
+                println!("{sentence}");
+                aloud(sentence.clone(), false).await;
+            }
+            Ok(None) => {}
+            Err(e) => {
+                if let Some(verb) = verb {
+                    aloud(spoken_refusal(verb, e), true).await;
+                }
             }
         }
-        Ok(())
+        if let Ok(Ok(notices)) = tokio::time::timeout(timeout, p.take_notices()).await
+            && !notices.is_empty()
+        {
+            for n in &notices {
+                eprintln!("letdown: note: {n}");
+            }
+            let told: Vec<String> = notices
+                .iter()
+                .map(|n| letdown::feedback::spoken_notice(n))
+                .collect();
+            aloud(told.join(" ").chars().take(300).collect(), false).await;
+        }
+        result.map(|_| ())
     })
 }
 
-async fn dispatch(p: &CoachProxy<'_>, command: Remote, timeout: Duration) -> anyhow::Result<()> {
+/// An announcement letdownd refused (too long, say): not worth failing the command for.
+fn log_quietly(e: &zbus::Error) {
+    if std::env::var_os("LETDOWN_DEBUG").is_some() {
+        eprintln!("letdown: not said aloud: {}", explain(e));
+    }
+}
+
+/// Runs one command; returns the sentence to say for an action that has one.
+async fn dispatch(
+    p: &CoachProxy<'_>,
+    command: Remote,
+    timeout: Duration,
+) -> anyhow::Result<Option<String>> {
+    let done = |r: anyhow::Result<()>| r.map(|()| None);
+    let summary = async || -> anyhow::Result<letdown::feedback::DaySummary> {
+        let map = p.summary().await.map_err(said)?;
+        Ok(letdown::feedback::DaySummary::from_map(&map))
+    };
+    Ok(match command {
+        Remote::Fed {
+            at,
+            ago,
+            side,
+            note,
+        } => {
+            let (start, side) = fed(p, at, ago, side, note).await?;
+            Some(letdown::feedback::fed(
+                start,
+                side,
+                &summary().await?,
+                &zone(),
+            ))
+        }
+        Remote::Cancel { id } => {
+            p.cancel(&id).await.map_err(said)?;
+            Some(letdown::feedback::cancelled(&summary().await?, &zone()))
+        }
+        Remote::Snooze { by } => {
+            p.snooze(by.as_secs() as u32).await.map_err(said)?;
+            Some(letdown::feedback::snoozed(&summary().await?, &zone()))
+        }
+        Remote::Skip => {
+            p.skip().await.map_err(said)?;
+            Some(letdown::feedback::skipped(&summary().await?, &zone()))
+        }
+        Remote::Schedule {
+            kind,
+            when,
+            routine,
+        } => {
+            let at = schedule(p, &kind, &when, routine.as_deref().unwrap_or("")).await?;
+            at.map(|at| letdown::feedback::scheduled(at, &zone()))
+        }
+        other => done(dispatch_plain(p, other, timeout).await)?,
+    })
+}
+
+/// The commands that answer in the terminal only.
+async fn dispatch_plain(
+    p: &CoachProxy<'_>,
+    command: Remote,
+    timeout: Duration,
+) -> anyhow::Result<()> {
     match command {
         Remote::Start { routine } => start(p, routine.as_deref().unwrap_or(""), timeout).await,
         Remote::Stop => p.stop().await.map_err(said),
@@ -85,12 +227,6 @@ async fn dispatch(p: &CoachProxy<'_>, command: Remote, timeout: Duration) -> any
         Remote::Status { follow: true, .. } => follow(p, timeout).await,
         Remote::Volume { percent } => volume(p, percent).await,
         Remote::Reload => reload(p).await,
-        Remote::Fed {
-            at,
-            ago,
-            side,
-            note,
-        } => fed(p, at, ago, side, note).await,
         Remote::Feeds {
             action: Some(FeedsAction::Delete { id }),
             ..
@@ -123,15 +259,12 @@ async fn dispatch(p: &CoachProxy<'_>, command: Remote, timeout: Duration) -> any
             };
             feed_plan(p, plan, clear).await
         }
-        Remote::Schedule {
-            kind,
-            when,
-            routine,
-        } => schedule(p, &kind, &when, routine.as_deref().unwrap_or("")).await,
         Remote::Upcoming => upcoming(p).await,
-        Remote::Cancel { id } => p.cancel(&id).await.map_err(said),
-        Remote::Snooze { by } => p.snooze(by.as_secs() as u32).await.map_err(said),
-        Remote::Skip => p.skip().await.map_err(said),
+        Remote::Fed { .. }
+        | Remote::Cancel { .. }
+        | Remote::Snooze { .. }
+        | Remote::Skip
+        | Remote::Schedule { .. } => unreachable!("dispatched with their sentences"),
     }
 }
 
@@ -230,7 +363,7 @@ async fn fed(
     ago: Option<Duration>,
     side: Option<String>,
     note: Option<String>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<(jiff::Timestamp, letdown::schedule::Side)> {
     let now = jiff::Timestamp::now();
     let start = match (at, ago) {
         (Some(hm), _) => letdown::schedule::last_local(now, &zone(), hm),
@@ -249,7 +382,8 @@ async fn fed(
         .await
         .map_err(said)?;
     println!("feed {id} logged at {}", local_time(start.as_second()));
-    Ok(())
+    let side = letdown::schedule::Side::parse(side.as_deref().unwrap_or("")).unwrap_or_default();
+    Ok((start, side))
 }
 
 async fn fix_feed(
@@ -344,13 +478,23 @@ async fn feed_plan(p: &CoachProxy<'_>, args: PlanArgs, clear: bool) -> anyhow::R
     Ok(())
 }
 
-async fn schedule(p: &CoachProxy<'_>, kind: &str, when: &str, routine: &str) -> anyhow::Result<()> {
+/// Adds a schedule; returns when it first fires (from `Upcoming`), to be said.
+async fn schedule(
+    p: &CoachProxy<'_>,
+    kind: &str,
+    when: &str,
+    routine: &str,
+) -> anyhow::Result<Option<jiff::Timestamp>> {
     let id = p
         .schedule(&format!("{kind} {when}"), routine)
         .await
         .map_err(said)?;
     println!("scheduled: id {id}");
-    Ok(())
+    let up = p.upcoming().await.map_err(said)?;
+    Ok(up
+        .iter()
+        .find(|r| r.0 == id.to_string())
+        .and_then(|r| jiff::Timestamp::from_second(r.1).ok()))
 }
 
 async fn upcoming(p: &CoachProxy<'_>) -> anyhow::Result<()> {

@@ -35,7 +35,9 @@ impl CueTiming {
 impl Coach {
     pub(super) fn where_am_i(&mut self) -> Result<String, CoachError> {
         let now = self.now();
-        let live = self.live.as_mut().ok_or_else(not_running)?;
+        let Some(live) = self.live.as_mut() else {
+            return self.where_idle();
+        };
         let w = live.where_am_i(now);
         let id = live.id;
         let voice = live.ready.routine.voice.clone();
@@ -51,13 +53,18 @@ impl Coach {
 
     /// Plays phrases one after the other (through a pause), after any still being said.
     pub(super) fn say(&mut self, clips: Vec<Clip>) {
+        self.say_at(clips, 1.0)
+    }
+
+    /// [`Coach::say`] at a gain.
+    pub(super) fn say_at(&mut self, clips: Vec<Clip>, gain: f32) {
         let mut at = self.phrases_end.saturating_duration_since(Instant::now());
         let mut m = self.audio.mix();
         for clip in clips {
             let mut padded = vec![0.0; to_samples(at) as usize];
             padded.extend_from_slice(clip.samples());
             at += clip.duration() + BREATH;
-            m.play_through_pause(Clip::new(padded), 1.0);
+            m.play_through_pause(Clip::new(padded), gain);
         }
         drop(m);
         self.phrases_end = Instant::now() + at;
@@ -75,6 +82,7 @@ impl Coach {
                 self.reopen();
                 log::info!("heads-up spoken");
             }
+            PhraseFor::Feedback(gain) => self.play_feedback(vec![clip], gain),
         }
     }
 

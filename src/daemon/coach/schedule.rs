@@ -81,7 +81,11 @@ impl Coach {
         let busy = self.live.is_some() || self.pending.is_some();
         if let Some(minutes) = self.scheduler.due(busy) {
             log::info!("heads-up: session in {minutes} min");
-            let text = crate::phrase::Phrase::StartsIn(minutes).text();
+            let mut text = crate::phrase::Phrase::StartsIn(minutes).text();
+            let side = crate::feedback::next_side_sentence(self.scheduler.summary().next_side);
+            if let Some(side) = side {
+                text = format!("{text} {side}");
+            }
             self.preparer.speak(
                 text,
                 PhraseFor::HeadsUp,
@@ -90,5 +94,6 @@ impl Coach {
                 &self.paths,
             );
         }
+        self.tell_missed();
     }
 }

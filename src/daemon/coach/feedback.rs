@@ -1,0 +1,99 @@
+//! Answers aloud: the result of a key press (`Announce`), "where am I" with no session, and
+//! sessions that were missed, told once. The sentences are [`crate::feedback`]'s.
+
+use super::*;
+use crate::config::Feedback;
+use crate::schedule::QuietAction;
+use crate::tones::Earcon;
+
+/// The longest text `Announce` speaks.
+const MAX_ANNOUNCE: usize = 300;
+
+impl Coach {
+    /// How a key's result is answered now: the `feedback` setting, at a lower gain in quiet
+    /// hours with `quiet = "quieter"`, or a tone only with `quiet = "skip"`.
+    fn feedback_now(&self) -> (Feedback, f32) {
+        let (mut mode, mut gain) = (self.cfg.feedback, 1.0f32);
+        match self.scheduler.quiet_now() {
+            Some(QuietAction::Quieter) => {
+                gain = (self.cfg.quiet_volume / self.audio.volume().max(0.01)).min(1.0) as f32
+            }
+            Some(QuietAction::Skip) if mode == Feedback::Speech => mode = Feedback::Tone,
+            _ => {}
+        }
+        (mode, gain)
+    }
+
+    /// Says a key's result: a low tone first if it was refused, then the text (or only a tone,
+    /// or nothing, as the setting and quiet hours say).
+    pub(super) fn announce(&mut self, text: String, refused: bool) -> Result<(), CoachError> {
+        if text.chars().count() > MAX_ANNOUNCE || text.trim().is_empty() {
+            return Err(CoachError::InvalidArgument(format!(
+                "give 1 to {MAX_ANNOUNCE} characters to announce"
+            )));
+        }
+        let (mode, gain) = self.feedback_now();
+        let tone = |earcon| self.cfg.earcons.render(earcon);
+        match mode {
+            Feedback::None => {}
+            Feedback::Tone => {
+                let t = tone(if refused {
+                    Earcon::Refused
+                } else {
+                    Earcon::Done
+                });
+                self.play_feedback(vec![t], gain * self.cfg.earcon_volume as f32);
+            }
+            Feedback::Speech => {
+                if refused {
+                    let t = tone(Earcon::Refused);
+                    self.play_feedback(vec![t], gain * self.cfg.earcon_volume as f32);
+                }
+                log::info!("saying: {text}");
+                self.preparer.speak(
+                    text,
+                    PhraseFor::Feedback(gain),
+                    &self.cfg,
+                    &Default::default(),
+                    &self.paths,
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Plays feedback now, after anything still being said, opening the output if needed.
+    pub(super) fn play_feedback(&mut self, clips: Vec<Clip>, gain: f32) {
+        self.say_at(clips, gain);
+        self.audio.sounding(self.live.is_some());
+        self.reopen();
+    }
+
+    /// "Where am I" with no session: what is next, the last feed and the side, said aloud.
+    pub(super) fn where_idle(&mut self) -> Result<String, CoachError> {
+        let text = crate::feedback::where_idle(&self.scheduler.summary(), self.scheduler.tz());
+        self.announce(text.clone(), false)?;
+        Ok(text)
+    }
+
+    /// Says the sessions missed while the machine was asleep or off, once, when no session
+    /// plays and it is not quiet hours (then the next key press tells them: the CLI takes the
+    /// notices after every command and says them).
+    pub(super) fn tell_missed(&mut self) {
+        let busy = self.live.is_some() || self.pending.is_some();
+        if busy || self.scheduler.quiet_now().is_some() {
+            return;
+        }
+        let notices = self.scheduler.take_untold();
+        if notices.is_empty() {
+            return;
+        }
+        let text = notices
+            .iter()
+            .map(|n| crate::feedback::spoken_notice(n))
+            .collect::<Vec<_>>()
+            .join(" ");
+        log::info!("telling: {text}");
+        let _ = self.announce(text.chars().take(MAX_ANNOUNCE).collect(), false);
+    }
+}

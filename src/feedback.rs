@@ -1,0 +1,239 @@
+//! What letdown says back when a key is pressed: short sentences for people who cannot look at
+//! a screen, built from a [`DaySummary`] (pure: no clock, no bus, so every sentence is tested).
+//!
+//! The daemon speaks them (`Announce`, and `WhereAmI` when idle); the CLI prints the same words.
+
+use std::collections::HashMap;
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+
+use crate::schedule::{Side, local_hm};
+
+/// Where the day stands: what the scheduler knows, as the D-Bus `Summary` map carries it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DaySummary {
+    /// The next session that will start, and why ("feed plan: feed due at 07:10", "daily").
+    pub next_session: Option<(Timestamp, String)>,
+    /// When the feed plan expects the next feed.
+    pub next_feed_due: Option<Timestamp>,
+    /// The last feed logged, and its side.
+    pub last_feed: Option<(Timestamp, Side)>,
+    /// The side that comes next (docs/SCHEDULING.md).
+    pub next_side: Option<Side>,
+}
+
+impl DaySummary {
+    /// As a D-Bus `a{ss}`: only the keys that have a value.
+    pub fn to_map(&self) -> HashMap<String, String> {
+        let mut m = HashMap::new();
+        if let Some((at, why)) = &self.next_session {
+            m.insert("next_session".into(), at.as_second().to_string());
+            m.insert("next_session_reason".into(), why.clone());
+        }
+        if let Some(at) = self.next_feed_due {
+            m.insert("next_feed_due".into(), at.as_second().to_string());
+        }
+        if let Some((at, side)) = self.last_feed {
+            m.insert("last_feed".into(), at.as_second().to_string());
+            m.insert("last_side".into(), side.name().into());
+        }
+        if let Some(side) = self.next_side {
+            m.insert("next_side".into(), side.name().into());
+        }
+        m
+    }
+
+    /// Reads [`DaySummary::to_map`]'s form; what is missing or unreadable is `None`.
+    pub fn from_map(m: &HashMap<String, String>) -> Self {
+        let time = |k: &str| {
+            m.get(k)
+                .and_then(|v| v.parse::<i64>().ok())
+                .and_then(|s| Timestamp::from_second(s).ok())
+        };
+        let side = |k: &str| m.get(k).and_then(|v| Side::parse(v).ok());
+        Self {
+            next_session: time("next_session")
+                .map(|t| (t, m.get("next_session_reason").cloned().unwrap_or_default())),
+            next_feed_due: time("next_feed_due"),
+            last_feed: time("last_feed").map(|t| (t, side("last_side").unwrap_or_default())),
+            next_side: side("next_side").filter(|s| *s != Side::Unknown),
+        }
+    }
+}
+
+/// "the left side", for speech.
+fn side_words(side: Side) -> Option<&'static str> {
+    match side {
+        Side::Left => Some("the left side"),
+        Side::Right => Some("the right side"),
+        Side::Both => Some("both sides"),
+        Side::Unknown => None,
+    }
+}
+
+/// "The right side is next." or nothing.
+pub fn next_side_sentence(side: Option<Side>) -> Option<String> {
+    side.and_then(side_words)
+        .map(|w| format!("{} is next.", capitalised(w)))
+}
+
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
+}
+
+/// When the next session is and when the next feed is due: "The massage starts at 06:58, for
+/// the feed due around 07:10." (or that nothing is planned).
+fn ahead(s: &DaySummary, tz: &TimeZone) -> String {
+    match (&s.next_session, s.next_feed_due) {
+        (Some((at, why)), Some(due)) if why.starts_with("feed plan") => format!(
+            "The next feed is due around {}, and the massage starts at {}.",
+            local_hm(due, tz),
+            local_hm(*at, tz)
+        ),
+        (Some((at, why)), due) => {
+            let why = if why.is_empty() {
+                String::new()
+            } else {
+                format!(", {why}")
+            };
+            let due = due
+                .map(|d| format!(" The next feed is due around {}.", local_hm(d, tz)))
+                .unwrap_or_default();
+            format!(
+                "The next massage starts at {}{why}.{due}",
+                local_hm(*at, tz)
+            )
+        }
+        (None, Some(due)) => format!(
+            "The next feed is due around {}; no massage is scheduled.",
+            local_hm(due, tz)
+        ),
+        (None, None) => "No massage is scheduled.".into(),
+    }
+}
+
+/// After `letdown fed`: what was logged, and what comes next.
+pub fn fed(at: Timestamp, side: Side, s: &DaySummary, tz: &TimeZone) -> String {
+    let side = side_words(side)
+        .map(|w| format!(", {w}"))
+        .unwrap_or_default();
+    format!(
+        "Feed logged at {}{side}. {}",
+        local_hm(at, tz),
+        ahead(s, tz)
+    )
+}
+
+/// After `letdown snooze`.
+pub fn snoozed(s: &DaySummary, tz: &TimeZone) -> String {
+    match &s.next_session {
+        Some((at, _)) => format!("Snoozed. The massage now starts at {}.", local_hm(*at, tz)),
+        None => "Snoozed.".into(),
+    }
+}
+
+/// After `letdown skip`: what is next.
+pub fn skipped(s: &DaySummary, tz: &TimeZone) -> String {
+    format!("Skipped. {}", ahead(s, tz))
+}
+
+/// After `letdown schedule`.
+pub fn scheduled(at: Timestamp, tz: &TimeZone) -> String {
+    format!("Massage scheduled for {}.", local_hm(at, tz))
+}
+
+/// After `letdown cancel`.
+pub fn cancelled(s: &DaySummary, tz: &TimeZone) -> String {
+    format!("Cancelled. {}", ahead(s, tz))
+}
+
+/// `letdown where` with no session: what is next, the last feed, and which side.
+pub fn where_idle(s: &DaySummary, tz: &TimeZone) -> String {
+    let mut out = format!("No massage now. {}", ahead(s, tz));
+    if let Some((at, side)) = s.last_feed {
+        let side = side_words(side)
+            .map(|w| format!(", on {w}"))
+            .unwrap_or_default();
+        out += &format!(" The last feed was at {}{side}.", local_hm(at, tz));
+    }
+    if let Some(n) = next_side_sentence(s.next_side) {
+        out += " ";
+        out += &n;
+    }
+    out
+}
+
+/// A missed-session notice as it is said aloud: "The session at 14:05 ... was missed."
+pub fn spoken_notice(notice: &str) -> String {
+    let mut s = capitalised(notice.trim());
+    if !s.ends_with('.') {
+        s.push('.');
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(h: i64, m: i64) -> Timestamp {
+        Timestamp::from_second(h * 3600 + m * 60).unwrap()
+    }
+
+    #[test]
+    fn sentences_say_what_was_done_and_what_comes_next() {
+        let utc = TimeZone::UTC;
+        let day = DaySummary {
+            next_session: Some((t(6, 58), "feed plan: feed due at 07:10".into())),
+            next_feed_due: Some(t(7, 10)),
+            last_feed: Some((t(4, 10), Side::Left)),
+            next_side: Some(Side::Right),
+        };
+        assert_eq!(
+            fed(t(4, 10), Side::Left, &day, &utc),
+            "Feed logged at 04:10, the left side. The next feed is due around 07:10, and the massage starts at 06:58."
+        );
+        assert_eq!(
+            where_idle(&day, &utc),
+            "No massage now. The next feed is due around 07:10, and the massage starts at 06:58. The last feed was at 04:10, on the left side. The right side is next."
+        );
+        assert_eq!(
+            snoozed(&day, &utc),
+            "Snoozed. The massage now starts at 06:58."
+        );
+        let daily = DaySummary {
+            next_session: Some((t(9, 30), "daily".into())),
+            ..Default::default()
+        };
+        assert_eq!(
+            skipped(&daily, &utc),
+            "Skipped. The next massage starts at 09:30, daily."
+        );
+        assert_eq!(
+            where_idle(&DaySummary::default(), &utc),
+            "No massage now. No massage is scheduled."
+        );
+        assert_eq!(
+            spoken_notice(
+                "the session at 14:05 (daily) was missed: the computer was asleep or off"
+            ),
+            "The session at 14:05 (daily) was missed: the computer was asleep or off."
+        );
+    }
+
+    #[test]
+    fn the_summary_map_round_trips() {
+        let day = DaySummary {
+            next_session: Some((t(6, 58), "daily".into())),
+            next_feed_due: None,
+            last_feed: Some((t(4, 10), Side::Both)),
+            next_side: Some(Side::Left),
+        };
+        assert_eq!(DaySummary::from_map(&day.to_map()), day);
+        assert_eq!(DaySummary::from_map(&HashMap::new()), DaySummary::default());
+    }
+}

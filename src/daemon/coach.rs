@@ -272,13 +272,20 @@ impl Coach {
         Library::new(self.paths.clone())
     }
 
-    /// Reads the routine `name` from its file (or the built-in ones).
+    /// Reads the routine `name` from its file (or the built-in ones), as it would start now:
+    /// with `sides_order = "next-feed"`, its side blocks begin with the side due next.
     fn find_routine(&self, name: &str) -> Result<Routine, CoachError> {
-        self.library().find(name).map_err(|e| match e {
+        let routine = self.library().find(name).map_err(|e| match e {
             LoadError::NotFound { .. } => CoachError::UnknownRoutine(e.to_string()),
             LoadError::Invalid(d) => {
                 CoachError::InvalidRoutine(format!("routine \"{name}\" has problems:\n{d}"))
             }
+        })?;
+        Ok(match self.scheduler.summary().next_side {
+            Some(side @ (crate::schedule::Side::Left | crate::schedule::Side::Right)) => {
+                routine.for_next_side(side.name())
+            }
+            _ => routine,
         })
     }
 

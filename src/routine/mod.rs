@@ -7,6 +7,7 @@
 mod audio;
 mod library;
 mod parse;
+mod sides;
 
 pub use library::{BUILT_IN, Library, LoadError, RoutineEntry, RoutineSource};
 pub use parse::{ParseOptions, parse_routine};
@@ -115,6 +116,9 @@ pub struct Routine {
     pub voice: VoiceOverride,
     /// The steps, sides expanded.
     pub steps: Vec<Step>,
+    /// Begin each per-side block with the side due next (`sides_order = "next-feed"`),
+    /// rather than as written.
+    pub next_side_first: bool,
 }
 
 impl Routine {

@@ -25,6 +25,7 @@ const TOP_KEYS: &[&str] = &[
     "title",
     "description",
     "timing",
+    "sides_order",
     "language",
     "voice",
     "defaults",
@@ -127,6 +128,9 @@ pub fn parse_routine(
         .unwrap_or_default();
     let title = c.text(top, "title");
     let description = c.string(top, "description");
+    let next_side_first = c
+        .valid_text(top, "sides_order", super::sides::check_order)
+        .is_some_and(|o| o == "next-feed");
     let timing = match c.string(top, "timing") {
         None => Timing::AfterPrompt,
         Some(s) => match s.get_ref().as_str() {
@@ -243,6 +247,7 @@ pub fn parse_routine(
         timing,
         voice,
         steps,
+        next_side_first,
     })
 }
 

@@ -77,6 +77,8 @@ pub struct Coach {
     timing: Arc<CueTiming>,
     /// When the output's health is checked next (during a session).
     next_health: Option<Instant>,
+    /// The heads-up text last put in the speech cache ahead of its time.
+    warmed_heads_up: Option<String>,
 }
 
 impl Coach {
@@ -113,6 +115,7 @@ impl Coach {
             opened_rx,
             timing: Arc::default(),
             next_health: None,
+            warmed_heads_up: None,
             paths,
             cfg,
         }

@@ -43,6 +43,8 @@ pub enum PhraseFor {
     HeadsUp,
     /// The answer to a key press, at this gain (quieter in quiet hours).
     Feedback(f32),
+    /// Only to be in the speech cache when it is needed (a heads-up ahead of its time).
+    Warm,
 }
 
 /// Something synthesized beside the coach.

@@ -148,6 +148,32 @@ impl Desktop {
         panic!("letdownd did not come up:\n{}", self.daemon_log());
     }
 
+    /// Starts letdownd and waits until it owns its name, asking only with busctl (no
+    /// `letdown` call, which would take the daemon's notices).
+    pub fn spawn_daemon_silently(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("letdownd.log"))
+            .unwrap();
+        let child = self
+            .command(env!("CARGO_BIN_EXE_letdownd"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start letdownd");
+        self.daemon = Some(child);
+        let until = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < until {
+            if self.property("State").status.success() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("letdownd did not come up:\n{}", self.daemon_log());
+    }
+
     /// The daemon's process id.
     pub fn daemon_pid(&self) -> u32 {
         self.daemon.as_ref().expect("daemon running").id()

@@ -83,6 +83,7 @@ impl Coach {
                 log::info!("heads-up spoken");
             }
             PhraseFor::Feedback(gain) => self.play_feedback(vec![clip], gain),
+            PhraseFor::Warm => {}
         }
     }
 

@@ -81,11 +81,7 @@ impl Coach {
         let busy = self.live.is_some() || self.pending.is_some();
         if let Some(minutes) = self.scheduler.due(busy) {
             log::info!("heads-up: session in {minutes} min");
-            let mut text = crate::phrase::Phrase::StartsIn(minutes).text();
-            let side = crate::feedback::next_side_sentence(self.scheduler.summary().next_side);
-            if let Some(side) = side {
-                text = format!("{text} {side}");
-            }
+            let text = self.heads_up_text(minutes);
             self.preparer.speak(
                 text,
                 PhraseFor::HeadsUp,
@@ -95,5 +91,39 @@ impl Coach {
             );
         }
         self.tell_missed();
+        self.warm_heads_up();
+    }
+
+    /// "Your massage starts in two minutes. The right side is next."
+    fn heads_up_text(&self, minutes: u32) -> String {
+        let text = crate::phrase::Phrase::StartsIn(minutes).text();
+        match crate::feedback::next_side_sentence(self.scheduler.summary().next_side) {
+            Some(side) => format!("{text} {side}"),
+            None => text,
+        }
+    }
+
+    /// Synthesizes the next heads-up into the speech cache ahead of its time, so it is said
+    /// on the second (from the cache) rather than after its synthesis.
+    fn warm_heads_up(&mut self) {
+        let (Some(lead), Some(next)) = (self.cfg.heads_up, self.scheduler.next_occurrence()) else {
+            return;
+        };
+        let ahead = next.at.as_second() - jiff::Timestamp::now().as_second();
+        if ahead <= lead.as_secs() as i64 {
+            return;
+        }
+        let minutes = ((lead.as_secs() as f64) / 60.0).round().max(1.0) as u32;
+        let text = self.heads_up_text(minutes);
+        if self.warmed_heads_up.as_deref() != Some(text.as_str()) {
+            self.preparer.speak(
+                text.clone(),
+                PhraseFor::Warm,
+                &self.cfg,
+                &Default::default(),
+                &self.paths,
+            );
+            self.warmed_heads_up = Some(text);
+        }
     }
 }

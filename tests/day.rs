@@ -1,0 +1,441 @@
+//! A whole day by ear, compressed to about two minutes: the real letdownd on a real bus and
+//! sound server, driven by the real `letdown` CLI and `playerctl` the way keys drive them. Every
+//! utterance and earcon is checked in recordings of the sink's monitor against the same sound
+//! rendered offline (envelope correlation), in order and at its time; nothing is read from
+//! D-Bus state to decide what was heard. A timeline of what was heard is printed.
+
+mod common;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::desktop::{Desktop, best_match, envelope};
+
+const ROUTINE: &str = r#"name = "day"
+title = "A day"
+sides_order = "next-feed"
+[defaults]
+countdown = "none"
+[[steps]]
+title = "Side"
+sides = ["left", "right"]
+[[steps.steps]]
+title = "Strokes {side}"
+say = "Now the {side} side."
+duration = "2s"
+"#;
+
+const CONFIG: &str = r#"default_routine = "day"
+feedback = "speech"
+[voice]
+engine = "espeak-ng"
+fallback = []
+[schedule]
+heads_up = "10s"
+grace = "5s"
+"#;
+
+/// 10-ms frames.
+const FRAME: f64 = 0.01;
+
+/// Sounds the daemon makes, as the test renders them.
+fn speech(d: &Desktop, text: &str) -> Vec<f32> {
+    let cfg = letdown::config::Config::parse(std::path::Path::new("config.toml"), CONFIG).unwrap();
+    let voice = letdown::voice::voice_for(
+        &cfg.voice,
+        &letdown::routine::VoiceOverride::default(),
+        &d.home.path("cache/letdown"),
+    )
+    .unwrap();
+    let prepared = voice.prepare(&[text.to_string()]).unwrap();
+    prepared.clips[text].load().unwrap().samples().to_vec()
+}
+
+fn tone(earcon: letdown::tones::Earcon) -> Vec<f32> {
+    letdown::config::Config::default()
+        .earcons
+        .render(earcon)
+        .samples()
+        .to_vec()
+}
+
+/// One recording of the sink, with the wall-clock time of its first sample.
+struct Heard {
+    env: Vec<f32>,
+    /// Wall-clock seconds (Unix) of frame 0.
+    wall0: f64,
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+/// Records while `during` runs, then `after` longer.
+fn listen(d: &Desktop, during: impl FnOnce(), after: Duration) -> Heard {
+    let rec = d.record();
+    let wall0 = unix_now() - rec.started.elapsed().as_secs_f64();
+    during();
+    std::thread::sleep(after);
+    let samples = rec.finish();
+    Heard {
+        env: envelope(&samples),
+        wall0,
+    }
+}
+
+/// What the timeline says about one sound.
+struct Event {
+    what: String,
+    /// Wall-clock seconds it was heard.
+    heard: f64,
+    /// How well it matched the offline rendering.
+    score: f32,
+}
+
+impl Heard {
+    /// Finds `sound` starting between wall-clock times `from` and `to`: a clear match, or
+    /// the reason there is none.
+    fn find(&self, what: &str, sound: &[f32], from: f64, to: f64) -> Result<Event, String> {
+        let want = envelope(sound);
+        let f = |t: f64| ((t - self.wall0) / FRAME).max(0.0) as usize;
+        if f(to) + want.len() > self.env.len() {
+            return Err(format!(
+                "the recording is too short to hold \"{what}\" ({:.1} s)",
+                want.len() as f64 * FRAME
+            ));
+        }
+        let (lag, score) = best_match(&self.env, &want, f(from), f(to));
+        if score < 0.85 {
+            return Err(format!(
+                "\"{what}\" was not heard starting between {:.2} s and {:.2} s of this recording (best match {score:.2} at {:.2} s)",
+                from - self.wall0,
+                to - self.wall0,
+                lag as f64 * FRAME
+            ));
+        }
+        Ok(Event {
+            what: what.to_string(),
+            heard: self.wall0 + lag as f64 * FRAME,
+            score,
+        })
+    }
+}
+
+/// The event, or the test fails with why and the daemon's log.
+fn must(d: &Desktop, found: Result<Event, String>) -> Event {
+    found.unwrap_or_else(|e| panic!("{e}\n--- letdownd log ---\n{}", d.daemon_log()))
+}
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn a_scripted_day_is_heard_in_order_and_on_time() {
+    let mut d = Desktop::start();
+    d.home.write("config/letdown/config.toml", CONFIG);
+    d.home.write("config/letdown/routines/day.toml", ROUTINE);
+    d.start_daemon(&[]);
+    let begun = unix_now();
+    let mut timeline: Vec<Event> = Vec::new();
+    let on_time = |e: &Event, should: f64, within: f64| {
+        let off = e.heard - should;
+        assert!(
+            off.abs() <= within,
+            "\"{}\" was heard {:.0} ms from when it should start",
+            e.what,
+            off * 1000.0
+        );
+    };
+
+    // A feed plan: every 3 hours, the massage 100 s before the feed is due.
+    d.ok(&["--quiet", "feed-plan", "--interval", "3h", "--lead", "100s"]);
+
+    // 1-2. A feed logged by key (left, 2 h 57 m 55 s ago): the next is due in 125 s, so its
+    // session starts in 25 s. The confirmation is said at once.
+    let mut said = String::new();
+    let mut pressed = 0.0;
+    let heard = listen(
+        &d,
+        || {
+            pressed = unix_now();
+            let out = d.letdown(&["fed", "--side", "left", "--ago", "2h57m55s"]);
+            assert!(out.status.success());
+            said = stdout(&out).lines().last().unwrap().to_string();
+        },
+        Duration::from_secs(11),
+    );
+    assert!(
+        said.starts_with("Feed logged at") && said.contains("the left side"),
+        "{said}"
+    );
+    let e = must(
+        &d,
+        heard.find(
+            "fed: confirmation",
+            &speech(&d, &said),
+            pressed,
+            pressed + 1.5,
+        ),
+    );
+    on_time(&e, pressed, 1.0);
+    timeline.push(e);
+    let next_session = |d: &Desktop| -> i64 {
+        let out = d.property("NextSession");
+        stdout(&out)
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let session_at = next_session(&d) as f64;
+    assert!(
+        (session_at - (pressed + 25.0)).abs() < 2.0,
+        "the session is not planned 25 s on: {}",
+        session_at - pressed
+    );
+
+    // 3. The heads-up, 10 s before, with the side that comes next.
+    let heads_up_text = format!(
+        "{} The right side is next.",
+        letdown::phrase::Phrase::StartsIn(1).text()
+    );
+    let heads_up_at = session_at - 10.0;
+    let heard = listen(
+        &d,
+        || {
+            std::thread::sleep(Duration::from_secs_f64(
+                (heads_up_at - unix_now() - 0.5).max(0.0),
+            ))
+        },
+        Duration::from_secs(6),
+    );
+    let e = must(
+        &d,
+        heard.find(
+            "heads-up",
+            &speech(&d, &heads_up_text),
+            heads_up_at - 0.5,
+            heads_up_at + 1.5,
+        ),
+    );
+    on_time(&e, heads_up_at, 0.4);
+    timeline.push(e);
+
+    // 4. Snoozed by key, 12 s: said with the new time.
+    let mut said = String::new();
+    let mut pressed = 0.0;
+    let heard = listen(
+        &d,
+        || {
+            pressed = unix_now();
+            let out = d.letdown(&["snooze", "12s"]);
+            assert!(out.status.success());
+            said = stdout(&out);
+        },
+        Duration::from_secs(7),
+    );
+    let e = must(
+        &d,
+        heard.find(
+            "snooze: confirmation",
+            &speech(&d, &said),
+            pressed,
+            pressed + 1.5,
+        ),
+    );
+    on_time(&e, pressed, 1.0);
+    timeline.push(e);
+    let session_at = next_session(&d) as f64;
+
+    // 5. The session starts on time, the right side first (the last feed was on the left).
+    let heard = listen(
+        &d,
+        || {
+            std::thread::sleep(Duration::from_secs_f64(
+                (session_at - unix_now() + 1.0).max(0.0),
+            ))
+        },
+        Duration::from_secs(8),
+    );
+    let e = must(
+        &d,
+        heard.find(
+            "session: start tone",
+            &tone(letdown::tones::Earcon::StepStart),
+            session_at - 0.5,
+            session_at + 1.0,
+        ),
+    );
+    on_time(&e, session_at, 0.25);
+    let start_tone = e.heard;
+    timeline.push(e);
+    let right = must(
+        &d,
+        heard.find(
+            "session: \"Now the right side.\"",
+            &speech(&d, "Now the right side."),
+            start_tone,
+            start_tone + 2.0,
+        ),
+    );
+    let left = must(
+        &d,
+        heard.find(
+            "session: \"Now the left side.\"",
+            &speech(&d, "Now the left side."),
+            right.heard + 1.0,
+            right.heard + 6.0,
+        ),
+    );
+    assert!(right.heard < left.heard, "the left side came first");
+    timeline.push(right);
+    timeline.push(left);
+    assert!(
+        d.wait_state("idle", Duration::from_secs(10)),
+        "the session never ended"
+    );
+    // Its closing tone rings on for a moment after the session is over.
+    std::thread::sleep(Duration::from_secs(2));
+
+    // 6. Where am I, while idle: said, and printed in the same words.
+    let mut said = String::new();
+    let mut pressed = 0.0;
+    let heard = listen(
+        &d,
+        || {
+            pressed = unix_now();
+            said = stdout(&d.letdown(&["where"]));
+        },
+        Duration::from_secs(19),
+    );
+    assert!(
+        said.starts_with("No massage now.") && said.contains("on the left side"),
+        "{said}"
+    );
+    let e = must(
+        &d,
+        heard.find("where (idle)", &speech(&d, &said), pressed, pressed + 1.5),
+    );
+    on_time(&e, pressed, 1.0);
+    timeline.push(e);
+
+    // 7. An error press, through playerctl's neighbour: pause with no session. A low tone,
+    // then the reason.
+    let mut pressed = 0.0;
+    let heard = listen(
+        &d,
+        || {
+            pressed = unix_now();
+            assert!(!d.letdown(&["pause"]).status.success());
+        },
+        Duration::from_secs(5),
+    );
+    let e = must(
+        &d,
+        heard.find(
+            "error: refused tone",
+            &tone(letdown::tones::Earcon::Refused),
+            pressed,
+            pressed + 1.0,
+        ),
+    );
+    on_time(&e, pressed, 1.0);
+    let refused = e.heard;
+    timeline.push(e);
+    let e = must(
+        &d,
+        heard.find(
+            "error: \"No session to pause.\"",
+            &speech(&d, "No session to pause."),
+            refused + 0.3,
+            refused + 2.0,
+        ),
+    );
+    timeline.push(e);
+    // MPRIS is not there to steal media keys while idle.
+    let players = d.run("playerctl", &["-l"]);
+    assert!(
+        !stdout(&players).contains("letdown"),
+        "letdown holds the media keys while idle: {}",
+        stdout(&players)
+    );
+
+    // 8. A session missed while the machine was off, told at the next press: it is quiet
+    // hours when letdownd comes back, so it waits for a key.
+    let tz = jiff::tz::TimeZone::system();
+    let hour = jiff::Timestamp::now().to_zoned_datetime(tz).hour();
+    let quiet = format!("{:02}:00-{:02}:00", (hour + 23) % 24, (hour + 1) % 24);
+    d.ok(&[
+        "--quiet",
+        "feed-plan",
+        "--interval",
+        "3h",
+        "--lead",
+        "100s",
+        "--quiet-hours",
+        &quiet,
+        "--quiet",
+        "quieter",
+    ]);
+    d.ok(&["--quiet", "schedule", "in", "3s"]);
+    d.stop_daemon();
+    std::thread::sleep(Duration::from_secs(10));
+    // Started without the helper's `letdown status` polls: they are key presses too, and
+    // would take the notice.
+    d.spawn_daemon_silently();
+    std::thread::sleep(Duration::from_secs(1));
+    let mut notice = String::new();
+    let mut pressed = 0.0;
+    let heard = listen(
+        &d,
+        || {
+            pressed = unix_now();
+            let out = d.letdown(&["where"]);
+            notice = String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .find_map(|l| l.strip_prefix("letdown: note: "))
+                .unwrap_or_default()
+                .to_string();
+        },
+        Duration::from_secs(32),
+    );
+    assert!(
+        notice.contains("was missed"),
+        "no missed session noted: {notice:?}\n{}",
+        d.daemon_log()
+    );
+    let told = letdown::feedback::spoken_notice(&notice);
+    let e = must(
+        &d,
+        heard.find(
+            "missed: told at the next press",
+            &speech(&d, &told),
+            pressed,
+            pressed + 22.0,
+        ),
+    );
+    timeline.push(e);
+
+    // In order, and printed.
+    for pair in timeline.windows(2) {
+        assert!(
+            pair[0].heard <= pair[1].heard,
+            "\"{}\" was heard after \"{}\"",
+            pair[0].what,
+            pair[1].what
+        );
+    }
+    println!("the day, as heard (seconds from the first key press):");
+    for e in &timeline {
+        println!(
+            "  {:7.2}  {:<40} match {:.2}",
+            e.heard - begun,
+            e.what,
+            e.score
+        );
+    }
+}

@@ -98,7 +98,11 @@ impl Heard {
     /// Finds `sound` starting between wall-clock times `from` and `to`: a clear match, or
     /// the reason there is none.
     fn find(&self, what: &str, sound: &[f32], from: f64, to: f64) -> Result<Event, String> {
-        let want = envelope(sound);
+        // Its first 2 seconds: enough to tell every sentence of the day apart (each is looked
+        // for in a short window), and short enough that samples dropped now and then by the
+        // recorder or a busy sound server cannot smear the match.
+        let mut want = envelope(sound);
+        want.truncate(200);
         let f = |t: f64| ((t - self.wall0) / FRAME).max(0.0) as usize;
         if f(to) + want.len() > self.env.len() {
             return Err(format!(
@@ -107,7 +111,21 @@ impl Heard {
             ));
         }
         let (lag, score) = best_match(&self.env, &want, f(from), f(to));
-        if score < 0.85 {
+        if score < 0.8 && std::env::var_os("DAY_DEBUG").is_some() {
+            let coarse = |e: &[f32]| {
+                e.chunks(10)
+                    .map(|c| format!("{:.2}", c.iter().cloned().fold(0.0, f32::max)))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            eprintln!(
+                "heard from {}: {}",
+                f(from),
+                coarse(&self.env[f(from)..(f(from) + 600).min(self.env.len())])
+            );
+            eprintln!("template:    {}", coarse(&want));
+        }
+        if score < 0.8 {
             return Err(format!(
                 "\"{what}\" was not heard starting between {:.2} s and {:.2} s of this recording (best match {score:.2} at {:.2} s)",
                 from - self.wall0,
@@ -135,6 +153,10 @@ fn stdout(out: &std::process::Output) -> String {
 #[test]
 fn a_scripted_day_is_heard_in_order_and_on_time() {
     let mut d = Desktop::start();
+    // A roomier device buffer: the debug-built daemon synthesizes and prepares while it
+    // speaks, on two cores shared with the sound server and the recorder.
+    d.extra_env
+        .push(("LETDOWN_DEVICE_BUFFER".into(), "4096".into()));
     d.home.write("config/letdown/config.toml", CONFIG);
     d.home.write("config/letdown/routines/day.toml", ROUTINE);
     d.start_daemon(&[]);
@@ -394,14 +416,15 @@ fn a_scripted_day_is_heard_in_order_and_on_time() {
         &d,
         || {
             pressed = unix_now();
-            let out = d.letdown(&["where"]);
+            // The press: skip ahead, with no session (short: "No session to move on.").
+            let out = d.letdown(&["next"]);
             notice = String::from_utf8_lossy(&out.stderr)
                 .lines()
                 .find_map(|l| l.strip_prefix("letdown: note: "))
                 .unwrap_or_default()
                 .to_string();
         },
-        Duration::from_secs(32),
+        Duration::from_secs(12),
     );
     assert!(
         notice.contains("was missed"),
@@ -414,8 +437,8 @@ fn a_scripted_day_is_heard_in_order_and_on_time() {
         heard.find(
             "missed: told at the next press",
             &speech(&d, &told),
-            pressed,
-            pressed + 22.0,
+            pressed + 1.0,
+            pressed + 4.0,
         ),
     );
     timeline.push(e);

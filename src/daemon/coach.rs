@@ -7,9 +7,9 @@
 //! until the engine's next absolute deadline, so step boundaries never drift, and holds no
 //! timer and no audio stream when idle.
 //!
-//! Its work is in three files beside this loop: `start` (a session from request to first
-//! sound), `on_air` (cues to the mix, phrases on request) and `schedule` (schedule requests
-//! and what a written change starts).
+//! Its work is in files beside this loop: `start` (a session from request to first sound),
+//! `on_air` (cues to the mix, phrases on request), `schedule` (schedule requests and what a
+//! written change starts) and `feedback` (answers to key presses, missed sessions told).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -79,6 +79,8 @@ pub struct Coach {
     next_health: Option<Instant>,
     /// The heads-up text last put in the speech cache ahead of its time.
     warmed_heads_up: Option<String>,
+    /// Answers to key presses, in order.
+    feedback: feedback::FeedbackQueue,
 }
 
 impl Coach {
@@ -116,6 +118,7 @@ impl Coach {
             timing: Arc::default(),
             next_health: None,
             warmed_heads_up: None,
+            feedback: Default::default(),
             paths,
             cfg,
         }

@@ -41,8 +41,9 @@ pub enum PhraseFor {
     Session(u64),
     /// A heads-up before a scheduled session.
     HeadsUp,
-    /// The answer to a key press, at this gain (quieter in quiet hours).
-    Feedback(f32),
+    /// The answer to a key press, at this gain (quieter in quiet hours), numbered so answers
+    /// are said in the order the keys were pressed.
+    Feedback(f32, u64),
     /// Only to be in the speech cache when it is needed (a heads-up ahead of its time).
     Warm,
 }
@@ -187,7 +188,11 @@ impl Preparer {
                 Ok(c) => {
                     let _ = tx.send(Done::Spoken(what, c));
                 }
-                Err(e) => log::warn!("could not speak \"{text}\": {e}"),
+                Err(e) => {
+                    log::warn!("could not speak \"{text}\": {e}");
+                    // Nothing to say, but whoever waits for it (answers in order) moves on.
+                    let _ = tx.send(Done::Spoken(what, Clip::new(Vec::new())));
+                }
             }
         });
     }

@@ -9,6 +9,17 @@ use crate::tones::Earcon;
 /// The longest text `Announce` speaks.
 const MAX_ANNOUNCE: usize = 300;
 
+/// Answers being synthesized, said in the order they were asked for.
+#[derive(Default)]
+pub(super) struct FeedbackQueue {
+    /// The number the next answer gets.
+    asked: u64,
+    /// The number of the next answer to say.
+    said: u64,
+    /// Answers synthesized before an earlier one.
+    ready: std::collections::BTreeMap<u64, (Clip, f32)>,
+}
+
 impl Coach {
     /// How a key's result is answered now: the `feedback` setting, at a lower gain in quiet
     /// hours with `quiet = "quieter"`, or a tone only with `quiet = "skip"`.
@@ -50,9 +61,11 @@ impl Coach {
                     self.play_feedback(vec![t], gain * self.cfg.earcon_volume as f32);
                 }
                 log::info!("saying: {text}");
+                let n = self.feedback.asked;
+                self.feedback.asked += 1;
                 self.preparer.speak(
                     text,
-                    PhraseFor::Feedback(gain),
+                    PhraseFor::Feedback(gain, n),
                     &self.cfg,
                     &Default::default(),
                     &self.paths,
@@ -60,6 +73,17 @@ impl Coach {
             }
         }
         Ok(())
+    }
+
+    /// Answer `n` is synthesized: it is said once every earlier answer has been.
+    pub(super) fn feedback_ready(&mut self, n: u64, clip: Clip, gain: f32) {
+        self.feedback.ready.insert(n, (clip, gain));
+        while let Some((clip, gain)) = self.feedback.ready.remove(&self.feedback.said) {
+            self.feedback.said += 1;
+            if !clip.samples().is_empty() {
+                self.play_feedback(vec![clip], gain);
+            }
+        }
     }
 
     /// Plays feedback now, after anything still being said, opening the output if needed.

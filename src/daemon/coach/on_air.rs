@@ -82,7 +82,7 @@ impl Coach {
                 self.reopen();
                 log::info!("heads-up spoken");
             }
-            PhraseFor::Feedback(gain) => self.play_feedback(vec![clip], gain),
+            PhraseFor::Feedback(gain, n) => self.feedback_ready(n, clip, gain),
             PhraseFor::Warm => {}
         }
     }

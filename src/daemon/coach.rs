@@ -77,8 +77,11 @@ pub struct Coach {
     timing: Arc<CueTiming>,
     /// When the output's health is checked next (during a session).
     next_health: Option<Instant>,
-    /// The heads-up text last put in the speech cache ahead of its time.
+    /// The next heads-up, synthesized ahead of its time: its text, and its sound once ready.
     warmed_heads_up: Option<String>,
+    warm_clip: Option<(String, Clip)>,
+    /// Which synthesis ahead is the current one.
+    warm_gen: u64,
     /// Answers to key presses, in order.
     feedback: feedback::FeedbackQueue,
 }
@@ -118,6 +121,8 @@ impl Coach {
             timing: Arc::default(),
             next_health: None,
             warmed_heads_up: None,
+            warm_clip: None,
+            warm_gen: 0,
             feedback: Default::default(),
             paths,
             cfg,

@@ -44,8 +44,8 @@ pub enum PhraseFor {
     /// The answer to a key press, at this gain (quieter in quiet hours), numbered so answers
     /// are said in the order the keys were pressed.
     Feedback(f32, u64),
-    /// Only to be in the speech cache when it is needed (a heads-up ahead of its time).
-    Warm,
+    /// A heads-up synthesized ahead of its time (this many-th), kept until it is due.
+    Warm(u64),
 }
 
 /// Something synthesized beside the coach.

@@ -83,7 +83,10 @@ impl Coach {
                 log::info!("heads-up spoken");
             }
             PhraseFor::Feedback(gain, n) => self.feedback_ready(n, clip, gain),
-            PhraseFor::Warm => {}
+            PhraseFor::Warm(g) if g == self.warm_gen => {
+                self.warm_clip = self.warmed_heads_up.clone().map(|t| (t, clip))
+            }
+            PhraseFor::Warm(_) => {}
         }
     }
 

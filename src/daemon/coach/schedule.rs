@@ -82,13 +82,17 @@ impl Coach {
         if let Some(minutes) = self.scheduler.due(busy) {
             log::info!("heads-up: session in {minutes} min");
             let text = self.heads_up_text(minutes);
-            self.preparer.speak(
-                text,
-                PhraseFor::HeadsUp,
-                &self.cfg,
-                &Default::default(),
-                &self.paths,
-            );
+            match self.warm_clip.take() {
+                // Synthesized ahead: said on the second.
+                Some((warm, clip)) if warm == text => self.play_phrase(PhraseFor::HeadsUp, clip),
+                _ => self.preparer.speak(
+                    text,
+                    PhraseFor::HeadsUp,
+                    &self.cfg,
+                    &Default::default(),
+                    &self.paths,
+                ),
+            }
         }
         self.tell_missed();
         self.warm_heads_up();
@@ -103,8 +107,8 @@ impl Coach {
         }
     }
 
-    /// Synthesizes the next heads-up into the speech cache ahead of its time, so it is said
-    /// on the second (from the cache) rather than after its synthesis.
+    /// Synthesizes the next heads-up ahead of its time and keeps its sound, so it is said on
+    /// the second rather than after its synthesis.
     fn warm_heads_up(&mut self) {
         let (Some(lead), Some(next)) = (self.cfg.heads_up, self.scheduler.next_occurrence()) else {
             return;
@@ -116,9 +120,11 @@ impl Coach {
         let minutes = ((lead.as_secs() as f64) / 60.0).round().max(1.0) as u32;
         let text = self.heads_up_text(minutes);
         if self.warmed_heads_up.as_deref() != Some(text.as_str()) {
+            self.warm_gen += 1;
+            self.warm_clip = None;
             self.preparer.speak(
                 text.clone(),
-                PhraseFor::Warm,
+                PhraseFor::Warm(self.warm_gen),
                 &self.cfg,
                 &Default::default(),
                 &self.paths,

@@ -85,6 +85,22 @@ fn listen(d: &Desktop, during: impl FnOnce(), after: Duration) -> Heard {
     }
 }
 
+/// A key press: runs `letdown ARGS` while recording, and `after` longer. Returns when it was
+/// pressed (wall clock), what it printed, and what was heard.
+fn press(d: &Desktop, args: &[&str], after: Duration) -> (f64, std::process::Output, Heard) {
+    let mut pressed = 0.0;
+    let mut out = None;
+    let heard = listen(
+        d,
+        || {
+            pressed = unix_now();
+            out = Some(d.letdown(args));
+        },
+        after,
+    );
+    (pressed, out.expect("pressed"), heard)
+}
+
 /// What the timeline says about one sound.
 struct Event {
     what: String,
@@ -210,18 +226,13 @@ fn a_scripted_day_is_heard_in_order_and_on_time() {
 
     // 1-2. A feed logged by key (left, 2 h 57 m 55 s ago): the next is due in 125 s, so its
     // session starts in 25 s. The confirmation is said at once.
-    let mut said = String::new();
-    let mut pressed = 0.0;
-    let heard = listen(
+    let (pressed, out, heard) = press(
         &d,
-        || {
-            pressed = unix_now();
-            let out = d.letdown(&["fed", "--side", "left", "--ago", "2h57m55s"]);
-            assert!(out.status.success());
-            said = stdout(&out).lines().last().unwrap().to_string();
-        },
+        &["fed", "--side", "left", "--ago", "2h57m55s"],
         Duration::from_secs(11),
     );
+    assert!(out.status.success());
+    let said = stdout(&out).lines().last().unwrap().to_string();
     assert!(
         said.starts_with("Feed logged at") && said.contains("the left side"),
         "{said}"
@@ -281,18 +292,9 @@ fn a_scripted_day_is_heard_in_order_and_on_time() {
     timeline.push(e);
 
     // 4. Snoozed by key, 12 s: said with the new time.
-    let mut said = String::new();
-    let mut pressed = 0.0;
-    let heard = listen(
-        &d,
-        || {
-            pressed = unix_now();
-            let out = d.letdown(&["snooze", "12s"]);
-            assert!(out.status.success());
-            said = stdout(&out);
-        },
-        Duration::from_secs(7),
-    );
+    let (pressed, out, heard) = press(&d, &["snooze", "12s"], Duration::from_secs(7));
+    assert!(out.status.success());
+    let said = stdout(&out);
     let e = must(
         &d,
         heard.find(
@@ -357,16 +359,8 @@ fn a_scripted_day_is_heard_in_order_and_on_time() {
     std::thread::sleep(Duration::from_secs(2));
 
     // 6. Where am I, while idle: said, and printed in the same words.
-    let mut said = String::new();
-    let mut pressed = 0.0;
-    let heard = listen(
-        &d,
-        || {
-            pressed = unix_now();
-            said = stdout(&d.letdown(&["where"]));
-        },
-        Duration::from_secs(19),
-    );
+    let (pressed, out, heard) = press(&d, &["where"], Duration::from_secs(19));
+    let said = stdout(&out);
     assert!(
         said.starts_with("No massage now.") && said.contains("on the left side"),
         "{said}"
@@ -380,15 +374,8 @@ fn a_scripted_day_is_heard_in_order_and_on_time() {
 
     // 7. An error press, through playerctl's neighbour: pause with no session. A low tone,
     // then the reason.
-    let mut pressed = 0.0;
-    let heard = listen(
-        &d,
-        || {
-            pressed = unix_now();
-            assert!(!d.letdown(&["pause"]).status.success());
-        },
-        Duration::from_secs(5),
-    );
+    let (pressed, out, heard) = press(&d, &["pause"], Duration::from_secs(5));
+    assert!(!out.status.success());
     let e = must(
         &d,
         heard.find(
@@ -443,22 +430,13 @@ fn a_scripted_day_is_heard_in_order_and_on_time() {
     // would take the notice.
     d.spawn_daemon_silently();
     std::thread::sleep(Duration::from_secs(1));
-    let mut notice = String::new();
-    let mut pressed = 0.0;
-    let heard = listen(
-        &d,
-        || {
-            pressed = unix_now();
-            // The press: skip ahead, with no session (short: "No session to move on.").
-            let out = d.letdown(&["next"]);
-            notice = String::from_utf8_lossy(&out.stderr)
-                .lines()
-                .find_map(|l| l.strip_prefix("letdown: note: "))
-                .unwrap_or_default()
-                .to_string();
-        },
-        Duration::from_secs(12),
-    );
+    // The press: skip ahead, with no session (short: "No session to move on.").
+    let (pressed, out, heard) = press(&d, &["next"], Duration::from_secs(12));
+    let notice = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .find_map(|l| l.strip_prefix("letdown: note: "))
+        .unwrap_or_default()
+        .to_string();
     assert!(
         notice.contains("was missed"),
         "no missed session noted: {notice:?}\n{}",

@@ -122,6 +122,21 @@ impl Desktop {
     }
 
     fn spawn_daemon(&mut self, args: &[&str], until_prepared: bool) {
+        self.spawn_logged(args);
+        let until = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < until {
+            if self.letdown(&["status"]).status.success()
+                && (!until_prepared || self.daemon_log().contains("prepared"))
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("letdownd did not come up:\n{}", self.daemon_log());
+    }
+
+    /// Starts letdownd with `args`, its output appended to the log.
+    fn spawn_logged(&mut self, args: &[&str]) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -136,34 +151,12 @@ impl Desktop {
             .spawn()
             .expect("start letdownd");
         self.daemon = Some(child);
-        let until = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < until {
-            if self.letdown(&["status"]).status.success()
-                && (!until_prepared || self.daemon_log().contains("prepared"))
-            {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        panic!("letdownd did not come up:\n{}", self.daemon_log());
     }
 
     /// Starts letdownd and waits until it owns its name, asking only with busctl (no
     /// `letdown` call, which would take the daemon's notices).
     pub fn spawn_daemon_silently(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.join("letdownd.log"))
-            .unwrap();
-        let child = self
-            .command(env!("CARGO_BIN_EXE_letdownd"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("start letdownd");
-        self.daemon = Some(child);
+        self.spawn_logged(&[]);
         let until = Instant::now() + Duration::from_secs(30);
         while Instant::now() < until {
             if self.property("State").status.success() {

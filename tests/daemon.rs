@@ -685,9 +685,15 @@ fn a_hung_speech_engine_never_blocks_the_daemon() {
         "start took {:?}",
         started.elapsed()
     );
+    // The engine runs one process per core; each is stopped at its own limit, which for the
+    // one started last may be a moment after the start was answered.
+    let stopped = (0..40).any(|_| {
+        std::thread::sleep(Duration::from_millis(50));
+        hung().is_empty()
+    });
     assert!(
-        hung().is_empty(),
-        "a timed-out synthesizer is still running: {}",
+        stopped,
+        "a timed-out synthesizer is still running 2 s after its limit: {}",
         hung()
     );
 

@@ -494,7 +494,12 @@ fn systemctl_reload_reloads(s: &Session) {
 /// After `kill -9`, systemd starts letdownd again, and a schedule made before is still there.
 fn kill_9_is_survived_with_the_schedule(s: &Session) {
     let said = s.ok(&["letdown", "schedule", "in", "3h"]);
-    let id = said.trim().rsplit(' ').next().unwrap().to_string();
+    let id = said
+        .lines()
+        .find_map(|l| l.strip_prefix("scheduled: id "))
+        .unwrap_or_else(|| panic!("no id in {said:?}"))
+        .trim()
+        .to_string();
     let old = s.main_pid();
     assert!(old > 0);
     Command::new("kill")

@@ -167,6 +167,21 @@ pub fn where_idle(s: &DaySummary, tz: &TimeZone) -> String {
     out
 }
 
+/// The longest text letdownd says as an answer (`Announce` refuses longer ones).
+pub const MAX_ANNOUNCE: usize = 300;
+
+/// Missed-session notices as one announcement, cut to [`MAX_ANNOUNCE`].
+pub fn spoken_notices(notices: &[String]) -> String {
+    notices
+        .iter()
+        .map(|n| spoken_notice(n))
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(MAX_ANNOUNCE)
+        .collect()
+}
+
 /// A missed-session notice as it is said aloud: "The session at 14:05 ... was missed."
 pub fn spoken_notice(notice: &str) -> String {
     let mut s = capitalised(notice.trim());

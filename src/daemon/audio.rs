@@ -154,9 +154,7 @@ impl Audio {
     /// the output is closed, it is heard once [`Audio::lend`]'s open has come back.
     pub fn announce(&mut self, clip: crate::clip::Clip, session_live: bool) {
         self.mix().play_through_pause(clip, 1.0);
-        if !session_live {
-            self.close_soon();
-        }
+        self.sounding(session_live);
     }
 
     /// Something was put in the mix while idle: the output closes once it is silent.

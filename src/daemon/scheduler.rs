@@ -327,11 +327,10 @@ impl Scheduler {
     /// Takes the missed sessions not yet told (the change is written like any other); empty
     /// while a change is being written.
     pub fn take_untold(&mut self) -> Vec<String> {
-        if self.writing() || self.state.missed_untold.is_empty() {
+        if self.writing() {
             return Vec::new();
         }
-        let notices = self.state.missed_untold.clone();
-        self.change(|s| s.missed_untold.clear());
+        let notices = self.take_notices();
         self.flush();
         notices
     }

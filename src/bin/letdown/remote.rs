@@ -136,11 +136,7 @@ pub fn run(command: Remote, timeout: Duration, quiet: bool) -> anyhow::Result<()
             for n in &notices {
                 eprintln!("letdown: note: {n}");
             }
-            let told: Vec<String> = notices
-                .iter()
-                .map(|n| letdown::feedback::spoken_notice(n))
-                .collect();
-            aloud(told.join(" ").chars().take(300).collect(), false).await;
+            aloud(letdown::feedback::spoken_notices(&notices), false).await;
         }
         result.map(|_| ())
     })

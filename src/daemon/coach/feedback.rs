@@ -6,8 +6,7 @@ use crate::config::Feedback;
 use crate::schedule::QuietAction;
 use crate::tones::Earcon;
 
-/// The longest text `Announce` speaks.
-const MAX_ANNOUNCE: usize = 300;
+use crate::feedback::MAX_ANNOUNCE;
 
 /// Answers being synthesized, said in the order they were asked for.
 #[derive(Default)]
@@ -112,12 +111,8 @@ impl Coach {
         if notices.is_empty() {
             return;
         }
-        let text = notices
-            .iter()
-            .map(|n| crate::feedback::spoken_notice(n))
-            .collect::<Vec<_>>()
-            .join(" ");
+        let text = crate::feedback::spoken_notices(&notices);
         log::info!("telling: {text}");
-        let _ = self.announce(text.chars().take(MAX_ANNOUNCE).collect(), false);
+        let _ = self.announce(text, false);
     }
 }

@@ -66,6 +66,18 @@ async fn ask_written<T: std::fmt::Debug>(
     rx.try_recv().expect("answered once written")
 }
 
+/// Waits for the preparation in flight and hands it to the coach.
+async fn finish_preparation(c: &mut Coach) {
+    let done = tokio::time::timeout(Duration::from_secs(30), c.preparer.next())
+        .await
+        .expect("the preparation never finished")
+        .unwrap();
+    let Done::Prepared(p) = done else {
+        panic!("not a preparation")
+    };
+    c.on_prepared(*p);
+}
+
 /// Begins a session and lets its first sounds be read and the output opened beside the coach.
 async fn begin_now(c: &mut Coach, r: Arc<Ready>, starter: Starter) {
     c.begin(r, starter);
@@ -148,14 +160,7 @@ async fn a_start_waits_for_its_preparation_and_other_calls_do_not() {
     assert!(routines.iter().any(|r| r.0 == "short"));
     let err = ask(&mut c, |a| Request::Start(String::new(), a)).unwrap_err();
     assert!(matches!(err, CoachError::AlreadyRunning(_)), "{err:?}");
-    let done = tokio::time::timeout(Duration::from_secs(30), c.preparer.next())
-        .await
-        .unwrap()
-        .unwrap();
-    let Done::Prepared(p) = done else {
-        panic!("not a preparation")
-    };
-    c.on_prepared(*p);
+    finish_preparation(&mut c).await;
     assert!(
         started.try_recv().is_err(),
         "answered before its output was open"
@@ -205,14 +210,7 @@ async fn a_feed_plan_whose_lead_is_shorter_than_its_routine_is_set_with_a_warnin
     .unwrap();
     let routine = c.find_routine("long").unwrap();
     c.preparer.prepare(routine, &c.cfg, &c.paths);
-    let done = tokio::time::timeout(Duration::from_secs(30), c.preparer.next())
-        .await
-        .unwrap()
-        .unwrap();
-    let Done::Prepared(p) = done else {
-        panic!("not a preparation")
-    };
-    c.on_prepared(*p);
+    finish_preparation(&mut c).await;
     let plan = |lead: &str| -> HashMap<String, String> {
         [("interval", "3h"), ("lead", lead), ("routine", "long")]
             .into_iter()

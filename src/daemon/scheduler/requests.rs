@@ -76,7 +76,7 @@ impl Scheduler {
                 self.answer(answer, Ok(self.upcoming(default_routine)))
             }
             ScheduleRequest::TakeNotices(answer) => {
-                let r = self.take_notices();
+                let r = Ok(self.take_notices());
                 self.answer(answer, r)
             }
         }
@@ -221,13 +221,12 @@ impl Scheduler {
             .collect()
     }
 
-    pub(super) fn take_notices(&mut self) -> Result<Vec<String>, CoachError> {
+    /// The missed sessions not yet told, cleared (a change, when there are any).
+    pub(super) fn take_notices(&mut self) -> Vec<String> {
         if self.state.missed_untold.is_empty() {
-            return Ok(Vec::new());
+            return Vec::new();
         }
-        let notices = self.state.missed_untold.clone();
-        self.change(|s| s.missed_untold.clear());
-        Ok(notices)
+        self.change(|s| std::mem::take(&mut s.missed_untold))
     }
 }
 

@@ -103,11 +103,6 @@ pub fn read(conn: &Connection) -> Result<State, String> {
     Ok(state)
 }
 
-/// The part of a state kept as one JSON value: everything but the feeds.
-fn rest_json(state: &State) -> Result<String, String> {
-    serde_json::to_string(&state.without_feeds()).map_err(|e| e.to_string())
-}
-
 /// Writes what differs between `from` (what the file holds) and `to`, in one transaction: all
 /// of it is on disk when this returns Ok, none of it otherwise.
 pub fn write_difference(conn: &mut Connection, from: &State, to: &State) -> Result<(), String> {
@@ -126,22 +121,21 @@ pub fn write_difference(conn: &mut Connection, from: &State, to: &State) -> Resu
                     .map_err(|e| e.to_string())?;
             }
         }
-        if from.feeds.len() + to.feeds.len() > 0 {
-            let after: std::collections::HashSet<u64> = to.feeds.iter().map(|f| f.id).collect();
-            let mut delete = tx
-                .prepare_cached("DELETE FROM feeds WHERE id = ?1")
+        let after: std::collections::HashSet<u64> = to.feeds.iter().map(|f| f.id).collect();
+        let mut delete = tx
+            .prepare_cached("DELETE FROM feeds WHERE id = ?1")
+            .map_err(|e| e.to_string())?;
+        for f in from.feeds.iter().filter(|f| !after.contains(&f.id)) {
+            delete
+                .execute(params![f.id as i64])
                 .map_err(|e| e.to_string())?;
-            for f in from.feeds.iter().filter(|f| !after.contains(&f.id)) {
-                delete
-                    .execute(params![f.id as i64])
-                    .map_err(|e| e.to_string())?;
-            }
         }
-        let rest = rest_json(to)?;
-        if rest != rest_json(from)? {
+        let rest = to.without_feeds();
+        if rest != from.without_feeds() {
+            let json = serde_json::to_string(&rest).map_err(|e| e.to_string())?;
             tx.execute(
                 "INSERT OR REPLACE INTO state (key, value) VALUES ('rest', ?1)",
-                params![rest],
+                params![json],
             )
             .map_err(|e| e.to_string())?;
         }

@@ -62,7 +62,7 @@ fn a_one_off_fires_on_time_is_heard_and_survives_kill_9() {
     std::thread::sleep(Duration::from_millis(300));
     let rec = d.record();
     let t0 = rec.started.elapsed().as_secs_f64();
-    let out = d.ok(&["schedule", "in", "5s", "e2e"]);
+    let out = d.ok(&["--quiet", "schedule", "in", "5s", "e2e"]);
     assert!(out.contains("scheduled: id"), "{out}");
     assert!(d.ok(&["upcoming"]).contains("e2e"), "not listed");
     assert!(
@@ -91,7 +91,7 @@ fn a_one_off_fires_on_time_is_heard_and_survives_kill_9() {
     assert!(d.wait_state("idle", Duration::from_secs(30)));
 
     // Schedule again, kill -9, start again: still listed, still fires, once.
-    d.ok(&["schedule", "in", "8s", "e2e"]);
+    d.ok(&["--quiet", "schedule", "in", "8s", "e2e"]);
     let pid = d.daemon_pid();
     std::process::Command::new("kill")
         .args(["-9", &pid.to_string()])
@@ -147,7 +147,7 @@ fn a_logged_feed_makes_the_feed_plan_fire_a_few_seconds_later() {
     // A feed 2h49m56s ago: the next is due in 10m04s, so the session starts in about 4 s.
     let rec = d.record();
     let t0 = rec.started.elapsed().as_secs_f64();
-    d.ok(&["fed", "--ago", "2h49m56s", "--side", "left"]);
+    d.ok(&["--quiet", "fed", "--ago", "2h49m56s", "--side", "left"]);
     let up = d.ok(&["upcoming"]);
     assert!(up.lines().next().unwrap_or("").contains("plan"), "{up}");
     assert!(
@@ -264,7 +264,7 @@ fn a_heads_up_is_spoken_before_an_automatic_session() {
     d.start_daemon(&[]);
     let rec = d.record();
     let t0 = rec.started.elapsed().as_secs_f64();
-    d.ok(&["schedule", "in", "14s", "e2e"]);
+    d.ok(&["--quiet", "schedule", "in", "14s", "e2e"]);
     let until = Instant::now() + Duration::from_secs(25);
     while !d.daemon_log().contains("scheduled session") && Instant::now() < until {
         std::thread::sleep(Duration::from_millis(100));
@@ -304,7 +304,7 @@ fn state_that_cannot_be_written_is_refused_and_a_corrupt_file_is_moved_aside() {
                 .starts_with("state.json.corrupt-")
         });
     assert!(aside, "the corrupt file was not kept");
-    d.ok(&["fed", "--note", "first"]);
+    d.ok(&["--quiet", "fed", "--note", "first"]);
     // The disk refuses writes (here: the state's directory is replaced by a file): the change is
     // refused with a named error and nothing changes.
     let dir = d.home.path("data/letdown");
@@ -326,7 +326,7 @@ fn state_that_cannot_be_written_is_refused_and_a_corrupt_file_is_moved_aside() {
     // Once the disk is back, writes go through again.
     std::fs::remove_file(&dir).unwrap();
     std::fs::rename(d.home.path("data/letdown.away"), &dir).unwrap();
-    d.ok(&["fed", "--note", "third"]);
+    d.ok(&["--quiet", "fed", "--note", "third"]);
     assert!(d.daemon_alive());
 }
 
@@ -345,7 +345,7 @@ fn a_scheduled_routine_is_prepared_before_it_fires() {
     d.home.write("config/letdown/routines/e2e.toml", ROUTINE);
     d.start_daemon(&[]);
     let asked = Instant::now();
-    d.ok(&["schedule", "in", "8s", "later"]);
+    d.ok(&["--quiet", "schedule", "in", "8s", "later"]);
     assert!(
         d.wait_state("running", Duration::from_secs(12)),
         "the scheduled session did not start:\n{}",
@@ -376,7 +376,7 @@ fn a_time_zone_change_moves_daily_sessions_at_once() {
     d.extra_env
         .push(("TZ".into(), localtime.to_str().unwrap().into()));
     d.start_daemon(&[]);
-    d.ok(&["schedule", "daily", "06:30", "e2e"]);
+    d.ok(&["--quiet", "schedule", "daily", "06:30", "e2e"]);
     let next = |d: &Desktop| -> i64 {
         let out = d.property("NextSession");
         String::from_utf8_lossy(&out.stdout)

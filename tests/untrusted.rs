@@ -90,11 +90,23 @@ fn prompts_and_titles_are_spoken_never_run() {
     home.ok(&["render", path, "-o", out.to_str().unwrap()]);
     assert!(!marker.exists(), "a prompt ran code");
     let audio = common::read_wav(&out);
-    // Each step's prompt is heard: something loud in every 3-second step.
-    let step = 3 * 48_000;
-    for (i, chunk) in audio.chunks(step).take(payloads(&marker).len()).enumerate() {
+    // Each step's prompt is heard, where the plan puts it (cue times are from the session's
+    // start; steps are longer than their 3 s of hands-on time, the prompt coming first).
+    let plan: serde_json::Value =
+        serde_json::from_str(&home.ok(&["plan", path, "--json"])).unwrap();
+    let steps = plan["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), payloads(&marker).len());
+    for (i, step) in steps.iter().enumerate() {
+        let prompt = step["cues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["sound"].as_str().unwrap().starts_with("prompt:"))
+            .unwrap_or_else(|| panic!("step {} has no prompt", i + 1));
+        let at = prompt["at_sample"].as_u64().unwrap() as usize;
+        let len = prompt["len_samples"].as_u64().unwrap() as usize;
         assert!(
-            common::rms(chunk) > 0.01,
+            common::rms(&audio[at..(at + len).min(audio.len())]) > 0.01,
             "step {} is silent: its prompt was not spoken",
             i + 1
         );

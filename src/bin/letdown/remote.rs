@@ -19,13 +19,27 @@ fn said(e: zbus::Error) -> anyhow::Error {
     anyhow!(explain(&e))
 }
 
+/// letdownd did not answer in time: after it, nothing more is asked of it (each further call
+/// would wait as long again).
+#[derive(Debug)]
+struct NoAnswer(Duration);
+
+impl std::fmt::Display for NoAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "letdownd did not answer within {}. See why with `systemctl --user status letdownd` \
+             and `journalctl --user -u letdownd` (or wait longer with --timeout)",
+            show(self.0)
+        )
+    }
+}
+
+impl std::error::Error for NoAnswer {}
+
 /// What to say when letdownd did not answer in time.
 fn no_answer(timeout: Duration) -> anyhow::Error {
-    anyhow!(
-        "letdownd did not answer within {}. See why with `systemctl --user status letdownd` \
-         and `journalctl --user -u letdownd` (or wait longer with --timeout)",
-        show(timeout)
-    )
+    anyhow::Error::new(NoAnswer(timeout))
 }
 
 /// What an action is called when it cannot be done ("No session to pause").
@@ -107,6 +121,11 @@ pub fn run(command: Remote, timeout: Duration, quiet: bool) -> anyhow::Result<()
         } else {
             call.await
         };
+        if let Err(e) = &result
+            && e.downcast_ref::<NoAnswer>().is_some()
+        {
+            return result.map(|_| ());
+        }
         let aloud = |text: String, refused: bool| {
             let p = &p;
             async move {

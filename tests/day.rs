@@ -108,6 +108,8 @@ struct Event {
     heard: f64,
     /// How well it matched the offline rendering.
     score: f32,
+    /// When it should have started, where the test knows.
+    should: Option<f64>,
 }
 
 impl Heard {
@@ -153,6 +155,7 @@ impl Heard {
             what: what.to_string(),
             heard: self.wall0 + lag as f64 * FRAME,
             score,
+            should: None,
         })
     }
 }
@@ -172,20 +175,54 @@ fn must(d: &Desktop, found: Result<Event, String>) -> Event {
     found.unwrap_or_else(|e| panic!("{e}\n--- letdownd log ---\n{}", d.daemon_log()))
 }
 
+/// Within 250 ms of when it should start, or the test fails.
+fn on_time(mut e: Event, should: f64) -> Event {
+    let off = e.heard - should;
+    assert!(
+        off.abs() <= 0.25,
+        "\"{}\" was heard {:.0} ms from when it should start",
+        e.what,
+        off * 1000.0
+    );
+    e.should = Some(should);
+    e
+}
+
+/// A key's answer: its tone at once (within 250 ms of the press), then its words.
+fn answer(
+    d: &Desktop,
+    heard: &Heard,
+    what: &str,
+    pressed: f64,
+    earcon: letdown::tones::Earcon,
+    words: &str,
+) -> [Event; 2] {
+    let t = must(
+        d,
+        heard.find(&format!("{what}: tone"), &tone(earcon), pressed - 0.1, pressed + 1.0),
+    );
+    let t = on_time(t, pressed);
+    // The words follow the tone as soon as they are synthesized: not over it, and not long
+    // after.
+    let w = must(
+        d,
+        heard.find(
+            &format!("{what}: \"{words}\""),
+            &speech(d, words),
+            t.heard + 0.3,
+            t.heard + 1.5,
+        ),
+    );
+    [t, w]
+}
+
 fn stdout(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 #[test]
-#[ignore = "flaky: 1 to 2 runs in 3 pass here; a key's answer, heard from an idle output, \
-            sometimes matches its offline rendering at only 0.5-0.8. Run it with \
-            `cargo test --test day -- --ignored`; DAY_DEBUG=1 prints both envelopes"]
 fn a_scripted_day_is_heard_in_order_and_on_time() {
     let mut d = Desktop::start();
-    // A roomier device buffer: the debug-built daemon synthesizes and prepares while it
-    // speaks, on two cores shared with the sound server and the recorder.
-    d.extra_env
-        .push(("LETDOWN_DEVICE_BUFFER".into(), "4096".into()));
     d.home.write("config/letdown/config.toml", CONFIG);
     d.home.write("config/letdown/routines/day.toml", ROUTINE);
     // Silence played all day keeps the null sink from suspending between sounds: a sink
@@ -207,15 +244,6 @@ fn a_scripted_day_is_heard_in_order_and_on_time() {
     d.start_daemon(&[]);
     let begun = unix_now();
     let mut timeline: Vec<Event> = Vec::new();
-    let on_time = |e: &Event, should: f64, within: f64| {
-        let off = e.heard - should;
-        assert!(
-            off.abs() <= within,
-            "\"{}\" was heard {:.0} ms from when it should start",
-            e.what,
-            off * 1000.0
-        );
-    };
 
     // A feed plan: every 3 hours, the massage 100 s before the feed is due.
     d.ok(&["--quiet", "feed-plan", "--interval", "3h", "--lead", "100s"]);
@@ -237,17 +265,14 @@ fn a_scripted_day_is_heard_in_order_and_on_time() {
         said.starts_with("Feed logged at") && said.contains("the left side"),
         "{said}"
     );
-    let e = must(
+    timeline.extend(answer(
         &d,
-        heard.find(
-            "fed: confirmation",
-            &speech(&d, &said),
-            pressed,
-            pressed + 1.5,
-        ),
-    );
-    on_time(&e, pressed, 1.0);
-    timeline.push(e);
+        &heard,
+        "fed",
+        pressed,
+        letdown::tones::Earcon::Done,
+        &said,
+    ));
     let next_session = |d: &Desktop| -> i64 {
         let out = d.property("NextSession");
         stdout(&out)
@@ -288,24 +313,20 @@ fn a_scripted_day_is_heard_in_order_and_on_time() {
             heads_up_at + 1.5,
         ),
     );
-    on_time(&e, heads_up_at, 0.25);
-    timeline.push(e);
+    timeline.push(on_time(e, heads_up_at));
 
     // 4. Snoozed by key, 12 s: said with the new time.
     let (pressed, out, heard) = press(&d, &["snooze", "12s"], Duration::from_secs(7));
     assert!(out.status.success());
     let said = stdout(&out);
-    let e = must(
+    timeline.extend(answer(
         &d,
-        heard.find(
-            "snooze: confirmation",
-            &speech(&d, &said),
-            pressed,
-            pressed + 1.5,
-        ),
-    );
-    on_time(&e, pressed, 1.0);
-    timeline.push(e);
+        &heard,
+        "snooze",
+        pressed,
+        letdown::tones::Earcon::Done,
+        &said,
+    ));
     let session_at = next_session(&d) as f64;
 
     // 5. The session starts on time, the right side first (the last feed was on the left).
@@ -327,7 +348,7 @@ fn a_scripted_day_is_heard_in_order_and_on_time() {
             session_at + 1.0,
         ),
     );
-    on_time(&e, session_at, 0.25);
+    let e = on_time(e, session_at);
     let start_tone = e.heard;
     timeline.push(e);
     let right = must(
@@ -365,39 +386,27 @@ fn a_scripted_day_is_heard_in_order_and_on_time() {
         said.starts_with("No massage now.") && said.contains("on the left side"),
         "{said}"
     );
-    let e = must(
+    timeline.extend(answer(
         &d,
-        heard.find("where (idle)", &speech(&d, &said), pressed, pressed + 1.5),
-    );
-    on_time(&e, pressed, 1.0);
-    timeline.push(e);
+        &heard,
+        "where (idle)",
+        pressed,
+        letdown::tones::Earcon::Done,
+        &said,
+    ));
 
     // 7. An error press, through playerctl's neighbour: pause with no session. A low tone,
     // then the reason.
     let (pressed, out, heard) = press(&d, &["pause"], Duration::from_secs(5));
     assert!(!out.status.success());
-    let e = must(
+    timeline.extend(answer(
         &d,
-        heard.find(
-            "error: refused tone",
-            &tone(letdown::tones::Earcon::Refused),
-            pressed,
-            pressed + 1.0,
-        ),
-    );
-    on_time(&e, pressed, 1.0);
-    let refused = e.heard;
-    timeline.push(e);
-    let e = must(
-        &d,
-        heard.find(
-            "error: \"No session to pause.\"",
-            &speech(&d, "No session to pause."),
-            refused + 0.3,
-            refused + 2.0,
-        ),
-    );
-    timeline.push(e);
+        &heard,
+        "error",
+        pressed,
+        letdown::tones::Earcon::Refused,
+        "No session to pause.",
+    ));
     // MPRIS is not there to steal media keys while idle.
     let players = d.run("playerctl", &["-l"]);
     assert!(
@@ -406,11 +415,24 @@ fn a_scripted_day_is_heard_in_order_and_on_time() {
         stdout(&players)
     );
 
-    // 8. A session missed while the machine was off, told at the next press: it is quiet
-    // hours when letdownd comes back, so it waits for a key.
+    // 8. A session missed while the machine was off. letdownd comes back in the feed plan's
+    // quiet hours, so it keeps the notice to itself, and a press in quiet hours does not take
+    // it either; the first press after them tells it. The quiet hours end at the start of a
+    // minute at least 25 s away.
     let tz = jiff::tz::TimeZone::system();
-    let hour = jiff::Timestamp::now().to_zoned_datetime(tz).hour();
-    let quiet = format!("{:02}:00-{:02}:00", (hour + 23) % 24, (hour + 1) % 24);
+    let now = unix_now() as i64;
+    let mut quiet_end = (now / 60 + 1) * 60;
+    if quiet_end - now < 25 {
+        quiet_end += 60;
+    }
+    let hhmm = |t: i64| {
+        jiff::Timestamp::from_second(t)
+            .unwrap()
+            .to_zoned_datetime(tz.clone())
+            .strftime("%H:%M")
+            .to_string()
+    };
+    let quiet = format!("{}-{}", hhmm(quiet_end - 3600), hhmm(quiet_end));
     d.ok(&[
         "--quiet",
         "feed-plan",
@@ -426,33 +448,63 @@ fn a_scripted_day_is_heard_in_order_and_on_time() {
     d.ok(&["--quiet", "schedule", "in", "3s"]);
     d.stop_daemon();
     std::thread::sleep(Duration::from_secs(10));
-    // Started without the helper's `letdown status` polls: they are key presses too, and
-    // would take the notice.
+    // Started without the helper's `letdown status` polls: they are key presses too.
     d.spawn_daemon_silently();
     std::thread::sleep(Duration::from_secs(1));
-    // The press: skip ahead, with no session (short: "No session to move on.").
+    let out = d.letdown(&["--quiet", "next"]);
+    let notes = |out: &std::process::Output| {
+        String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .filter_map(|l| l.strip_prefix("letdown: note: "))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        notes(&out).is_empty(),
+        "a missed session was told in quiet hours: {:?}",
+        notes(&out)
+    );
+    std::thread::sleep(Duration::from_secs_f64(
+        (quiet_end as f64 + 1.0 - unix_now()).max(0.0),
+    ));
+    // The press after quiet hours: move on, with no session. Refused, then the notice.
     let (pressed, out, heard) = press(&d, &["next"], Duration::from_secs(12));
-    let notice = String::from_utf8_lossy(&out.stderr)
-        .lines()
-        .find_map(|l| l.strip_prefix("letdown: note: "))
-        .unwrap_or_default()
-        .to_string();
+    let notice = notes(&out).concat();
     assert!(
         notice.contains("was missed"),
         "no missed session noted: {notice:?}\n{}",
         d.daemon_log()
     );
-    let told = letdown::feedback::spoken_notice(&notice);
-    let e = must(
+    let [t, w] = answer(
+        &d,
+        &heard,
+        "missed: the press",
+        pressed,
+        letdown::tones::Earcon::Refused,
+        "No session to move on.",
+    );
+    let after = w.heard + 1.0;
+    timeline.extend([t, w]);
+    let t = must(
         &d,
         heard.find(
-            "missed: told at the next press",
-            &speech(&d, &told),
-            pressed + 1.0,
-            pressed + 4.0,
+            "missed: tone",
+            &tone(letdown::tones::Earcon::Done),
+            after,
+            after + 2.0,
         ),
     );
-    timeline.push(e);
+    let told = letdown::feedback::spoken_notice(&notice);
+    let w = must(
+        &d,
+        heard.find(
+            "missed: told",
+            &speech(&d, &told),
+            t.heard + 0.3,
+            t.heard + 1.5,
+        ),
+    );
+    timeline.extend([t, w]);
 
     // In order, and printed.
     for pair in timeline.windows(2) {
@@ -463,10 +515,14 @@ fn a_scripted_day_is_heard_in_order_and_on_time() {
             pair[1].what
         );
     }
-    println!("the day, as heard (seconds from the first key press):");
+    println!("the day, as heard (seconds from the start; how far from its time, where checked):");
     for e in &timeline {
+        let off = e
+            .should
+            .map(|t| format!("{:+5.0} ms", (e.heard - t) * 1000.0))
+            .unwrap_or_default();
         println!(
-            "  {:7.2}  {:<40} match {:.2}",
+            "  {:7.2}  {:<48} match {:.2}  {off}",
             e.heard - begun,
             e.what,
             e.score

@@ -200,7 +200,8 @@ impl CoachInterface {
         self.schedule_request(S::Upcoming).await
     }
 
-    /// Notices not yet told (missed sessions); each is returned once.
+    /// Notices not yet told (missed sessions); each is returned once, and none in the feed
+    /// plan's quiet hours (they are held until a key is pressed after them).
     async fn take_notices(&self) -> Result<Vec<String>, CoachError> {
         self.schedule_request(S::TakeNotices).await
     }

@@ -14,9 +14,12 @@ pub(super) struct FeedbackQueue {
     /// The number the next answer gets.
     asked: u64,
     /// The number of the next answer to say.
-    said: u64,
+    pub(super) said: u64,
     /// Answers synthesized before an earlier one.
     ready: std::collections::BTreeMap<u64, (Clip, f32)>,
+    /// Tones of answers asked while an earlier one was still being synthesized: each is
+    /// played with its own words, so the tones and the words stay in order.
+    pub(super) held_tones: std::collections::BTreeMap<u64, (Clip, f32)>,
 }
 
 impl Coach {
@@ -34,8 +37,8 @@ impl Coach {
         (mode, gain)
     }
 
-    /// Says a key's result: a low tone first if it was refused, then the text (or only a tone,
-    /// or nothing, as the setting and quiet hours say).
+    /// Says a key's result: a tone at once (high if done, low if refused), then the text (or
+    /// only the tone, or nothing, as the setting and quiet hours say).
     pub(super) fn announce(&mut self, text: String, refused: bool) -> Result<(), CoachError> {
         if text.chars().count() > MAX_ANNOUNCE || text.trim().is_empty() {
             return Err(CoachError::InvalidArgument(format!(
@@ -55,13 +58,22 @@ impl Coach {
                 self.play_feedback(vec![t], gain * self.cfg.earcon_volume as f32);
             }
             Feedback::Speech => {
-                if refused {
-                    let t = tone(Earcon::Refused);
-                    self.play_feedback(vec![t], gain * self.cfg.earcon_volume as f32);
-                }
+                // The tone says at once that the key was heard (and how it went); the words
+                // follow as soon as they are synthesized.
+                let t = tone(if refused {
+                    Earcon::Refused
+                } else {
+                    Earcon::Done
+                });
+                let t_gain = gain * self.cfg.earcon_volume as f32;
                 log::info!("saying: {text}");
                 let n = self.feedback.asked;
                 self.feedback.asked += 1;
+                if self.feedback.said == n {
+                    self.play_feedback(vec![t], t_gain);
+                } else {
+                    self.feedback.held_tones.insert(n, (t, t_gain));
+                }
                 self.preparer.speak(
                     text,
                     PhraseFor::Feedback(gain, n),
@@ -78,6 +90,9 @@ impl Coach {
     pub(super) fn feedback_ready(&mut self, n: u64, clip: Clip, gain: f32) {
         self.feedback.ready.insert(n, (clip, gain));
         while let Some((clip, gain)) = self.feedback.ready.remove(&self.feedback.said) {
+            if let Some((tone, t_gain)) = self.feedback.held_tones.remove(&self.feedback.said) {
+                self.play_feedback(vec![tone], t_gain);
+            }
             self.feedback.said += 1;
             if !clip.samples().is_empty() {
                 self.play_feedback(vec![clip], gain);
@@ -100,8 +115,8 @@ impl Coach {
     }
 
     /// Says the sessions missed while the machine was asleep or off, once, when no session
-    /// plays and it is not quiet hours (then the next key press tells them: the CLI takes the
-    /// notices after every command and says them).
+    /// plays and it is not quiet hours (then the first key press after them tells them: the
+    /// CLI takes the notices after every command and says them).
     pub(super) fn tell_missed(&mut self) {
         let busy = self.live.is_some() || self.pending.is_some();
         if busy || self.scheduler.quiet_now().is_some() {

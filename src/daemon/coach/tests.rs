@@ -392,3 +392,31 @@ async fn a_slow_sound_device_never_holds_up_an_answer() {
         "an answer took {worst:?}"
     );
 }
+
+#[tokio::test]
+async fn a_second_answer_keeps_its_tone_until_the_first_answers_words_are_said() {
+    let (mut c, _dir) = coach(&format!("feedback = \"speech\"\n{ESPEAK}"));
+    c.announce("No session to move on.".into(), true).unwrap();
+    assert!(
+        !c.audio.mix().is_silent(),
+        "the first answer's tone is not played at once"
+    );
+    c.announce("The session at six was missed.".into(), false)
+        .unwrap();
+    assert!(
+        c.feedback.held_tones.contains_key(&1),
+        "the second answer's tone would sound before the first answer's words"
+    );
+    for _ in 0..2 {
+        let done = tokio::time::timeout(Duration::from_secs(20), c.preparer.next())
+            .await
+            .expect("an answer was never synthesized")
+            .unwrap();
+        let Done::Spoken(what, clip) = done else {
+            panic!("not a phrase")
+        };
+        c.play_phrase(what, clip);
+    }
+    assert!(c.feedback.held_tones.is_empty(), "a tone was never played");
+    assert_eq!(c.feedback.said, 2, "not every answer was said");
+}

@@ -76,7 +76,12 @@ impl Scheduler {
                 self.answer(answer, Ok(self.upcoming(default_routine)))
             }
             ScheduleRequest::TakeNotices(answer) => {
-                let r = Ok(self.take_notices());
+                // Held through quiet hours: told at the first key press after them.
+                let r = Ok(if self.quiet_now().is_some() {
+                    Vec::new()
+                } else {
+                    self.take_notices()
+                });
                 self.answer(answer, r)
             }
         }

@@ -199,7 +199,12 @@ fn answer(
 ) -> [Event; 2] {
     let t = must(
         d,
-        heard.find(&format!("{what}: tone"), &tone(earcon), pressed - 0.1, pressed + 1.0),
+        heard.find(
+            &format!("{what}: tone"),
+            &tone(earcon),
+            pressed - 0.1,
+            pressed + 1.0,
+        ),
     );
     let t = on_time(t, pressed);
     // The words follow the tone as soon as they are synthesized: not over it, and not long

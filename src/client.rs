@@ -35,6 +35,8 @@ pub trait Coach {
     fn extend(&self, seconds: u32) -> zbus::Result<()>;
     /// Where the session is, spoken and returned.
     fn where_am_i(&self) -> zbus::Result<String>;
+    /// Say a sentence of the default routine with another voice.
+    fn try_voice(&self, engine: &str, voice: &str) -> zbus::Result<String>;
     /// Routines.
     fn list_routines(&self) -> zbus::Result<Vec<(String, String, String)>>;
     /// Re-read config and routines.

@@ -113,6 +113,14 @@ impl Config {
         }
     }
 
+    /// The config as this machine runs it: the natural voice looked for under `paths`'s data
+    /// folder, and, when the file names no engine, the best voice installed (the file's text
+    /// is not changed).
+    pub fn on_this_machine(mut self, paths: &crate::paths::Paths) -> Config {
+        crate::voice::catalog::choose_default(&mut self.voice, &paths.data_dir);
+        self
+    }
+
     /// Parses config text, reporting every problem.
     pub fn parse(path: &Path, text: &str) -> Result<Config, Vec<Diagnostic>> {
         let mut c = Checker::new(path, text);
@@ -168,6 +176,7 @@ impl Config {
                 && let Some(kind) = engine(&mut c, &e, "voice.engine")
             {
                 cfg.voice.engine = kind;
+                cfg.voice.chosen = true;
             }
             cfg.voice.voice = c.valid_text(vt, "voice", check_voice_name);
             if let Some(l) = c.valid_text(vt, "language", check_language) {

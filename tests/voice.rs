@@ -156,3 +156,126 @@ fn when_every_engine_fails_the_error_names_engines_and_prompt() {
         "{err}"
     );
 }
+
+#[test]
+fn flite_speaks_every_voice_it_lists_and_refuses_a_voice_file() {
+    let cache = tempfile::tempdir().unwrap();
+    for v in letdown::voice::flite::VOICES {
+        let mut c = cfg("flite", &[], &[]);
+        c.voice = Some(v.to_string());
+        let voice = voice_for(&c, &VoiceOverride::default(), cache.path()).unwrap();
+        let p = voice.prepare(&texts()).unwrap();
+        assert!(p.warnings.is_empty(), "{v}: {:?}", p.warnings);
+        assert_speech(&p.clips);
+    }
+    let mut c = cfg("flite", &[], &[]);
+    c.voice = Some("http://example.org/voice.flitevox".into());
+    let e = voice_for(&c, &VoiceOverride::default(), cache.path())
+        .unwrap()
+        .prepare(&texts())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("is not a flite voice"), "{e}");
+}
+
+/// The test venv `scripts/install-deps --test` installs the natural voice into.
+fn piper_test_data() -> Option<std::path::PathBuf> {
+    let home = std::env::var_os("HOME")?;
+    let d = std::path::Path::new(&home).join(".cache/letdown-test/data/letdown");
+    d.join("piper/venv/bin/python").is_file().then_some(d)
+}
+
+/// A Piper config speaking with the voice in `data_dir`.
+fn piper_cfg(data_dir: &std::path::Path) -> VoiceConfig {
+    let mut c = cfg("piper", &[], &[]);
+    c.data_dir = Some(data_dir.to_path_buf());
+    c.timeout = Duration::from_secs(20);
+    c
+}
+
+#[test]
+fn piper_speaks_many_prompts_through_one_worker_that_leaves_when_idle() {
+    let Some(data) = piper_test_data() else {
+        panic!(
+            "the natural voice is not installed for tests: run scripts/install-deps --test (it installs it under ~/.cache/letdown-test)"
+        );
+    };
+    // SAFETY: set before any worker starts; this test binary reads it only in worker threads.
+    unsafe { std::env::set_var("LETDOWN_PIPER_IDLE", "3") };
+    let cache = tempfile::tempdir().unwrap();
+    let voice = voice_for(&piper_cfg(&data), &VoiceOverride::default(), cache.path()).unwrap();
+    let before = letdown::voice::piper::workers_started();
+    let many: Vec<String> = (1..=6)
+        .map(|i| format!("Stroke number {i}, gently toward the nipple."))
+        .collect();
+    let p = voice.prepare(&many).unwrap();
+    assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+    assert_eq!(p.synthesized, 6);
+    assert_speech(&p.clips);
+    let p = voice.prepare(&texts()).unwrap();
+    assert_speech(&p.clips);
+    assert_eq!(
+        letdown::voice::piper::workers_started() - before,
+        1,
+        "the model was loaded more than once for 8 prompts"
+    );
+    let workers = || {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                std::fs::read(e.path().join("cmdline"))
+                    .is_ok_and(|c| String::from_utf8_lossy(&c).contains("letdown's Piper worker"))
+                    && std::fs::read_to_string(e.path().join("stat")).is_ok_and(|s| {
+                        s.rsplit(") ").next().and_then(|r| r.split(' ').nth(1))
+                            == Some(&std::process::id().to_string())
+                    })
+            })
+            .count()
+    };
+    assert_eq!(workers(), 1, "no worker of ours is running");
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(workers(), 0, "the worker stayed after 3 s idle");
+    // The next prompt starts a new one.
+    let p = voice.prepare(&["Now the other side.".to_string()]).unwrap();
+    assert_speech(&p.clips);
+    assert_eq!(letdown::voice::piper::workers_started() - before, 2);
+}
+
+#[test]
+fn a_piper_worker_that_hangs_is_stopped_at_its_limit_and_the_fallback_speaks() {
+    let data = tempfile::tempdir().unwrap();
+    let bin = data.path().join("piper/venv/bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::create_dir_all(data.path().join("voices/piper")).unwrap();
+    std::fs::write(
+        data.path().join("voices/piper/en_US-joe-medium.onnx"),
+        b"not a model",
+    )
+    .unwrap();
+    // A "python" that loads forever.
+    let python = bin.join("python");
+    std::fs::write(&python, "#!/bin/sh\nexec sleep 600\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut c = piper_cfg(data.path());
+    c.timeout = Duration::from_secs(2);
+    c.fallback = vec![letdown::voice::EngineKind::EspeakNg];
+    let cache = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    let p = voice_for(&c, &VoiceOverride::default(), cache.path())
+        .unwrap()
+        .prepare(&texts())
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "a hung worker held the prompts for {:?}",
+        started.elapsed()
+    );
+    assert_speech(&p.clips);
+    let w = p.warnings.join("\n");
+    assert!(
+        w.contains("piper failed") && w.contains("did not finish within 2s"),
+        "{w}"
+    );
+}

@@ -11,7 +11,8 @@ use clap::Parser;
 /// Serves org.letdown.Coach on the D-Bus session bus; control it with the `letdown` command,
 /// media keys or `playerctl -p letdown`. Logs go to stderr (the journal under systemd); set
 /// LETDOWN_LOG=debug for more. LETDOWN_DEVICE_BUFFER=FRAMES sets the sound device's buffer
-/// (default 512: low latency).
+/// (default 512: low latency). LETDOWN_PIPER_IDLE=SECONDS sets how long the Piper voice's worker
+/// stays loaded without work (default 120).
 #[derive(Parser)]
 #[command(name = "letdownd", version, about, long_about)]
 struct Args {

@@ -111,6 +111,15 @@ impl CoachInterface {
         ask(&self.tx, |a| Request::Announce(text, refused, a)).await
     }
 
+    /// Says a sentence of the default routine with another voice, to hear it before choosing
+    /// it (`letdown voices try`): ENGINE (festival, flite, espeak-ng, rhvoice, piper) and its
+    /// VOICE. Answered with the sentence once it is synthesized and being said; InvalidArgument
+    /// for an unknown engine or a malformed name, SpeechFailed when that voice cannot speak.
+    async fn try_voice(&self, engine: &str, voice: &str) -> Result<String, CoachError> {
+        let (engine, voice) = (engine.to_string(), voice.to_string());
+        ask(&self.tx, |a| Request::TryVoice(engine, voice, a)).await
+    }
+
     /// Every routine: (name, title, where it comes from, or why it is broken).
     async fn list_routines(&self) -> Result<Vec<RoutineRow>, CoachError> {
         ask(&self.tx, Request::ListRoutines).await

@@ -178,6 +178,7 @@ impl Coach {
                 Some(done) = self.preparer.next() => match done {
                     Done::Prepared(p) => self.on_prepared(*p),
                     Done::Spoken(what, clip) => self.play_phrase(what, clip),
+                    Done::Unspoken(what, why) => self.phrase_failed(what, why),
                 },
                 Some((id, loaded)) = self.loaded_rx.recv() => match (loaded, self.live.as_mut()) {
                     (Ok(sounds), Some(l)) if l.id == id => l.sounds.extend(sounds),
@@ -249,6 +250,7 @@ impl Coach {
             Request::Schedule(r) => self.on_schedule(r),
             Request::Summary(answer) => reply(answer, Ok(self.scheduler.summary().to_map())),
             Request::Announce(text, refused, answer) => reply(answer, self.announce(text, refused)),
+            Request::TryVoice(engine, voice, answer) => self.try_voice(&engine, &voice, answer),
         }
     }
 
@@ -318,11 +320,13 @@ impl Coach {
     }
 
     fn reload(&mut self) -> Result<Vec<String>, CoachError> {
-        let cfg = Config::load(&self.paths.config_file()).map_err(|e| {
-            CoachError::InvalidConfig(format!(
-                "the config file has problems; nothing was changed:\n{e}"
-            ))
-        })?;
+        let cfg = Config::load(&self.paths.config_file())
+            .map_err(|e| {
+                CoachError::InvalidConfig(format!(
+                    "the config file has problems; nothing was changed:\n{e}"
+                ))
+            })?
+            .on_this_machine(&self.paths);
         if cfg != self.cfg {
             self.preparer.config_changed();
         }

@@ -40,7 +40,8 @@ pub async fn run(paths: Paths, output: Box<dyn Output>) -> anyhow::Result<()> {
             );
             Config::default()
         }
-    };
+    }
+    .on_this_machine(&paths);
     let (tx, rx) = mpsc::channel(64);
     let (snap_tx, snap_rx) = watch::channel(Snapshot::idle(cfg.volume));
     let (sig_tx, sig_rx) = mpsc::unbounded_channel();

@@ -46,6 +46,8 @@ pub enum PhraseFor {
     Feedback(f32, u64),
     /// A heads-up synthesized ahead of its time (this many-th), kept until it is due.
     Warm(u64),
+    /// A sentence said with a voice being tried (`letdown voices try`), this many-th.
+    Trial(u64),
 }
 
 /// Something synthesized beside the coach.
@@ -54,6 +56,8 @@ pub enum Done {
     Prepared(Box<Prepared>),
     /// A phrase is ready to be said.
     Spoken(PhraseFor, Clip),
+    /// A phrase could not be synthesized: why.
+    Unspoken(PhraseFor, String),
 }
 
 /// Prepared routines, preparations in flight, and phrases being synthesized.
@@ -191,7 +195,7 @@ impl Preparer {
                 Err(e) => {
                     log::warn!("could not speak \"{text}\": {e}");
                     // Nothing to say, but whoever waits for it (answers in order) moves on.
-                    let _ = tx.send(Done::Spoken(what, Clip::new(Vec::new())));
+                    let _ = tx.send(Done::Unspoken(what, e));
                 }
             }
         });

@@ -115,6 +115,9 @@ pub enum Request {
     /// Say a key's result aloud: the text, and whether the action was refused (a low tone
     /// first), following the `feedback` setting and quiet hours.
     Announce(String, bool, Answer<()>),
+    /// Say a sentence of the default routine with another voice (engine, voice name), to hear
+    /// it before choosing it; answered with the sentence once it is being said.
+    TryVoice(String, String, Answer<String>),
 }
 
 /// Sends the request `make` builds to the coach and waits for its answer.

@@ -56,3 +56,48 @@ impl SpeechEngine for EspeakEngine {
         })
     }
 }
+
+/// espeak-ng's voices for `language` (every language when `None`), from `espeak-ng --voices`.
+/// MBROLA voices are left out unless their data is installed. Each is named by its language
+/// code, which is what `-v` takes.
+pub fn installed_voices(language: Option<&str>) -> Vec<super::catalog::InstalledVoice> {
+    let mut args = vec!["--voices".to_string()];
+    if let Some(l) = language {
+        args[0] = format!("--voices={}", l.split(['-', '_']).next().unwrap_or(l));
+    }
+    let Ok(out) = run("espeak-ng", &args, b"", std::time::Duration::from_secs(5)) else {
+        return Vec::new();
+    };
+    let mut voices: Vec<super::catalog::InstalledVoice> = Vec::new();
+    for line in String::from_utf8_lossy(&out).lines().skip(1) {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        let [_, lang, age_gender, _, file, ..] = cols.as_slice() else {
+            continue;
+        };
+        if let Some(mb) = file.strip_prefix("mb/") {
+            let data = mb.trim_start_matches("mb-");
+            let data = data.split('-').next().unwrap_or(data);
+            if !std::path::Path::new("/usr/share/mbrola")
+                .join(data)
+                .exists()
+            {
+                continue;
+            }
+        }
+        if voices.iter().any(|v| v.name == *lang) {
+            continue;
+        }
+        voices.push(super::catalog::InstalledVoice {
+            engine: super::EngineKind::EspeakNg,
+            name: lang.to_string(),
+            language: lang.to_string(),
+            gender: match age_gender.rsplit('/').next() {
+                Some("M") => Some("male"),
+                Some("F") => Some("female"),
+                _ => None,
+            },
+            rank: 90,
+        });
+    }
+    voices
+}

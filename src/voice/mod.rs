@@ -5,15 +5,22 @@
 //! to the next engine when one fails, so a session is never silent because of one broken engine.
 
 mod cache;
+pub mod catalog;
 mod command;
-mod espeak;
+pub mod espeak;
 pub mod festival;
+pub mod flite;
+pub mod piper;
+pub mod rhvoice;
 mod settings;
 
 pub use cache::{Cache, Cached};
 pub use command::CommandEngine;
 pub use espeak::EspeakEngine;
 pub use festival::FestivalEngine;
+pub use flite::FliteEngine;
+pub use piper::PiperEngine;
+pub use rhvoice::RhvoiceEngine;
 pub use settings::{
     EngineKind, VoiceConfig, VoiceOverride, VoiceSettings, check_language, check_voice_name,
 };
@@ -58,6 +65,12 @@ pub fn engine(
     match kind {
         EngineKind::Festival => Ok(Box::new(FestivalEngine::new(settings.clone()))),
         EngineKind::EspeakNg => Ok(Box::new(EspeakEngine::new(settings.clone()))),
+        EngineKind::Flite => Ok(Box::new(FliteEngine::new(settings.clone()))),
+        EngineKind::Rhvoice => Ok(Box::new(RhvoiceEngine::new(settings.clone()))),
+        EngineKind::Piper => Ok(Box::new(PiperEngine::new(
+            settings.clone(),
+            &cfg.data_dir(),
+        ))),
         EngineKind::Command => {
             if cfg.command.is_empty() {
                 return Err("the command engine needs `command` in [voice] of config.toml".into());
@@ -122,7 +135,7 @@ where
 }
 
 /// What `run` says of a program it had to stop.
-const HUNG: &str = "did not finish within";
+pub(crate) const HUNG: &str = "did not finish within";
 
 /// A failure to give a text a voice, with every engine that was tried.
 #[derive(Debug, thiserror::Error)]

@@ -10,14 +10,23 @@ pub enum EngineKind {
     Festival,
     /// espeak-ng: small, fast, many languages.
     EspeakNg,
+    /// flite: small and fast, clearer than espeak-ng in English.
+    Flite,
+    /// RHVoice, where its packages are installed.
+    Rhvoice,
+    /// Piper, a neural voice, through a worker that keeps its model loaded.
+    Piper,
     /// Any program that turns text into WAV (`[voice] command`).
     Command,
 }
 
 impl EngineKind {
     /// Every engine, in the order they are listed to people.
-    pub const ALL: [EngineKind; 3] = [
+    pub const ALL: [EngineKind; 6] = [
+        EngineKind::Piper,
+        EngineKind::Rhvoice,
         EngineKind::Festival,
+        EngineKind::Flite,
         EngineKind::EspeakNg,
         EngineKind::Command,
     ];
@@ -27,6 +36,9 @@ impl EngineKind {
         match self {
             EngineKind::Festival => "festival",
             EngineKind::EspeakNg => "espeak-ng",
+            EngineKind::Flite => "flite",
+            EngineKind::Rhvoice => "rhvoice",
+            EngineKind::Piper => "piper",
             EngineKind::Command => "command",
         }
     }
@@ -108,6 +120,21 @@ pub struct VoiceConfig {
     /// How long one engine process may take before it is killed (its whole process group),
     /// plus a second per text it was given: a hung synthesizer never holds anything up.
     pub timeout: Duration,
+    /// True when the config file names the engine; otherwise the best voice installed speaks
+    /// (see [`super::catalog::choose_default`]).
+    pub chosen: bool,
+    /// letdown's data folder, where the natural voice (Piper) is installed; `None` for the
+    /// user's (`~/.local/share/letdown`).
+    pub data_dir: Option<std::path::PathBuf>,
+}
+
+impl VoiceConfig {
+    /// letdown's data folder, where the natural voice is installed.
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        self.data_dir
+            .clone()
+            .unwrap_or_else(|| crate::paths::Paths::from_env().data_dir)
+    }
 }
 
 impl Default for VoiceConfig {
@@ -120,6 +147,8 @@ impl Default for VoiceConfig {
             fallback: vec![EngineKind::EspeakNg],
             command: Vec::new(),
             timeout: Duration::from_secs(30),
+            chosen: false,
+            data_dir: None,
         }
     }
 }

@@ -250,6 +250,21 @@ pub enum Local {
         /// A routine name or a path to a .toml file.
         routine: String,
     },
+    /// List the voices installed here, across engines, the current one marked with `*`.
+    ///
+    /// `letdown voices try NAME` says a sentence of your routine with a voice, through letdownd;
+    /// `letdown voices use NAME` makes it letdown's voice (config.toml's [voice]) and has
+    /// letdownd prepare your routine with it. NAME is ENGINE:VOICE as listed, or the voice's
+    /// name alone when only one engine has it. With no voice configured, the first one listed
+    /// speaks: Piper, then RHVoice, Festival HTS, flite, and espeak-ng last.
+    Voices {
+        /// Try or use a voice; lists them when left out.
+        #[command(subcommand)]
+        action: Option<VoicesAction>,
+        /// List every language's voices, not only the configured language's.
+        #[arg(long)]
+        all: bool,
+    },
     /// Write the earcons (tones) as WAV files into a directory, to listen to or reuse.
     Tones {
         /// Directory to write into (created if missing).
@@ -259,6 +274,21 @@ pub enum Local {
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
+    },
+}
+
+/// What `letdown voices` does with a voice.
+#[derive(Subcommand)]
+pub enum VoicesAction {
+    /// Hear a sentence of your routine said with NAME (letdownd says it).
+    Try {
+        /// ENGINE:VOICE as `letdown voices` lists it, or a voice name only one engine has.
+        name: String,
+    },
+    /// Make NAME letdown's voice: written to config.toml, and your routine prepared with it.
+    Use {
+        /// ENGINE:VOICE as `letdown voices` lists it, or a voice name only one engine has.
+        name: String,
     },
 }
 

@@ -32,6 +32,7 @@ pub fn run(command: Local, config: &Option<PathBuf>, paths: &Paths) -> anyhow::R
         Local::Render { routine, output } => render_wav(&routine, &output, config, paths)?,
         Local::Prepare { routine } => prepare_now(&routine, config, paths)?,
         Local::Tones { dir } => tones(&dir, config, paths)?,
+        Local::Voices { .. } => unreachable!("run by voices::run"),
         Local::Completions { shell } => clap_complete::generate(
             shell,
             &mut Cli::command(),
@@ -133,7 +134,9 @@ fn load_config(cli_path: &Option<PathBuf>, paths: &Paths) -> anyhow::Result<Conf
     if cli_path.is_some() && !path.exists() {
         anyhow::bail!("config file {} does not exist", path.display());
     }
-    Config::load(&path).map_err(|e| anyhow::anyhow!("problems in the config file:\n{e}"))
+    Config::load(&path)
+        .map(|c| c.on_this_machine(paths))
+        .map_err(|e| anyhow::anyhow!("problems in the config file:\n{e}"))
 }
 
 fn ready(name: &str, cfg: &Config, paths: &Paths) -> anyhow::Result<Ready> {

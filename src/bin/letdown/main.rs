@@ -4,6 +4,7 @@
 mod cli;
 mod local;
 mod remote;
+mod voices;
 
 use std::process::ExitCode;
 
@@ -12,11 +13,22 @@ use clap::Parser;
 use cli::{Cli, Command};
 use letdown::paths::Paths;
 
+/// The least time `voices try` waits: a voice tried for the first time may load a model.
+const VOICE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let paths = Paths::from_env();
     let result = match cli.command {
         Command::Remote(c) => remote::run(c, cli.timeout, cli.quiet).map(|()| ExitCode::SUCCESS),
+        Command::Local(cli::Local::Voices { action, all }) => voices::run(
+            action,
+            all,
+            &cli.config,
+            &paths,
+            cli.timeout.max(VOICE_TIMEOUT),
+        )
+        .map(|()| ExitCode::SUCCESS),
         Command::Local(c) => local::run(c, &cli.config, &paths),
     };
     match result {

@@ -20,6 +20,10 @@ pub(super) struct FeedbackQueue {
     /// Tones of answers asked while an earlier one was still being synthesized: each is
     /// played with its own words, so the tones and the words stay in order.
     pub(super) held_tones: std::collections::BTreeMap<u64, (Clip, f32)>,
+    /// Voices being tried: the answer waiting for each, and the sentence.
+    trials: std::collections::HashMap<u64, (Answer<String>, String)>,
+    /// The number the next trial gets.
+    tried: u64,
 }
 
 impl Coach {
@@ -107,6 +111,74 @@ impl Coach {
         self.reopen();
     }
 
+    /// Says a sentence of the default routine with another voice (`letdown voices try`);
+    /// answered once it is synthesized, or with why that voice cannot speak. Nothing falls
+    /// back to another voice here: the point is to hear this one.
+    pub(super) fn try_voice(&mut self, engine: &str, voice: &str, answer: Answer<String>) {
+        let kind = match crate::voice::EngineKind::parse(engine) {
+            Ok(crate::voice::EngineKind::Command) => Err(CoachError::InvalidArgument(
+                "the command engine has no voices to try; set it in config.toml".into(),
+            )),
+            Ok(kind) => crate::voice::check_voice_name(voice)
+                .map(|()| kind)
+                .map_err(CoachError::InvalidArgument),
+            Err(e) => Err(CoachError::InvalidArgument(e)),
+        };
+        let kind = match kind {
+            Ok(k) => k,
+            Err(e) => return reply(answer, Err(e)),
+        };
+        let text = self.trial_sentence();
+        let mut cfg = self.cfg.clone();
+        cfg.voice.engine = kind;
+        cfg.voice.voice = Some(voice.to_string());
+        cfg.voice.chosen = true;
+        cfg.voice.fallback.clear();
+        let n = self.feedback.tried;
+        self.feedback.tried += 1;
+        log::info!("trying the voice {engine}:{voice}");
+        self.feedback.trials.insert(n, (answer, text.clone()));
+        self.preparer.speak(
+            text,
+            PhraseFor::Trial(n),
+            &cfg,
+            &Default::default(),
+            &self.paths,
+        );
+    }
+
+    /// The first sentences the default routine says (40 characters or more), to try a
+    /// voice with.
+    fn trial_sentence(&self) -> String {
+        self.find_routine(&self.cfg.default_routine)
+            .ok()
+            .and_then(|r| r.steps.iter().find_map(|s| s.say.clone()))
+            .map(|say| first_sentences(&say, 40))
+            .unwrap_or_else(|| "Sit comfortably, and let your shoulders drop.".to_string())
+    }
+
+    /// A voice being tried is ready: said now, and its caller answered.
+    pub(super) fn trial_ready(&mut self, n: u64, clip: Clip) {
+        if let Some((answer, text)) = self.feedback.trials.remove(&n) {
+            let (_, gain) = self.feedback_now();
+            self.play_feedback(vec![clip], gain);
+            reply(answer, Ok(text));
+        }
+    }
+
+    /// A phrase synthesized beside the coach could not be: whoever waits for it hears why.
+    pub(super) fn phrase_failed(&mut self, what: PhraseFor, why: String) {
+        match what {
+            PhraseFor::Feedback(gain, n) => self.feedback_ready(n, Clip::new(Vec::new()), gain),
+            PhraseFor::Trial(n) => {
+                if let Some((answer, _)) = self.feedback.trials.remove(&n) {
+                    reply(answer, Err(CoachError::SpeechFailed(why)));
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// "Where am I" with no session: what is next, the last feed and the side, said aloud.
     pub(super) fn where_idle(&mut self) -> Result<String, CoachError> {
         let text = crate::feedback::where_idle(&self.scheduler.summary(), self.scheduler.tz());
@@ -129,5 +201,36 @@ impl Coach {
         let text = crate::feedback::spoken_notices(&notices);
         log::info!("telling: {text}");
         let _ = self.announce(text, false);
+    }
+}
+
+/// The sentences `text` begins with, up to the first end of a sentence at or past `least`
+/// characters (all of it when there is none).
+fn first_sentences(text: &str, least: usize) -> String {
+    for (i, c) in text.char_indices() {
+        if matches!(c, '.' | '!' | '?') {
+            let end = i + c.len_utf8();
+            if end >= least {
+                return text[..end].to_string();
+            }
+        }
+    }
+    text.to_string()
+}
+
+#[cfg(test)]
+mod sentence_tests {
+    #[test]
+    fn a_trial_says_the_first_sentences_of_at_least_40_characters() {
+        let say = "Welcome. Find a comfortable seat and let your shoulders drop. Breathe in.";
+        assert_eq!(
+            super::first_sentences(say, 40),
+            "Welcome. Find a comfortable seat and let your shoulders drop."
+        );
+        assert_eq!(
+            super::first_sentences("No stop at all", 40),
+            "No stop at all"
+        );
+        assert_eq!(super::first_sentences("Short. Too.", 40), "Short. Too.");
     }
 }

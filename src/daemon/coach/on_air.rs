@@ -87,6 +87,7 @@ impl Coach {
                 self.warm_clip = self.warmed_heads_up.clone().map(|t| (t, clip))
             }
             PhraseFor::Warm(_) => {}
+            PhraseFor::Trial(n) => self.trial_ready(n, clip),
         }
     }
 

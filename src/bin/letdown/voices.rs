@@ -1,0 +1,171 @@
+//! `letdown voices`: the voices installed here, one tried through letdownd, or one chosen (in
+//! config.toml, then letdownd prepares the routine with it).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use letdown::client::CoachProxy;
+use letdown::config::Config;
+use letdown::paths::Paths;
+use letdown::voice::catalog::{self, InstalledVoice};
+
+use crate::cli::VoicesAction;
+
+/// Runs `letdown voices [try|use NAME]`.
+pub fn run(
+    action: Option<VoicesAction>,
+    all: bool,
+    config: &Option<PathBuf>,
+    paths: &Paths,
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    let path = config.clone().unwrap_or_else(|| paths.config_file());
+    let cfg = Config::load(&path)
+        .map(|c| c.on_this_machine(paths))
+        .map_err(|e| anyhow::anyhow!("problems in the config file:\n{e}"))?;
+    match action {
+        None => {
+            let language = (!all).then_some(cfg.voice.language.as_str());
+            list(&catalog::installed(&paths.data_dir, language), &cfg);
+            Ok(())
+        }
+        Some(VoicesAction::Try { name }) => {
+            let voices = catalog::installed(&paths.data_dir, None);
+            let v = catalog::find(&voices, &name).map_err(anyhow::Error::msg)?;
+            let said = on_daemon(timeout, |p| {
+                let (engine, voice) = (v.engine.to_string(), v.name.clone());
+                async move { p.try_voice(&engine, &voice).await }
+            })?;
+            println!("{}: \"{said}\"", v.full_name());
+            Ok(())
+        }
+        Some(VoicesAction::Use { name }) => {
+            let voices = catalog::installed(&paths.data_dir, None);
+            let v = catalog::find(&voices, &name).map_err(anyhow::Error::msg)?;
+            set_voice(&path, v)?;
+            println!(
+                "{} is letdown's voice now ({}).",
+                v.full_name(),
+                path.display()
+            );
+            match on_daemon(timeout, |p| async move { p.reload().await }) {
+                Ok(_) => println!("letdownd is preparing your routine with it."),
+                Err(e) => println!(
+                    "letdownd did not take it yet ({e:#}); it will when it next starts or reloads."
+                ),
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Prints the voices, preferred first, the configured one marked.
+fn list(voices: &[InstalledVoice], cfg: &Config) {
+    if voices.is_empty() {
+        println!(
+            "No voice for \"{}\" is installed (`letdown voices --all` lists every language's). scripts/install-deps installs Festival and espeak-ng.",
+            cfg.voice.language
+        );
+        return;
+    }
+    let width = |f: &dyn Fn(&InstalledVoice) -> usize, min: usize| {
+        voices.iter().map(f).max().unwrap_or(0).max(min)
+    };
+    let name_w = width(&|v| v.full_name().len(), 5);
+    let lang_w = width(&|v| v.language.len(), 8);
+    let mut lines = vec![format!(
+        "  {:name_w$}  {:9}  {:lang_w$}  GENDER",
+        "VOICE", "ENGINE", "LANGUAGE"
+    )];
+    for v in voices {
+        lines.push(format!(
+            "{} {:name_w$}  {:9}  {:lang_w$}  {}",
+            if v.is_configured(&cfg.voice) {
+                "*"
+            } else {
+                " "
+            },
+            v.full_name(),
+            v.engine.name(),
+            v.language,
+            v.gender.unwrap_or("-"),
+        ));
+    }
+    if !cfg.voice.chosen {
+        lines.push("(no voice is set in config.toml: the first one speaks)".into());
+    }
+    // A reader that stops early (`| head`) is no error.
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    for l in lines {
+        if writeln!(out, "{l}").is_err() {
+            break;
+        }
+    }
+}
+
+/// Sets `[voice] engine` and `voice` in the config file at `path`, keeping everything else
+/// in it as it is (comments too). The result is checked before it is written, and written
+/// atomically: a crash leaves the old file or the new one, never half of one.
+fn set_voice(path: &Path, v: &InstalledVoice) -> anyhow::Result<()> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let mut doc: toml_edit::DocumentMut = text
+        .parse()
+        .with_context(|| format!("{} is not valid TOML", path.display()))?;
+    let voice = doc
+        .entry("voice")
+        .or_insert_with(toml_edit::table)
+        .as_table_mut()
+        .with_context(|| format!("{}: voice is not a table", path.display()))?;
+    voice["engine"] = toml_edit::value(v.engine.name());
+    voice["voice"] = toml_edit::value(v.name.as_str());
+    let new = doc.to_string();
+    Config::parse(path, &new).map_err(|d| {
+        anyhow::anyhow!(
+            "the config would have problems, so it was not changed:\n{}",
+            d.iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    })?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    use std::io::Write;
+    tmp.write_all(new.as_bytes())?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// Calls letdownd once, within `timeout`.
+fn on_daemon<T, F, Fut>(timeout: Duration, call: F) -> anyhow::Result<T>
+where
+    F: FnOnce(CoachProxy<'static>) -> Fut,
+    Fut: std::future::Future<Output = zbus::Result<T>>,
+{
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let work = async {
+            let conn = zbus::Connection::session().await?;
+            let p = CoachProxy::new(&conn).await?;
+            call(p).await
+        };
+        match tokio::time::timeout(timeout, work).await {
+            Ok(r) => r.map_err(|e| anyhow::anyhow!(letdown::client::explain(&e))),
+            Err(_) => anyhow::bail!(
+                "letdownd did not answer within {}",
+                letdown::duration::show(timeout)
+            ),
+        }
+    })
+}

@@ -113,6 +113,14 @@ struct Event {
 }
 
 impl Heard {
+    /// How well `sound`'s first 2 s match what was heard from wall-clock time `at` on.
+    fn score_at(&self, sound: &[f32], at: f64) -> f32 {
+        let mut want = envelope(sound);
+        want.truncate(200);
+        let lag = ((at - self.wall0) / FRAME).round().max(0.0) as usize;
+        common::desktop::correlation(&self.env, &want, lag)
+    }
+
     /// Finds `sound` starting between wall-clock times `from` and `to`: a clear match, or
     /// the reason there is none.
     fn find(&self, what: &str, sound: &[f32], from: f64, to: f64) -> Result<Event, String> {
@@ -128,7 +136,25 @@ impl Heard {
                 want.len() as f64 * FRAME
             ));
         }
-        let (lag, score) = best_match(&self.env, &want, f(from), f(to));
+        let (lag, mut score) = best_match(&self.env, &want, f(from), f(to));
+        if score < 0.8 {
+            // A busy machine can drop a few milliseconds of a sound (at a new stream's start,
+            // or in the recorder), which smears a 2-s match. Then each half second of it is
+            // matched on its own, near where the whole matched best: three of the four must
+            // match clearly, and the score is their mean.
+            let mut parts: Vec<f32> = want
+                .chunks(50)
+                .enumerate()
+                .map(|(i, part)| {
+                    let at = lag + i * 50;
+                    best_match(&self.env, part, at.saturating_sub(8), at + 8).1
+                })
+                .collect();
+            parts.sort_by(|a, b| b.total_cmp(a));
+            if parts.len() == 4 && parts[2] >= 0.8 {
+                score = parts[..3].iter().sum::<f32>() / 3.0;
+            }
+        }
         if score < 0.8 && std::env::var_os("DAY_DEBUG").is_some() {
             let coarse = |e: &[f32]| {
                 e.chunks(10)
@@ -228,6 +254,10 @@ fn stdout(out: &std::process::Output) -> String {
 #[test]
 fn a_scripted_day_is_heard_in_order_and_on_time() {
     let mut d = Desktop::start();
+    // Closer to letdownd's own 512 frames than the tests' usual 2048: a key's tone is heard
+    // within 250 ms of the press with room to spare (about 60 ms less than with 2048).
+    d.extra_env
+        .push(("LETDOWN_DEVICE_BUFFER".into(), "1024".into()));
     d.home.write("config/letdown/config.toml", CONFIG);
     d.home.write("config/letdown/routines/day.toml", ROUTINE);
     // Silence played all day keeps the null sink from suspending between sounds: a sink
@@ -375,6 +405,21 @@ fn a_scripted_day_is_heard_in_order_and_on_time() {
         ),
     );
     assert!(right.heard < left.heard, "the left side came first");
+    // Told apart, not only found: each matches its own words better than the other side's.
+    let (as_left, as_right) = (
+        heard.score_at(&speech(&d, "Now the left side."), right.heard),
+        heard.score_at(&speech(&d, "Now the right side."), left.heard),
+    );
+    println!(
+        "right side heard: {:.2} as right, {as_left:.2} as left; left side: {:.2} as left, {as_right:.2} as right",
+        right.score, left.score
+    );
+    assert!(
+        right.score > as_left && left.score > as_right,
+        "the sides cannot be told apart: right {:.2} vs {as_left:.2}, left {:.2} vs {as_right:.2}",
+        right.score,
+        left.score
+    );
     timeline.push(right);
     timeline.push(left);
     assert!(

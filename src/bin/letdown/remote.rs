@@ -175,9 +175,26 @@ async fn dispatch(
     timeout: Duration,
 ) -> anyhow::Result<Option<String>> {
     let done = |r: anyhow::Result<()>| r.map(|()| None);
-    let summary = async || -> anyhow::Result<letdown::feedback::DaySummary> {
-        let map = p.summary().await.map_err(said)?;
-        Ok(letdown::feedback::DaySummary::from_map(&map))
+    // The action is done when this is asked; if the answer cannot be had, the sentence says
+    // only what was done (its first sentence), and the command still succeeds.
+    let summary = async || -> Option<letdown::feedback::DaySummary> {
+        match p.summary().await {
+            Ok(map) => Some(letdown::feedback::DaySummary::from_map(&map)),
+            Err(e) => {
+                eprintln!(
+                    "letdown: done, but what comes next is unknown: {}",
+                    explain(&e)
+                );
+                None
+            }
+        }
+    };
+    let tell = |s: Option<letdown::feedback::DaySummary>,
+                say: &dyn Fn(&letdown::feedback::DaySummary) -> String| {
+        match s {
+            Some(s) => say(&s),
+            None => first_sentence(&say(&Default::default())),
+        }
     };
     Ok(match command {
         Remote::Fed {
@@ -187,24 +204,27 @@ async fn dispatch(
             note,
         } => {
             let (start, side) = fed(p, at, ago, side, note).await?;
-            Some(letdown::feedback::fed(
-                start,
-                side,
-                &summary().await?,
-                &zone(),
-            ))
+            Some(tell(summary().await, &|s| {
+                letdown::feedback::fed(start, side, s, &zone())
+            }))
         }
         Remote::Cancel { id } => {
             p.cancel(&id).await.map_err(said)?;
-            Some(letdown::feedback::cancelled(&summary().await?, &zone()))
+            Some(tell(summary().await, &|s| {
+                letdown::feedback::cancelled(s, &zone())
+            }))
         }
         Remote::Snooze { by } => {
             p.snooze(by.as_secs() as u32).await.map_err(said)?;
-            Some(letdown::feedback::snoozed(&summary().await?, &zone()))
+            Some(tell(summary().await, &|s| {
+                letdown::feedback::snoozed(s, &zone())
+            }))
         }
         Remote::Skip => {
             p.skip().await.map_err(said)?;
-            Some(letdown::feedback::skipped(&summary().await?, &zone()))
+            Some(tell(summary().await, &|s| {
+                letdown::feedback::skipped(s, &zone())
+            }))
         }
         Remote::Schedule {
             kind,
@@ -216,6 +236,14 @@ async fn dispatch(
         }
         other => done(dispatch_plain(p, other, timeout).await)?,
     })
+}
+
+/// The first sentence of `text` ("Feed logged at 04:10, the left side.").
+fn first_sentence(text: &str) -> String {
+    match text.find(". ") {
+        Some(i) => text[..=i].to_string(),
+        None => text.to_string(),
+    }
 }
 
 /// The commands that answer in the terminal only.
@@ -532,4 +560,16 @@ fn local_time(unix: i64) -> String {
     jiff::Timestamp::from_second(unix)
         .map(|t| t.to_zoned_datetime(zone()).strftime("%a %H:%M").to_string())
         .unwrap_or_else(|_| unix.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_answer_without_what_comes_next_keeps_only_what_was_done() {
+        assert_eq!(
+            super::first_sentence("Feed logged at 04:10, the left side. No massage is scheduled."),
+            "Feed logged at 04:10, the left side."
+        );
+        assert_eq!(super::first_sentence("Snoozed."), "Snoozed.");
+    }
 }

@@ -238,7 +238,19 @@ impl Coach {
         log::debug!("request: {request:?}");
         match request {
             Request::Start(name, answer) => self.start(name, Starter::Client(answer)),
-            Request::Session(command, answer) => reply(answer, self.on_session(command)),
+            Request::Session(command, answer) => {
+                let r = self.on_session(command);
+                if r.is_ok() && !command.is_heard() {
+                    // Pausing, resuming or stopping in a silent moment would be heard as
+                    // nothing: a tone says it was done (after the stop has cleared the mix).
+                    if self.drain_events() {
+                        self.check_schedule();
+                        self.publish();
+                    }
+                    self.acknowledge();
+                }
+                reply(answer, r)
+            }
             Request::WhereAmI(answer) => reply(answer, self.where_am_i()),
             Request::ListRoutines(answer) => reply(answer, Ok(self.list_routines())),
             Request::Reload(answer) => reply(answer, self.reload()),

@@ -41,6 +41,14 @@ pub enum SessionCommand {
     Extend(u32),
 }
 
+impl SessionCommand {
+    /// True when doing the command makes a sound of its own (a step's tone and prompt); false
+    /// for pause, resume and stop, which only stop or continue what is playing.
+    pub fn is_heard(self) -> bool {
+        matches!(self, Self::Next | Self::Previous | Self::Repeat)
+    }
+}
+
 /// A change to, or a question about, feeds and schedules.
 #[derive(Debug)]
 pub enum ScheduleRequest {

@@ -90,6 +90,16 @@ impl Coach {
         Ok(())
     }
 
+    /// The tone that says a key's action was done, as the `feedback` setting and quiet hours
+    /// allow (none with `feedback = "none"`).
+    pub(super) fn acknowledge(&mut self) {
+        let (mode, gain) = self.feedback_now();
+        if mode != Feedback::None {
+            let t = self.cfg.earcons.render(Earcon::Done);
+            self.play_feedback(vec![t], gain * self.cfg.earcon_volume as f32);
+        }
+    }
+
     /// Answer `n` is synthesized: it is said once every earlier answer has been.
     pub(super) fn feedback_ready(&mut self, n: u64, clip: Clip, gain: f32) {
         self.feedback.ready.insert(n, (clip, gain));

@@ -20,6 +20,7 @@ pub mod paths;
 pub mod phrase;
 pub mod plan;
 pub mod prepare;
+pub mod recordings;
 pub mod render;
 pub mod routine;
 pub mod schedule;

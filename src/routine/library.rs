@@ -127,8 +127,15 @@ impl Library {
     }
 
     /// Finds a routine by name, or reads it from a path (anything containing `/` or ending in
-    /// `.toml`).
+    /// `.toml`), with the prompts recorded for it by `letdown record` in place of synthesis.
     pub fn find(&self, name_or_path: &str) -> Result<Routine, LoadError> {
+        let mut routine = self.find_as_written(name_or_path)?;
+        crate::recordings::apply(&mut routine, &self.paths.data_dir);
+        Ok(routine)
+    }
+
+    /// Finds a routine as its file has it, without recordings.
+    pub fn find_as_written(&self, name_or_path: &str) -> Result<Routine, LoadError> {
         if name_or_path.contains('/') || name_or_path.ends_with(".toml") {
             let path = Path::new(name_or_path);
             if !path.exists() {

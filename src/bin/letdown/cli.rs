@@ -270,6 +270,31 @@ pub enum Local {
         /// Directory to write into (created if missing).
         dir: PathBuf,
     },
+    /// Record a loved one's voice reading every prompt of a routine, to play instead of the
+    /// synthesized voice.
+    ///
+    /// For each prompt (each side's version too) it shows the text, counts in, and records
+    /// from the default microphone until 2 s of quiet (or Enter). The take is trimmed, brought
+    /// to the loudness of the synthesized prompts, saved under
+    /// ~/.local/share/letdown/audio/recorded/ROUTINE/ and played back; keep it or record it
+    /// again. Prompts already recorded are skipped, so you can stop (q) and go on later.
+    /// `letdown plan ROUTINE` shows which prompts are recorded.
+    Record {
+        /// A routine name or a path to a .toml file.
+        routine: String,
+        /// Record prompt N again (as numbered here), even though it has a recording.
+        #[arg(long, value_name = "N")]
+        redo: Option<usize>,
+        /// Seconds to count in before each take.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=10))]
+        count_in: u32,
+        /// The sound server's source to record from (default: its default source).
+        #[arg(long)]
+        source: Option<String>,
+        /// The longest take, e.g. 90s.
+        #[arg(long, default_value = "2m", value_parser = take_length)]
+        max: Duration,
+    },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell.
@@ -315,6 +340,10 @@ fn duration(text: &str) -> Result<Duration, String> {
 
 fn timeout(text: &str) -> Result<Duration, String> {
     bounded(text, Duration::from_millis(100), Duration::from_secs(3600))
+}
+
+fn take_length(text: &str) -> Result<Duration, String> {
+    bounded(text, Duration::from_secs(5), Duration::from_secs(900))
 }
 
 fn extension(text: &str) -> Result<Duration, String> {

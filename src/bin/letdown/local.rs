@@ -32,7 +32,7 @@ pub fn run(command: Local, config: &Option<PathBuf>, paths: &Paths) -> anyhow::R
         Local::Render { routine, output } => render_wav(&routine, &output, config, paths)?,
         Local::Prepare { routine } => prepare_now(&routine, config, paths)?,
         Local::Tones { dir } => tones(&dir, config, paths)?,
-        Local::Voices { .. } => unreachable!("run by voices::run"),
+        Local::Voices { .. } | Local::Record { .. } => unreachable!("run by main"),
         Local::Completions { shell } => clap_complete::generate(
             shell,
             &mut Cli::command(),
@@ -71,9 +71,12 @@ fn plan(routine: &str, json: bool, config: &Option<PathBuf>, paths: &Paths) -> a
     let cfg = load_config(config, paths)?;
     let r = ready(routine, &cfg, paths)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&plan_json(&r))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&plan_json(&r, &paths.data_dir))?
+        );
     } else {
-        print_plan(&r.plan, &r);
+        print_plan(&r.plan, &r, &paths.data_dir);
     }
     Ok(())
 }
@@ -244,21 +247,32 @@ fn sound_name(sound: Sound) -> String {
     }
 }
 
-fn print_plan(plan: &Plan, r: &Ready) {
+/// Where a step's prompt comes from: `recorded` (by `letdown record`), `audio` (the
+/// routine's own file) or `speech` (synthesized).
+fn prompt_source(r: &Ready, i: usize, data_dir: &std::path::Path) -> &'static str {
+    match r.routine.steps.get(i).and_then(|s| s.audio.as_deref()) {
+        Some(a) if letdown::recordings::is_recording(data_dir, a) => "recorded",
+        Some(_) => "audio",
+        None => "speech",
+    }
+}
+
+fn print_plan(plan: &Plan, r: &Ready, data_dir: &std::path::Path) {
     println!("{} ({})", plan.title, plan.routine);
     println!(
-        "{:>3}  {:<32} {:>10} {:>8} {:>9}",
+        "{:>3}  {:<32} {:>10} {:>8} {:>9}  voice",
         "#", "step", "starts", "prompt", "hands-on"
     );
     let mut start = std::time::Duration::ZERO;
     for (i, s) in plan.steps.iter().enumerate() {
         println!(
-            "{:>3}  {:<32} {:>10} {:>8} {:>9}",
+            "{:>3}  {:<32} {:>10} {:>8} {:>9}  {}",
             i + 1,
             s.title,
             clock(start),
             show(s.prompt_len),
-            show(s.hands_on)
+            show(s.hands_on),
+            prompt_source(r, i, data_dir)
         );
         start += s.length;
     }
@@ -269,14 +283,15 @@ fn print_plan(plan: &Plan, r: &Ready) {
     );
 }
 
-fn plan_json(r: &Ready) -> serde_json::Value {
+fn plan_json(r: &Ready, data_dir: &std::path::Path) -> serde_json::Value {
     let plan = &r.plan;
     let mut start = std::time::Duration::ZERO;
     let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
     let steps: Vec<serde_json::Value> = plan
         .steps
         .iter()
-        .map(|s| {
+        .enumerate()
+        .map(|(i, s)| {
             let cues: Vec<serde_json::Value> = s
                 .cues
                 .iter()
@@ -295,6 +310,7 @@ fn plan_json(r: &Ready) -> serde_json::Value {
                 "start_ms": ms(start),
                 "start_sample": to_samples(start),
                 "prompt_ms": ms(s.prompt_len),
+                "prompt_source": prompt_source(r, i, data_dir),
                 "hands_on_start_ms": ms(start + s.hands_on_start),
                 "hands_on_ms": ms(s.hands_on),
                 "length_ms": ms(s.length),

@@ -3,6 +3,7 @@
 
 mod cli;
 mod local;
+mod record;
 mod remote;
 mod voices;
 
@@ -27,6 +28,25 @@ fn main() -> ExitCode {
             &cli.config,
             &paths,
             cli.timeout.max(VOICE_TIMEOUT),
+        )
+        .map(|()| ExitCode::SUCCESS),
+        Command::Local(cli::Local::Record {
+            routine,
+            redo,
+            count_in,
+            source,
+            max,
+        }) => record::run(
+            &routine,
+            record::Takes {
+                redo,
+                count_in,
+                source,
+                max,
+            },
+            &cli.config,
+            &paths,
+            cli.timeout,
         )
         .map(|()| ExitCode::SUCCESS),
         Command::Local(c) => local::run(c, &cli.config, &paths),

@@ -146,7 +146,7 @@ fn set_voice(path: &Path, v: &InstalledVoice) -> anyhow::Result<()> {
 }
 
 /// Calls letdownd once, within `timeout`.
-fn on_daemon<T, F, Fut>(timeout: Duration, call: F) -> anyhow::Result<T>
+pub fn on_daemon<T, F, Fut>(timeout: Duration, call: F) -> anyhow::Result<T>
 where
     F: FnOnce(CoachProxy<'static>) -> Fut,
     Fut: std::future::Future<Output = zbus::Result<T>>,

@@ -210,19 +210,7 @@ fn busctl_gdbus_and_playerctl_control_a_session() {
         !players(&d).contains("letdown"),
         "an idle letdown must not be an MPRIS player"
     );
-    let out = d.run(
-        "busctl",
-        &[
-            "--user",
-            "call",
-            "org.letdown.Coach",
-            "/org/letdown/Coach",
-            "org.letdown.Coach1",
-            "Start",
-            "s",
-            "slow",
-        ],
-    );
+    let out = d.call("Start", &["s", "slow"]);
     assert!(
         out.status.success(),
         "{}",

@@ -77,6 +77,20 @@ impl Desktop {
             .expect("run a client")
     }
 
+    /// Calls a method of `org.letdown.Coach1` with busctl: `call("Start", &["s", "slow"])`.
+    pub fn call(&self, method: &str, signature_and_args: &[&str]) -> Output {
+        let mut args = vec![
+            "--user",
+            "call",
+            "org.letdown.Coach",
+            "/org/letdown/Coach",
+            "org.letdown.Coach1",
+            method,
+        ];
+        args.extend_from_slice(signature_and_args);
+        self.run("busctl", &args)
+    }
+
     /// Reads a property of `org.letdown.Coach1` with busctl, as busctl prints it (`u 1`).
     pub fn property(&self, name: &str) -> Output {
         self.run(

@@ -132,7 +132,7 @@ fn tones(dir: &std::path::Path, config: &Option<PathBuf>, paths: &Paths) -> anyh
     Ok(())
 }
 
-fn load_config(cli_path: &Option<PathBuf>, paths: &Paths) -> anyhow::Result<Config> {
+pub fn load_config(cli_path: &Option<PathBuf>, paths: &Paths) -> anyhow::Result<Config> {
     let path = cli_path.clone().unwrap_or_else(|| paths.config_file());
     if cli_path.is_some() && !path.exists() {
         anyhow::bail!("config file {} does not exist", path.display());

@@ -47,10 +47,7 @@ pub fn run(
     paths: &Paths,
     timeout: Duration,
 ) -> anyhow::Result<()> {
-    let path = config.clone().unwrap_or_else(|| paths.config_file());
-    let cfg = Config::load(&path)
-        .map(|c| c.on_this_machine(paths))
-        .map_err(|e| anyhow::anyhow!("problems in the config file:\n{e}"))?;
+    let cfg = crate::local::load_config(config, paths)?;
     let r = Library::new(paths.clone())
         .find_as_written(routine)
         .map_err(|e| anyhow::anyhow!("{e}"))?;

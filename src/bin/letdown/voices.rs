@@ -21,9 +21,7 @@ pub fn run(
     timeout: Duration,
 ) -> anyhow::Result<()> {
     let path = config.clone().unwrap_or_else(|| paths.config_file());
-    let cfg = Config::load(&path)
-        .map(|c| c.on_this_machine(paths))
-        .map_err(|e| anyhow::anyhow!("problems in the config file:\n{e}"))?;
+    let cfg = crate::local::load_config(config, paths)?;
     match action {
         None => {
             let language = (!all).then_some(cfg.voice.language.as_str());

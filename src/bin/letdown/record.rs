@@ -98,7 +98,7 @@ pub fn run(
                 print!("    Enter: record · s: skip · q: stop here > ");
                 std::io::stdout().flush()?;
                 match keys.recv().unwrap_or_default().trim() {
-                    "q" => return finish(recorded, paths, timeout),
+                    "q" => return finish(recorded, timeout),
                     "s" => break,
                     _ => {}
                 }
@@ -145,15 +145,17 @@ pub fn run(
             break;
         }
     }
-    finish(recorded, paths, timeout)
+    finish(recorded, timeout)
 }
 
 /// Says what was done, and has a running letdownd prepare the routine with the recordings.
-fn finish(recorded: usize, _paths: &Paths, timeout: Duration) -> anyhow::Result<()> {
-    println!("\n{recorded} prompt(s) recorded this time. The routine now plays the recordings.");
-    if recorded > 0
-        && crate::voices::on_daemon(timeout, |p| async move { p.reload().await }).is_ok()
-    {
+fn finish(recorded: usize, timeout: Duration) -> anyhow::Result<()> {
+    println!("\n{recorded} prompt(s) recorded this time.");
+    if recorded == 0 {
+        return Ok(());
+    }
+    println!("The routine plays the recordings in place of the synthesized voice.");
+    if crate::voices::on_daemon(timeout, |p| async move { p.reload().await }).is_ok() {
         println!("letdownd is preparing the routine with them.");
     }
     Ok(())

@@ -107,7 +107,8 @@ async fn a_volume_set_during_a_quiet_session_is_kept_after_it() {
     ask(&mut c, |a| Request::SetVolume(0.9, a)).unwrap();
     assert_eq!(volume(&c), 0.9);
     ask(&mut c, |a| Request::Session(SessionCommand::Stop, a)).unwrap();
-    assert!(c.drain_events(), "the session ended");
+    // A stop is acted on at once (its tone follows the cleared mix).
+    assert!(c.live.is_none(), "the session did not end");
     assert_eq!(
         volume(&c),
         0.9,
@@ -121,7 +122,6 @@ async fn a_quiet_session_goes_back_to_the_users_volume() {
     let r = ready(&c);
     begin_now(&mut c, r, Starter::Scheduled { quiet: true }).await;
     ask(&mut c, |a| Request::Session(SessionCommand::Stop, a)).unwrap();
-    c.drain_events();
     assert_eq!(volume(&c), 0.8);
 }
 
@@ -236,7 +236,8 @@ async fn a_feed_plan_whose_lead_is_shorter_than_its_routine_is_set_with_a_warnin
 }
 
 /// A slow disk (every write of the state takes 250 ms) while a session plays: feeds logged all
-/// through it are written beside the coach, and no cue is handed to the mix more than 5 ms late.
+/// through it are written beside the coach, and no cue is handed to the mix more than 50 ms
+/// late (with the writes inline, one was 455 ms late).
 #[tokio::test]
 async fn cues_keep_their_time_while_the_state_is_written_to_a_slow_disk() {
     let (mut c, dir) = coach(ESPEAK);
@@ -298,7 +299,9 @@ async fn cues_keep_their_time_while_the_state_is_written_to_a_slow_disk() {
         "only {written} writes were made: the disk was not busy"
     );
     assert!(played >= 6, "only {played} cues played");
-    assert!(worst <= 5_000, "a cue was {worst} µs late");
+    // Inline writes made a cue 455 ms late; on a busy machine a cue can be a few ms late
+    // for other reasons (5.4 ms was seen once under CI), so the line is drawn at 50 ms.
+    assert!(worst <= 50_000, "a cue was {worst} µs late");
 }
 
 /// An output whose open takes as long as a busy or vanished sound server can make it, and

@@ -171,7 +171,8 @@ pub fn find<'a>(voices: &'a [InstalledVoice], wanted: &str) -> Result<&'a Instal
 /// espeak-ng as the fallback. Also says where the natural voice is installed (`data_dir`).
 pub fn choose_default(cfg: &mut VoiceConfig, data_dir: &Path) {
     cfg.data_dir = Some(data_dir.to_path_buf());
-    if cfg.chosen {
+    // A `voice` with no `engine` has always meant a Festival voice: it still does.
+    if cfg.chosen || cfg.voice.is_some() {
         return;
     }
     match gather(data_dir, Some(&cfg.language), false)
@@ -226,6 +227,17 @@ mod tests {
         assert_eq!(festival_gender("cmu_us_awb_arctic_clunits"), Some("male"));
         assert_eq!(festival_gender("kal_diphone"), Some("male"));
         assert_eq!(festival_gender("mystery"), None);
+    }
+
+    #[test]
+    fn a_voice_named_without_an_engine_stays_festivals() {
+        let mut cfg = VoiceConfig {
+            voice: Some("kal_diphone".into()),
+            ..VoiceConfig::default()
+        };
+        choose_default(&mut cfg, Path::new("/nonexistent"));
+        assert_eq!(cfg.engine, EngineKind::Festival);
+        assert_eq!(cfg.voice.as_deref(), Some("kal_diphone"));
     }
 
     #[test]

@@ -17,6 +17,18 @@ pub enum Phrase {
     StepOf(u32, u32),
     /// "Your massage starts in two minutes." (minutes; the heads-up)
     StartsIn(u32),
+    /// "The right side is next.": said first in a session when the feed log says which side
+    /// comes next.
+    SideNext(Breast),
+}
+
+/// A side, as a session's first words name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Breast {
+    /// The left side.
+    Left,
+    /// The right side.
+    Right,
 }
 
 impl Phrase {
@@ -32,6 +44,8 @@ impl Phrase {
             Phrase::StartsIn(m) => {
                 format!("Your massage starts in {}.", spoken_duration(m.max(1) * 60))
             }
+            Phrase::SideNext(Breast::Left) => "The left side is next.".into(),
+            Phrase::SideNext(Breast::Right) => "The right side is next.".into(),
         }
     }
 }

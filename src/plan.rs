@@ -13,6 +13,8 @@ use crate::tones::Earcon;
 
 /// Silence between a start tone and the prompt after it.
 pub const TONE_TO_PROMPT: Duration = Duration::from_millis(250);
+/// Silence between a session's lead-in ("The right side is next.") and its first step.
+pub const LEAD_IN_GAP: Duration = Duration::from_millis(600);
 /// The least silence kept around a cue in the hands-on time.
 pub const CUE_GAP: Duration = Duration::from_millis(300);
 
@@ -143,6 +145,7 @@ pub fn phrase_bank(routine: &Routine) -> Vec<Phrase> {
             }
         }
     }
+    v.extend(routine.lead_in);
     v.extend(run_time_phrases(routine));
     v.sort();
     v.dedup();
@@ -178,6 +181,17 @@ fn plan_step(
     let step = &routine.steps[index];
     let mut cues = Vec::new();
     let mut cursor = Duration::ZERO;
+    // The session's first words ("The right side is next."), then the first step as usual.
+    if let Some(p) = routine.lead_in.filter(|_| index == 0) {
+        let len = lengths.length(Sound::Phrase(p));
+        cues.push(PlannedCue {
+            at: Duration::ZERO,
+            from_end: false,
+            sound: Sound::Phrase(p),
+            len,
+        });
+        cursor = len + LEAD_IN_GAP;
+    }
     let start_tone = if step.switches_side {
         Some(Earcon::SideSwitch)
     } else if step.cues.start_tone {
@@ -188,12 +202,12 @@ fn plan_step(
     if let Some(t) = start_tone {
         let len = lengths.length(Sound::Tone(t));
         cues.push(PlannedCue {
-            at: Duration::ZERO,
+            at: cursor,
             from_end: false,
             sound: Sound::Tone(t),
             len,
         });
-        cursor = len + TONE_TO_PROMPT;
+        cursor += len + TONE_TO_PROMPT;
     }
     let prompt_at = cursor;
     let prompt_len = lengths.length(Sound::Prompt(index));

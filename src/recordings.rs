@@ -130,7 +130,10 @@ mod tests {
         );
         for bad in ["../../etc", "a/b", ".hidden", ""] {
             let f = folder(d, bad);
-            assert!(f.starts_with("/data/audio/recorded/routine-"), "{f:?}");
+            assert!(
+                f.to_string_lossy().starts_with("/data/audio/recorded/routine-"),
+                "{f:?}"
+            );
         }
         assert_ne!(file_for(d, "r", "One."), file_for(d, "r", "Two."));
     }

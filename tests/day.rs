@@ -364,7 +364,8 @@ fn a_scripted_day_is_heard_in_order_and_on_time() {
     ));
     let session_at = next_session(&d) as f64;
 
-    // 5. The session starts on time, the right side first (the last feed was on the left).
+    // 5. The session starts on time, saying first which side is next, then the right side's
+    // steps first (the last feed was on the left).
     let heard = listen(
         &d,
         || {
@@ -372,18 +373,29 @@ fn a_scripted_day_is_heard_in_order_and_on_time() {
                 (session_at - unix_now() + 1.0).max(0.0),
             ))
         },
-        Duration::from_secs(8),
+        Duration::from_secs(10),
     );
     let e = must(
         &d,
         heard.find(
-            "session: start tone",
-            &tone(letdown::tones::Earcon::StepStart),
+            "session: \"The right side is next.\"",
+            &speech(&d, "The right side is next."),
             session_at - 0.5,
             session_at + 1.0,
         ),
     );
     let e = on_time(e, session_at);
+    let lead_in = e.heard;
+    timeline.push(e);
+    let e = must(
+        &d,
+        heard.find(
+            "session: start tone",
+            &tone(letdown::tones::Earcon::StepStart),
+            lead_in + 1.0,
+            lead_in + 3.0,
+        ),
+    );
     let start_tone = e.heard;
     timeline.push(e);
     let right = must(

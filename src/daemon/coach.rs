@@ -298,7 +298,8 @@ impl Coach {
     }
 
     /// Reads the routine `name` from its file (or the built-in ones), as it would start now:
-    /// with `sides_order = "next-feed"`, its side blocks begin with the side due next.
+    /// said first, which side is next (when the feed log says); with `sides_order =
+    /// "next-feed"`, its side blocks begin with that side.
     fn find_routine(&self, name: &str) -> Result<Routine, CoachError> {
         let routine = self.library().find(name).map_err(|e| match e {
             LoadError::NotFound { .. } => CoachError::UnknownRoutine(e.to_string()),
@@ -306,12 +307,16 @@ impl Coach {
                 CoachError::InvalidRoutine(format!("routine \"{name}\" has problems:\n{d}"))
             }
         })?;
-        Ok(match self.scheduler.summary().next_side {
-            Some(side @ (crate::schedule::Side::Left | crate::schedule::Side::Right)) => {
-                routine.for_next_side(side.name())
-            }
-            _ => routine,
-        })
+        use crate::phrase::{Breast, Phrase};
+        use crate::schedule::Side;
+        let (mut routine, first) = match self.scheduler.summary().next_side {
+            Some(side @ Side::Left) => (routine.for_next_side(side.name()), Some(Breast::Left)),
+            Some(side @ Side::Right) => (routine.for_next_side(side.name()), Some(Breast::Right)),
+            _ => (routine, None),
+        };
+        // Which side is next is the session's first sentence.
+        routine.lead_in = first.map(Phrase::SideNext);
+        Ok(routine)
     }
 
     fn list_routines(&self) -> Vec<RoutineRow> {

@@ -201,3 +201,27 @@ fn the_phrase_bank_covers_every_phrase_a_plan_uses() {
     assert!(bank.contains(&Phrase::StepOf(1, 1)));
     assert!(bank.contains(&Phrase::TimeLeft(60)));
 }
+
+#[test]
+fn a_lead_in_is_said_first_and_moves_only_the_first_step() {
+    let text = "title = \"T\"\n[[steps]]\ntitle = \"A\"\nsay = \"a\"\nduration = \"10s\"\n[[steps]]\ntitle = \"B\"\nsay = \"b\"\nduration = \"20s\"\n";
+    let plain = Plan::new(&routine(text), &FixedLengths);
+    let mut r = routine(text);
+    let lead = Phrase::SideNext(crate::phrase::Breast::Right);
+    r.lead_in = Some(lead);
+    let p = Plan::new(&r, &FixedLengths);
+    let a = &p.steps[0];
+    assert_eq!(a.cues[0].sound, Sound::Phrase(lead));
+    assert_eq!(a.cues[0].at, S(0));
+    let shift = S(800) + LEAD_IN_GAP;
+    assert_eq!(a.cues[1].sound, Sound::Tone(Earcon::StepStart));
+    assert_eq!(a.cues[1].at, shift);
+    assert_eq!(a.prompt_at, plain.steps[0].prompt_at + shift);
+    assert_eq!(a.length, plain.steps[0].length + shift);
+    assert_eq!(p.steps[1], plain.steps[1], "the second step changed");
+    assert!(
+        phrase_bank(&r).contains(&lead),
+        "the lead-in is not prepared"
+    );
+    assert_eq!(lead.text(), "The right side is next.");
+}

@@ -119,6 +119,9 @@ pub struct Routine {
     /// Begin each per-side block with the side due next (`sides_order = "next-feed"`),
     /// rather than as written.
     pub next_side_first: bool,
+    /// Said before the first step (its tone and prompt follow): letdownd sets it to which side
+    /// is next when the feed log knows. Never from a file.
+    pub lead_in: Option<crate::phrase::Phrase>,
 }
 
 impl Routine {

@@ -248,6 +248,7 @@ pub fn parse_routine(
         voice,
         steps,
         next_side_first,
+        lead_in: None,
     })
 }
 

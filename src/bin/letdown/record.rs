@@ -108,8 +108,9 @@ pub fn run(
                 std::io::stdout().flush()?;
                 std::thread::sleep(Duration::from_secs(1));
             }
-            println!(
-                "\n    ● recording {n}: speak now (it stops after {} s of quiet{})",
+            println!();
+            let speak_now = format!(
+                "    ● recording {n}: speak now (it stops after {} s of quiet{})",
                 TRAILING_QUIET.as_secs(),
                 if keys.is_some() {
                     ", or press Enter"
@@ -117,8 +118,12 @@ pub fn run(
                     ""
                 }
             );
-            std::io::stdout().flush()?;
-            let take = record_take(takes.source.as_deref(), takes.max, keys.as_ref())?;
+            let take = record_take(
+                takes.source.as_deref(),
+                takes.max,
+                keys.as_ref(),
+                &speak_now,
+            )?;
             let Some(take) = take else {
                 println!("    Nothing was heard: is the microphone on and not muted?");
                 if keys.is_none() {
@@ -203,11 +208,13 @@ fn target_loudness(
 }
 
 /// Records one take: from the first voice to 2 s of quiet after it (or Enter, or `max`).
-/// `None` when no voice was heard.
+/// `speak_now` is printed once the microphone's first sound has arrived. `None` when no voice
+/// was heard.
 fn record_take(
     source: Option<&str>,
     max: Duration,
     keys: Option<&mpsc::Receiver<String>>,
+    speak_now: &str,
 ) -> anyhow::Result<Option<Clip>> {
     let mut args = vec![
         "--raw".to_string(),
@@ -239,6 +246,10 @@ fn record_take(
                 let _ = e.read_to_string(&mut err);
             }
             anyhow::bail!("recording stopped: {}", err.trim());
+        }
+        if samples.is_empty() {
+            println!("{speak_now}");
+            std::io::stdout().flush()?;
         }
         let frame: Vec<f32> = buf
             .chunks_exact(4)

@@ -131,7 +131,8 @@ mod tests {
         for bad in ["../../etc", "a/b", ".hidden", ""] {
             let f = folder(d, bad);
             assert!(
-                f.to_string_lossy().starts_with("/data/audio/recorded/routine-"),
+                f.to_string_lossy()
+                    .starts_with("/data/audio/recorded/routine-"),
                 "{f:?}"
             );
         }

@@ -239,10 +239,12 @@ impl Coach {
         match request {
             Request::Start(name, answer) => self.start(name, Starter::Client(answer)),
             Request::Session(command, answer) => {
+                let silent = self.audio.mix().is_silent();
                 let r = self.on_session(command);
-                if r.is_ok() && !command.is_heard() {
-                    // Pausing, resuming or stopping in a silent moment would be heard as
-                    // nothing: a tone says it was done (after the stop has cleared the mix).
+                if r.is_ok() && silent && !command.is_heard() {
+                    // Pausing, resuming or stopping in a silent moment (hands-on time) would
+                    // be heard as nothing: a tone says it was done (after the stop has cleared
+                    // the mix). Over a prompt, its stopping or going on is answer enough.
                     if self.drain_events() {
                         self.check_schedule();
                         self.publish();

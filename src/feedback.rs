@@ -167,6 +167,21 @@ pub fn where_idle(s: &DaySummary, tz: &TimeZone) -> String {
     out
 }
 
+/// The sentences `text` begins with, up to the first end of a sentence at or past `least`
+/// characters (all of it when there is none): a voice's trial sentence, or an answer cut to
+/// what was done.
+pub fn first_sentences(text: &str, least: usize) -> String {
+    for (i, c) in text.char_indices() {
+        if matches!(c, '.' | '!' | '?') {
+            let end = i + c.len_utf8();
+            if end >= least {
+                return text[..end].to_string();
+            }
+        }
+    }
+    text.to_string()
+}
+
 /// The longest text letdownd says as an answer (`Announce` refuses longer ones).
 pub const MAX_ANNOUNCE: usize = 300;
 
@@ -250,5 +265,16 @@ mod tests {
         };
         assert_eq!(DaySummary::from_map(&day.to_map()), day);
         assert_eq!(DaySummary::from_map(&HashMap::new()), DaySummary::default());
+    }
+
+    #[test]
+    fn a_trial_says_the_first_sentences_of_at_least_40_characters() {
+        let say = "Welcome. Find a comfortable seat and let your shoulders drop. Breathe in.";
+        assert_eq!(
+            first_sentences(say, 40),
+            "Welcome. Find a comfortable seat and let your shoulders drop."
+        );
+        assert_eq!(first_sentences("No stop at all", 40), "No stop at all");
+        assert_eq!(first_sentences("Short. Too.", 40), "Short. Too.");
     }
 }

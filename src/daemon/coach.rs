@@ -219,11 +219,7 @@ impl Coach {
                     self.publish();
                 }
             }
-            if self.drain_events() {
-                // A session ended: a schedule held while it ran may start now.
-                self.check_schedule();
-                self.publish();
-            }
+            self.drain_and_settle();
         }
         if let Some(l) = self.live.as_mut() {
             let now = Instant::now() - self.epoch;
@@ -232,6 +228,15 @@ impl Coach {
         self.drain_events();
         self.audio.close();
         log::info!("stopped");
+    }
+
+    /// Acts on what the engine emitted; when that ended the session, a schedule held while
+    /// it ran may start now.
+    fn drain_and_settle(&mut self) {
+        if self.drain_events() {
+            self.check_schedule();
+            self.publish();
+        }
     }
 
     fn handle(&mut self, request: Request) {
@@ -245,10 +250,7 @@ impl Coach {
                     // Pausing, resuming or stopping in a silent moment (hands-on time) would
                     // be heard as nothing: a tone says it was done (after the stop has cleared
                     // the mix). Over a prompt, its stopping or going on is answer enough.
-                    if self.drain_events() {
-                        self.check_schedule();
-                        self.publish();
-                    }
+                    self.drain_and_settle();
                     self.acknowledge();
                 }
                 reply(answer, r)

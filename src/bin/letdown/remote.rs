@@ -193,7 +193,7 @@ async fn dispatch(
                 say: &dyn Fn(&letdown::feedback::DaySummary) -> String| {
         match s {
             Some(s) => say(&s),
-            None => first_sentence(&say(&Default::default())),
+            None => letdown::feedback::first_sentences(&say(&Default::default()), 1),
         }
     };
     Ok(match command {
@@ -236,14 +236,6 @@ async fn dispatch(
         }
         other => done(dispatch_plain(p, other, timeout).await)?,
     })
-}
-
-/// The first sentence of `text` ("Feed logged at 04:10, the left side.").
-fn first_sentence(text: &str) -> String {
-    match text.find(". ") {
-        Some(i) => text[..=i].to_string(),
-        None => text.to_string(),
-    }
 }
 
 /// The commands that answer in the terminal only.
@@ -567,9 +559,15 @@ mod tests {
     #[test]
     fn an_answer_without_what_comes_next_keeps_only_what_was_done() {
         assert_eq!(
-            super::first_sentence("Feed logged at 04:10, the left side. No massage is scheduled."),
+            letdown::feedback::first_sentences(
+                "Feed logged at 04:10, the left side. No massage is scheduled.",
+                1
+            ),
             "Feed logged at 04:10, the left side."
         );
-        assert_eq!(super::first_sentence("Snoozed."), "Snoozed.");
+        assert_eq!(
+            letdown::feedback::first_sentences("Snoozed.", 1),
+            "Snoozed."
+        );
     }
 }

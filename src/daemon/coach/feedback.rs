@@ -50,26 +50,20 @@ impl Coach {
             )));
         }
         let (mode, gain) = self.feedback_now();
-        let tone = |earcon| self.cfg.earcons.render(earcon);
+        // The tone says at once that the key was heard (and how it went); the words follow
+        // as soon as they are synthesized.
+        let (t, t_gain) = self.answer_tone(
+            if refused {
+                Earcon::Refused
+            } else {
+                Earcon::Done
+            },
+            gain,
+        );
         match mode {
             Feedback::None => {}
-            Feedback::Tone => {
-                let t = tone(if refused {
-                    Earcon::Refused
-                } else {
-                    Earcon::Done
-                });
-                self.play_feedback(vec![t], gain * self.cfg.earcon_volume as f32);
-            }
+            Feedback::Tone => self.play_feedback(vec![t], t_gain),
             Feedback::Speech => {
-                // The tone says at once that the key was heard (and how it went); the words
-                // follow as soon as they are synthesized.
-                let t = tone(if refused {
-                    Earcon::Refused
-                } else {
-                    Earcon::Done
-                });
-                let t_gain = gain * self.cfg.earcon_volume as f32;
                 log::info!("saying: {text}");
                 let n = self.feedback.asked;
                 self.feedback.asked += 1;
@@ -90,13 +84,21 @@ impl Coach {
         Ok(())
     }
 
+    /// An answer's tone, and its gain: the earcon level at the answer's `gain`.
+    fn answer_tone(&self, earcon: Earcon, gain: f32) -> (Clip, f32) {
+        (
+            self.cfg.earcons.render(earcon),
+            gain * self.cfg.earcon_volume as f32,
+        )
+    }
+
     /// The tone that says a key's action was done, as the `feedback` setting and quiet hours
     /// allow (none with `feedback = "none"`).
     pub(super) fn acknowledge(&mut self) {
         let (mode, gain) = self.feedback_now();
         if mode != Feedback::None {
-            let t = self.cfg.earcons.render(Earcon::Done);
-            self.play_feedback(vec![t], gain * self.cfg.earcon_volume as f32);
+            let (t, t_gain) = self.answer_tone(Earcon::Done, gain);
+            self.play_feedback(vec![t], t_gain);
         }
     }
 
@@ -163,7 +165,7 @@ impl Coach {
         self.find_routine(&self.cfg.default_routine)
             .ok()
             .and_then(|r| r.steps.iter().find_map(|s| s.say.clone()))
-            .map(|say| first_sentences(&say, 40))
+            .map(|say| crate::feedback::first_sentences(&say, 40))
             .unwrap_or_else(|| "Sit comfortably, and let your shoulders drop.".to_string())
     }
 
@@ -211,36 +213,5 @@ impl Coach {
         let text = crate::feedback::spoken_notices(&notices);
         log::info!("telling: {text}");
         let _ = self.announce(text, false);
-    }
-}
-
-/// The sentences `text` begins with, up to the first end of a sentence at or past `least`
-/// characters (all of it when there is none).
-fn first_sentences(text: &str, least: usize) -> String {
-    for (i, c) in text.char_indices() {
-        if matches!(c, '.' | '!' | '?') {
-            let end = i + c.len_utf8();
-            if end >= least {
-                return text[..end].to_string();
-            }
-        }
-    }
-    text.to_string()
-}
-
-#[cfg(test)]
-mod sentence_tests {
-    #[test]
-    fn a_trial_says_the_first_sentences_of_at_least_40_characters() {
-        let say = "Welcome. Find a comfortable seat and let your shoulders drop. Breathe in.";
-        assert_eq!(
-            super::first_sentences(say, 40),
-            "Welcome. Find a comfortable seat and let your shoulders drop."
-        );
-        assert_eq!(
-            super::first_sentences("No stop at all", 40),
-            "No stop at all"
-        );
-        assert_eq!(super::first_sentences("Short. Too.", 40), "Short. Too.");
     }
 }

@@ -1,6 +1,6 @@
 //! espeak-ng: small, fast and in many languages; the fallback voice.
 
-use super::{Job, SpeechEngine, VoiceSettings, in_parallel, limit_for, one_by_one, run};
+use super::{Job, SpeechEngine, VoiceSettings, process_per_text, run};
 
 /// Speaks through the `espeak-ng` program.
 pub struct EspeakEngine {
@@ -43,16 +43,11 @@ impl SpeechEngine for EspeakEngine {
     }
 
     fn synthesize(&self, jobs: &[Job]) -> Vec<Result<(), String>> {
-        in_parallel(jobs, |chunk| {
-            one_by_one(chunk, |job| {
-                run(
-                    "espeak-ng",
-                    &self.args(&job.out.to_string_lossy()),
-                    job.text.as_bytes(),
-                    limit_for(&self.settings, 1),
-                )
-                .map(|_| ())
-            })
+        process_per_text(jobs, "espeak-ng", &self.settings, |job| {
+            (
+                self.args(&job.out.to_string_lossy()),
+                job.text.as_bytes().to_vec(),
+            )
         })
     }
 }

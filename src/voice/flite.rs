@@ -2,7 +2,7 @@
 //! espeak-ng's and take about a tenth of a second a sentence; it speaks at 16 kHz, and the clip
 //! is resampled to the mix's rate when read.
 
-use super::{Job, SpeechEngine, VoiceSettings, in_parallel, limit_for, one_by_one, run};
+use super::{Job, SpeechEngine, VoiceSettings, process_per_text};
 
 /// The voice used when none is chosen: male, US English, the clearest of the built-in ones.
 pub const DEFAULT_VOICE: &str = "rms";
@@ -65,16 +65,11 @@ impl SpeechEngine for FliteEngine {
             Ok(v) => v,
             Err(e) => return jobs.iter().map(|_| Err(e.clone())).collect(),
         };
-        in_parallel(jobs, |chunk| {
-            one_by_one(chunk, |job| {
-                run(
-                    "flite",
-                    &self.args(voice, &job.text, &job.out.to_string_lossy()),
-                    b"",
-                    limit_for(&self.settings, 1),
-                )
-                .map(|_| ())
-            })
+        process_per_text(jobs, "flite", &self.settings, |job| {
+            (
+                self.args(voice, &job.text, &job.out.to_string_lossy()),
+                Vec::new(),
+            )
         })
     }
 }

@@ -343,6 +343,50 @@ pub fn voice_for(
     Ok(Voice::new(engines, cache_dir))
 }
 
+/// A command for a synthesizer process: a process group of its own (so its helpers can be
+/// stopped with it) that dies with the thread that starts it, so a stopping letdownd leaves
+/// none behind.
+pub(crate) fn tied_command(program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
+    use std::os::unix::process::CommandExt;
+    let mut command = std::process::Command::new(program);
+    command.process_group(0);
+    // SAFETY: prctl is async-signal-safe and touches only the child's own state.
+    unsafe {
+        command.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+                .map_err(std::io::Error::from)
+        });
+    }
+    command
+}
+
+/// Stops a process started with [`tied_command`], with every process of its group, and
+/// reaps it.
+pub(crate) fn kill_group(child: &mut std::process::Child) {
+    let group = nix::unistd::Pid::from_raw(child.id() as i32);
+    let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
+    let _ = child.wait();
+}
+
+/// Speaks each job with its own run of `program` (args and stdin from `make`), the jobs split
+/// across cores; an engine that hangs costs one time limit, not one per text.
+pub(crate) fn process_per_text<F>(
+    jobs: &[Job],
+    program: &str,
+    settings: &VoiceSettings,
+    make: F,
+) -> Vec<Result<(), String>>
+where
+    F: Fn(&Job) -> (Vec<String>, Vec<u8>) + Sync,
+{
+    in_parallel(jobs, |chunk| {
+        one_by_one(chunk, |job| {
+            let (args, stdin) = make(job);
+            run(program, &args, &stdin, limit_for(settings, 1)).map(|_| ())
+        })
+    })
+}
+
 /// Runs `program` with `args`, feeding `stdin`, and returns its stdout; errors say what failed.
 ///
 /// The program gets a process group of its own and `limit` to finish: past it the whole group
@@ -355,22 +399,13 @@ pub(crate) fn run(
     limit: std::time::Duration,
 ) -> Result<Vec<u8>, String> {
     use std::io::{Read, Write};
-    use std::os::unix::process::CommandExt;
-    use std::process::{Command, Stdio};
-    let mut command = Command::new(program);
+    use std::process::Stdio;
+    let mut command = tied_command(program);
     command
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    // SAFETY: prctl is async-signal-safe and touches only the child's own state.
-    unsafe {
-        command.pre_exec(|| {
-            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
-                .map_err(std::io::Error::from)
-        });
-    }
+        .stderr(Stdio::piped());
     let mut child = command.spawn().map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             format!("`{program}` is not installed (not found on PATH)")
@@ -397,9 +432,7 @@ pub(crate) fn run(
         match child.try_wait() {
             Ok(Some(status)) => break status,
             Ok(None) if std::time::Instant::now() >= deadline => {
-                let group = nix::unistd::Pid::from_raw(child.id() as i32);
-                let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
-                let _ = child.wait();
+                kill_group(&mut child);
                 let _ = writer.join();
                 return Err(format!(
                     "`{program}` {HUNG} {} and was stopped",

@@ -10,9 +10,8 @@
 //! one at the next text.
 
 use std::io::{BufRead, BufReader, Write};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::Mutex;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::Duration;
@@ -298,22 +297,14 @@ struct Worker {
 impl Worker {
     /// Starts the worker and waits for its model to load.
     fn start(key: &WorkerKey, load: Duration) -> Result<Self, String> {
-        let mut command = Command::new(&key.python);
+        let mut command = super::tied_command(&key.python);
         command
             .arg("-c")
             .arg(WORKER)
             .arg(&key.model)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .process_group(0);
-        // SAFETY: prctl is async-signal-safe and touches only the child's own state.
-        unsafe {
-            command.pre_exec(|| {
-                nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
-                    .map_err(std::io::Error::from)
-            });
-        }
+            .stderr(Stdio::null());
         let mut child = command
             .spawn()
             .map_err(|e| format!("cannot run {}: {e}", key.python.display()))?;
@@ -374,8 +365,6 @@ impl Worker {
 
 impl Drop for Worker {
     fn drop(&mut self) {
-        let group = nix::unistd::Pid::from_raw(self.child.id() as i32);
-        let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
-        let _ = self.child.wait();
+        super::kill_group(&mut self.child);
     }
 }

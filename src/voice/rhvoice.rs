@@ -3,9 +3,7 @@
 //! `RHVoice-test`, which reads the text on stdin and writes a WAV.
 
 use super::catalog::InstalledVoice;
-use super::{
-    EngineKind, Job, SpeechEngine, VoiceSettings, in_parallel, limit_for, one_by_one, run,
-};
+use super::{EngineKind, Job, SpeechEngine, VoiceSettings, process_per_text};
 
 /// The voice used when none is chosen: `bdl`, male US English (Whisper heard 0.97 of its
 /// words here, see ../shared/notes/voices.md).
@@ -55,16 +53,11 @@ impl SpeechEngine for RhvoiceEngine {
     }
 
     fn synthesize(&self, jobs: &[Job]) -> Vec<Result<(), String>> {
-        in_parallel(jobs, |chunk| {
-            one_by_one(chunk, |job| {
-                run(
-                    PROGRAM,
-                    &self.args(&job.out.to_string_lossy()),
-                    job.text.as_bytes(),
-                    limit_for(&self.settings, 1),
-                )
-                .map(|_| ())
-            })
+        process_per_text(jobs, PROGRAM, &self.settings, |job| {
+            (
+                self.args(&job.out.to_string_lossy()),
+                job.text.as_bytes().to_vec(),
+            )
         })
     }
 }

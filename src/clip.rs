@@ -130,6 +130,23 @@ impl Clip {
         write_wav(path, &self.samples)
     }
 
+    /// Writes the clip as a WAV file atomically, into an existing folder: beside its place,
+    /// synced, then renamed over it, so a crash leaves the old file or the new one, never half
+    /// of one.
+    pub fn save_wav(&self, path: &Path) -> Result<(), String> {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let tmp = tempfile::Builder::new()
+            .prefix(".tmp-")
+            .suffix(".wav")
+            .tempfile_in(dir)
+            .map_err(|e| format!("cannot write in {}: {e}", dir.display()))?;
+        self.write_wav(tmp.path())?;
+        tmp.as_file().sync_all().map_err(|e| e.to_string())?;
+        tmp.persist(path)
+            .map_err(|e| format!("cannot store {}: {e}", path.display()))?;
+        Ok(())
+    }
+
     /// Reads a 16-bit mono WAV at [`SAMPLE_RATE`] (as [`Clip::write_wav`] writes) in one pass
     /// over its bytes; other formats go through the general decoder.
     pub fn read_wav(path: &Path) -> Result<Self, String> {

@@ -67,15 +67,7 @@ impl Cache {
         std::fs::create_dir_all(&self.dir)
             .map_err(|e| format!("cannot create {}: {e}", self.dir.display()))?;
         let p = self.path(identity, text);
-        let tmp = tempfile::Builder::new()
-            .prefix(".tmp-")
-            .suffix(".wav")
-            .tempfile_in(&self.dir)
-            .map_err(|e| format!("cannot write in {}: {e}", self.dir.display()))?;
-        clip.write_wav(tmp.path())?;
-        tmp.as_file().sync_all().map_err(|e| e.to_string())?;
-        tmp.persist(&p)
-            .map_err(|e| format!("cannot store {}: {e}", p.display()))?;
+        clip.save_wav(&p)?;
         Ok(Cached {
             path: p,
             length: clip.duration(),

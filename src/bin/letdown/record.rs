@@ -292,15 +292,7 @@ impl Drop for Recorder {
 fn save(file: &Path, clip: &Clip) -> anyhow::Result<()> {
     let dir = file.parent().expect("in a folder");
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let tmp = tempfile::Builder::new()
-        .suffix(".wav")
-        .tempfile_in(dir)
-        .context("cannot write the recording")?;
-    clip.write_wav(tmp.path()).map_err(anyhow::Error::msg)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(file)
-        .with_context(|| format!("cannot save {}", file.display()))?;
-    Ok(())
+    clip.save_wav(file).map_err(anyhow::Error::msg)
 }
 
 /// Plays a take back through the sound server.

@@ -27,18 +27,9 @@ duration = "3s"
 
 const CONFIG: &str = "default_routine = \"mine\"\n[voice]\nengine = \"espeak-ng\"\nfallback = []\n";
 
-fn voice(d: &Desktop, engine: &str, voice: &str) -> letdown::voice::Voice {
-    let cfg = letdown::config::Config::parse(
-        std::path::Path::new("config.toml"),
-        &format!("[voice]\nengine = \"{engine}\"\nvoice = \"{voice}\"\nfallback = []\n"),
-    )
-    .unwrap();
-    letdown::voice::voice_for(&cfg.voice, &Default::default(), &d.home.path("test-cache")).unwrap()
-}
-
-fn said(v: &letdown::voice::Voice, text: &str) -> Vec<f32> {
-    let p = v.prepare(&[text.to_string()]).unwrap();
-    p.clips[text].load().unwrap().samples().to_vec()
+/// `text` as `engine` with `voice` says it, rendered here.
+fn said(d: &Desktop, engine: &str, voice: &str, text: &str) -> Vec<f32> {
+    common::spoken(&d.home.path("test-cache"), engine, voice, text)
 }
 
 /// How well `b` (its first 2 s) matches somewhere in `a`, or `a` in `b` when `a` is shorter.
@@ -74,14 +65,18 @@ fn a_routine_is_recorded_from_the_microphone_evened_and_played_in_a_session() {
     );
     ok("pactl", &["set-default-source", "mic.monitor"]);
     // The loved one: flite's awb voice, spoken softly (a quarter of full scale).
-    let awb = voice(&d, "flite", "awb");
     let texts = [
         "Rest your hand on the breast.",
         "Now stroke gently toward the nipple.",
     ];
     let sources: Vec<Vec<f32>> = texts
         .iter()
-        .map(|t| said(&awb, t).iter().map(|s| s * 0.25).collect())
+        .map(|t| {
+            said(&d, "flite", "awb", t)
+                .iter()
+                .map(|s| s * 0.25)
+                .collect()
+        })
         .collect();
     for (i, s) in sources.iter().enumerate() {
         letdown::clip::write_wav(&d.home.path(&format!("source-{i}.wav")), s).unwrap();
@@ -126,10 +121,9 @@ fn a_routine_is_recorded_from_the_microphone_evened_and_played_in_a_session() {
 
     // Each take is what was said, at the synthesized prompts' loudness.
     let data = d.home.path("data/letdown");
-    let espeak = voice(&d, "espeak-ng", "en");
     let target: f64 = texts
         .iter()
-        .map(|t| letdown::recordings::loudness(&said(&espeak, t)).unwrap())
+        .map(|t| letdown::recordings::loudness(&said(&d, "espeak-ng", "en", t)).unwrap())
         .sum::<f64>()
         / texts.len() as f64;
     let mut takes = Vec::new();
@@ -171,7 +165,7 @@ fn a_routine_is_recorded_from_the_microphone_evened_and_played_in_a_session() {
     std::thread::sleep(Duration::from_secs(5));
     let heard = recorder.finish();
     let mine = matches(&heard, takes[0].samples());
-    let synthesized = matches(&heard, &said(&espeak, texts[0]));
+    let synthesized = matches(&heard, &said(&d, "espeak-ng", "en", texts[0]));
     println!("session: the recording {mine:.2}, the synthesized voice {synthesized:.2}");
     assert!(
         mine > 0.8 && mine > synthesized + 0.1,

@@ -20,15 +20,7 @@ duration = "2s"
 
 /// `text` as `engine` with `voice` says it, rendered here.
 fn rendered(d: &Desktop, engine: &str, voice: &str, text: &str) -> Vec<f32> {
-    let cfg = letdown::config::Config::parse(
-        std::path::Path::new("config.toml"),
-        &format!("[voice]\nengine = \"{engine}\"\nvoice = \"{voice}\"\nfallback = []\n"),
-    )
-    .unwrap();
-    let v = letdown::voice::voice_for(&cfg.voice, &Default::default(), &d.home.path("test-cache"))
-        .unwrap();
-    let p = v.prepare(&[text.to_string()]).unwrap();
-    p.clips[text].load().unwrap().samples().to_vec()
+    common::spoken(&d.home.path("test-cache"), engine, voice, text)
 }
 
 /// Where `sound`'s first 2 s best match in `heard` (score, seconds in).

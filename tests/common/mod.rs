@@ -4,6 +4,19 @@
 
 pub mod desktop;
 
+/// `text` as `engine` speaks it with `voice` (no fallback), rendered here through the speech
+/// cache in `cache`: what a recording is matched against.
+pub fn spoken(cache: &Path, engine: &str, voice: &str, text: &str) -> Vec<f32> {
+    let cfg = letdown::config::Config::parse(
+        Path::new("config.toml"),
+        &format!("[voice]\nengine = \"{engine}\"\nvoice = \"{voice}\"\nfallback = []\n"),
+    )
+    .unwrap();
+    let v = letdown::voice::voice_for(&cfg.voice, &Default::default(), cache).unwrap();
+    let p = v.prepare(&[text.to_string()]).unwrap();
+    p.clips[text].load().unwrap().samples().to_vec()
+}
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

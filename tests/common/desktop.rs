@@ -376,9 +376,11 @@ pub fn correlation(a: &[f32], b: &[f32], lag: usize) -> f32 {
     }
 }
 
-/// The frame offset in `a[from..to]` where `b` matches best, and how well.
+/// The frame offset in `a[from..to]` where `b` matches best, and how well. The last offset
+/// at which `b` fits whole is tried too: a `b` as long as `a` is matched at 0.
 pub fn best_match(a: &[f32], b: &[f32], from: usize, to: usize) -> (usize, f32) {
-    (from..to.min(a.len().saturating_sub(b.len())).max(from))
+    let last_fit = (a.len() + 1).saturating_sub(b.len());
+    (from..to.min(last_fit).max(from))
         .map(|lag| (lag, correlation(a, b, lag)))
         .fold(
             (from, f32::MIN),

@@ -160,7 +160,7 @@ fn finish(recorded: usize, timeout: Duration) -> anyhow::Result<()> {
         return Ok(());
     }
     println!("The routine plays the recordings in place of the synthesized voice.");
-    if crate::voices::on_daemon(timeout, |p| async move { p.reload().await }).is_ok() {
+    if crate::remote::on_daemon(timeout, |p| async move { p.reload().await }).is_ok() {
         println!("letdownd is preparing the routine with them.");
     }
     Ok(())

@@ -88,23 +88,50 @@ fn spoken_refusal(verb: &str, e: &anyhow::Error) -> String {
     format!("{first}.")
 }
 
+/// The client's runtime: one thread is all a command needs.
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+}
+
+/// Reaches letdownd on the session bus within `timeout` (D-Bus activation may be starting it).
+async fn connect(timeout: Duration) -> anyhow::Result<(zbus::Connection, CoachProxy<'static>)> {
+    let connect = async {
+        let conn = zbus::Connection::session().await.map_err(said)?;
+        let p = CoachProxy::new(&conn).await.map_err(said)?;
+        anyhow::Ok((conn, p))
+    };
+    tokio::time::timeout(timeout, connect)
+        .await
+        .map_err(|_| no_answer(timeout))?
+}
+
+/// Calls letdownd once, connection and call within `timeout` together: for the commands that
+/// are not actions of their own (`voices`, `record`).
+pub fn on_daemon<T, F, Fut>(timeout: Duration, call: F) -> anyhow::Result<T>
+where
+    F: FnOnce(CoachProxy<'static>) -> Fut,
+    Fut: std::future::Future<Output = zbus::Result<T>>,
+{
+    runtime()?.block_on(async move {
+        let work = async {
+            let (_conn, p) = connect(timeout).await?;
+            call(p).await.map_err(said)
+        };
+        tokio::time::timeout(timeout, work)
+            .await
+            .map_err(|_| no_answer(timeout))?
+    })
+}
+
 /// Runs `command` against letdownd. Every call is bounded: a daemon that cannot start (D-Bus
 /// activation waits for it for up to two minutes) or hangs never leaves a key press waiting.
 /// Unless `quiet`, the result of an action is said aloud too (by letdownd, as its `feedback`
 /// setting says): the same words as printed, or a low tone and the reason it was refused.
 pub fn run(command: Remote, timeout: Duration, quiet: bool) -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async move {
-        let connect = async {
-            let conn = zbus::Connection::session().await.map_err(said)?;
-            let p = CoachProxy::new(&conn).await.map_err(said)?;
-            anyhow::Ok((conn, p))
-        };
-        let (_conn, p) = tokio::time::timeout(timeout, connect)
-            .await
-            .map_err(|_| no_answer(timeout))??;
+    runtime()?.block_on(async move {
+        let (_conn, p) = connect(timeout).await?;
         // These two bound their own waiting: start may wait for speech, status --follow runs
         // until the session ends.
         let bounded = !matches!(

@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
-use letdown::client::CoachProxy;
 use letdown::config::Config;
 use letdown::paths::Paths;
 use letdown::voice::catalog::{self, InstalledVoice};
@@ -31,7 +30,7 @@ pub fn run(
         Some(VoicesAction::Try { name }) => {
             let voices = catalog::installed(&paths.data_dir, None);
             let v = catalog::find(&voices, &name).map_err(anyhow::Error::msg)?;
-            let said = on_daemon(timeout, |p| {
+            let said = crate::remote::on_daemon(timeout, |p| {
                 let (engine, voice) = (v.engine.to_string(), v.name.clone());
                 async move { p.try_voice(&engine, &voice).await }
             })?;
@@ -47,7 +46,7 @@ pub fn run(
                 v.full_name(),
                 path.display()
             );
-            match on_daemon(timeout, |p| async move { p.reload().await }) {
+            match crate::remote::on_daemon(timeout, |p| async move { p.reload().await }) {
                 Ok(_) => println!("letdownd is preparing your routine with it."),
                 Err(e) => println!(
                     "letdownd did not take it yet ({e:#}); it will when it next starts or reloads."
@@ -141,29 +140,4 @@ fn set_voice(path: &Path, v: &InstalledVoice) -> anyhow::Result<()> {
     tmp.persist(path)
         .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
-}
-
-/// Calls letdownd once, within `timeout`.
-pub fn on_daemon<T, F, Fut>(timeout: Duration, call: F) -> anyhow::Result<T>
-where
-    F: FnOnce(CoachProxy<'static>) -> Fut,
-    Fut: std::future::Future<Output = zbus::Result<T>>,
-{
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async move {
-        let work = async {
-            let conn = zbus::Connection::session().await?;
-            let p = CoachProxy::new(&conn).await?;
-            call(p).await
-        };
-        match tokio::time::timeout(timeout, work).await {
-            Ok(r) => r.map_err(|e| anyhow::anyhow!(letdown::client::explain(&e))),
-            Err(_) => anyhow::bail!(
-                "letdownd did not answer within {}",
-                letdown::duration::show(timeout)
-            ),
-        }
-    })
 }

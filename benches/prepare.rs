@@ -18,6 +18,7 @@ fn main() {
     let paths = Paths {
         config_dir: config.path().to_path_buf(),
         routines_dir: config.path().join("routines"),
+        shared_routines_dirs: Vec::new(),
         cache_dir: cache.path().to_path_buf(),
         audio_dirs: Vec::new(),
         data_dir: config.path().join("data"),

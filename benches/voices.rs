@@ -35,6 +35,7 @@ fn main() {
     let paths = Paths {
         config_dir: scratch.path().join("config"),
         routines_dir: scratch.path().join("config/routines"),
+        shared_routines_dirs: Vec::new(),
         cache_dir: scratch.path().join("cache"),
         audio_dirs: Vec::new(),
         data_dir: user.data_dir.clone(),

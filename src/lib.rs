@@ -15,6 +15,7 @@ pub mod diagnostic;
 pub mod duration;
 pub mod engine;
 pub mod feedback;
+pub mod install;
 pub mod output;
 pub mod paths;
 pub mod phrase;

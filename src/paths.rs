@@ -13,6 +13,10 @@ pub struct Paths {
     pub config_dir: PathBuf,
     /// User routines (`*.toml`), which override built-in ones of the same name.
     pub routines_dir: PathBuf,
+    /// Routines an installation ships as files (`$XDG_DATA_HOME/letdown/routines`, then each
+    /// `$XDG_DATA_DIRS/letdown/routines`, e.g. the package's `/usr/share/letdown/routines`):
+    /// found by name when neither the user's own nor a built-in routine has that name.
+    pub shared_routines_dirs: Vec<PathBuf>,
     /// Synthesized speech cache.
     pub cache_dir: PathBuf,
     /// Directories searched for recorded prompt files, in order.
@@ -40,23 +44,26 @@ impl Paths {
                 home.join(".local/share/letdown"),
             ),
         };
-        let mut audio_dirs = vec![data_dir.join("audio")];
         let data_dirs = std::env::var("XDG_DATA_DIRS")
             .ok()
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| "/usr/local/share:/usr/share".into());
-        audio_dirs.extend(
-            data_dirs
-                .split(':')
-                .filter(|s| !s.is_empty())
-                .map(|d| PathBuf::from(d).join("letdown/audio")),
-        );
+        // The user's data dir first, then the system's (a package's files).
+        let shared: Vec<PathBuf> = std::iter::once(data_dir.clone())
+            .chain(
+                data_dirs
+                    .split(':')
+                    .filter(|s| !s.is_empty())
+                    .map(|d| PathBuf::from(d).join("letdown")),
+            )
+            .collect();
         Self {
+            audio_dirs: shared.iter().map(|d| d.join("audio")).collect(),
+            shared_routines_dirs: shared.iter().map(|d| d.join("routines")).collect(),
             data_dir,
             routines_dir: config_dir.join("routines"),
             config_dir,
             cache_dir,
-            audio_dirs,
         }
     }
 

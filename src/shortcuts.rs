@@ -46,6 +46,30 @@ const SCHEMA: &str = "org.gnome.settings-daemon.plugins.media-keys";
 const KEY_SCHEMA: &str = "org.gnome.settings-daemon.plugins.media-keys.custom-keybinding";
 const KEY_PATH: &str = "/org/gnome/settings-daemon/plugins/media-keys/custom-keybindings";
 
+/// A GNOME accelerator in KDE's (Qt's) notation, as the desktop entry's `X-KDE-Shortcuts` and
+/// KDE's settings write it: `<Super><Alt>space` is `Meta+Alt+Space`.
+pub fn kde_key(accel: &str) -> String {
+    let (mods, key) = parts(accel);
+    let key = match key {
+        "space" => "Space".to_string(),
+        "BackSpace" => "Backspace".to_string(),
+        "bracketleft" => "[".to_string(),
+        "bracketright" => "]".to_string(),
+        "backslash" => "\\".to_string(),
+        k if k.len() == 1 => k.to_uppercase(),
+        k => k.to_string(),
+    };
+    let mods: Vec<&str> = mods
+        .iter()
+        .map(|m| match *m {
+            "Super" => "Meta",
+            "Primary" | "Control" => "Ctrl",
+            other => other,
+        })
+        .collect();
+    format!("{}+{key}", mods.join("+"))
+}
+
 /// Splits a GNOME accelerator such as `<Super><Alt>space` into modifiers and key.
 fn parts(accel: &str) -> (Vec<&str>, &str) {
     let mut mods = Vec::new();
@@ -99,14 +123,11 @@ pub fn render(desktop: &str, letdown: &str) -> Result<String, String> {
             }
         }
         "kde" => {
-            out += "# KDE Plasma: System Settings > Keyboard > Shortcuts > Add New > Command or Script,\n";
-            out += "# then give each command its key:\n";
+            out += "# KDE Plasma offers these keys for letdown's desktop entry (System Settings >\n";
+            out += "# Keyboard > Shortcuts > letdown) when it is installed; or Add New > Command\n";
+            out += "# or Script, and give each command its key:\n";
             for (_, what, args, key) in BINDINGS {
-                let (mods, k) = parts(key);
-                out += &format!(
-                    "{:<22} {letdown} {args:<16} # {what}\n",
-                    format!("{}+{k}", mods.join("+").replace("Super", "Meta"))
-                );
+                out += &format!("{:<22} {letdown} {args:<16} # {what}\n", kde_key(key));
             }
         }
         other => {
@@ -266,7 +287,9 @@ mod tests {
             "{hypr}"
         );
         let kde = render("kde", "letdown").unwrap();
-        assert!(kde.contains("Meta+Alt+r"), "{kde}");
+        assert!(kde.contains("Meta+Alt+R "), "{kde}");
+        assert!(kde.contains("Meta+Alt+Space "), "{kde}");
+        assert!(kde.contains("Meta+Alt+\\ "), "{kde}");
         assert!(
             sway.contains("bindsym --locked Mod4+Mod1+bracketleft exec letdown fed --side left"),
             "{sway}"

@@ -37,23 +37,54 @@ fn the_desktop_entry_is_valid_and_has_its_actions() {
         "desktop-file-validate: {said}"
     );
     let text = std::fs::read_to_string(Path::new(ROOT).join("data/letdown.desktop")).unwrap();
-    for action in [
-        "Start",
-        "TogglePause",
-        "Next",
-        "Repeat",
-        "Where",
-        "FedLeft",
-        "FedRight",
-        "FedBoth",
-        "Snooze",
-        "Skip",
-    ] {
-        assert!(
-            text.contains(&format!("[Desktop Action {action}]")),
-            "no {action} action"
+    let actions = desktop_actions(&text);
+    // Every shortcut letdown offers is an action, with its key for KDE Plasma, and nothing else.
+    for (id, _, args, key) in letdown::shortcuts::BINDINGS {
+        let exec = format!("letdown {args}");
+        let Some((name, keys)) = actions.iter().find(|(_, e, _)| *e == exec).map(|(n, _, k)| (n, k))
+        else {
+            panic!("no desktop action runs `{exec}` (shortcut {id})");
+        };
+        // The desktop file escapes a backslash as two.
+        let want = letdown::shortcuts::kde_key(key).replace('\\', "\\\\");
+        assert_eq!(
+            keys.as_deref(),
+            Some(want.as_str()),
+            "action {name}: its X-KDE-Shortcuts is not shortcut {id}'s key"
         );
     }
+    assert_eq!(
+        actions.len(),
+        letdown::shortcuts::BINDINGS.len(),
+        "the desktop entry has actions that are no shortcut: {actions:?}"
+    );
+    let listed = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Actions="))
+        .expect("an Actions= line");
+    let listed: Vec<&str> = listed.split(';').filter(|a| !a.is_empty()).collect();
+    let names: Vec<&str> = actions.iter().map(|(n, _, _)| n.as_str()).collect();
+    assert_eq!(listed, names, "Actions= lists the action sections, in order");
+}
+
+/// Each `[Desktop Action NAME]` section: (NAME, Exec, X-KDE-Shortcuts).
+fn desktop_actions(text: &str) -> Vec<(String, String, Option<String>)> {
+    let mut out: Vec<(String, String, Option<String>)> = Vec::new();
+    for line in text.lines() {
+        if let Some(name) = line
+            .strip_prefix("[Desktop Action ")
+            .and_then(|l| l.strip_suffix(']'))
+        {
+            out.push((name.to_string(), String::new(), None));
+        } else if let Some(last) = out.last_mut() {
+            if let Some(exec) = line.strip_prefix("Exec=") {
+                last.1 = exec.to_string();
+            } else if let Some(keys) = line.strip_prefix("X-KDE-Shortcuts=") {
+                last.2 = Some(keys.to_string());
+            }
+        }
+    }
+    out
 }
 
 #[test]

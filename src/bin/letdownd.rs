@@ -4,23 +4,9 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::FromArgMatches;
 
-/// The letdown voice coach daemon.
-///
-/// Serves org.letdown.Coach on the D-Bus session bus; control it with the `letdown` command,
-/// media keys or `playerctl -p letdown`. Logs go to stderr (the journal under systemd); set
-/// LETDOWN_LOG=debug for more. LETDOWN_DEVICE_BUFFER=FRAMES sets the sound device's buffer
-/// (default 512: low latency). LETDOWN_PIPER_IDLE=SECONDS sets how long the Piper voice's worker
-/// stays loaded without work (default 120).
-#[derive(Parser)]
-#[command(name = "letdownd", version, about, long_about)]
-struct Args {
-    /// Where sound goes: `device` (the default sound device) or `wav:PATH` (a WAV file written
-    /// in real time, for headless use and tests).
-    #[arg(long, default_value = "device", value_name = "OUTPUT")]
-    output: String,
-}
+use letdown::daemon::args::Args;
 
 fn init_logging() {
     use std::io::Write;
@@ -52,7 +38,8 @@ fn init_logging() {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = Args::command_with_version().get_matches();
+    let args = Args::from_arg_matches(&args).unwrap_or_else(|e| e.exit());
     init_logging();
     let output = match letdown::output::from_spec(&args.output) {
         Ok(o) => o,

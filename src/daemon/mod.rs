@@ -5,6 +5,7 @@
 //! [`request`]s over a channel, and a publisher task turns its snapshots into property-change
 //! signals. docs/ARCHITECTURE.md shows how a command flows through them.
 
+pub mod args;
 pub mod audio;
 pub mod bus;
 pub mod coach;

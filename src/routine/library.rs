@@ -101,8 +101,9 @@ impl Library {
             .collect()
     }
 
-    fn user(&self) -> Vec<RoutineEntry> {
-        let Ok(dir) = std::fs::read_dir(&self.paths.routines_dir) else {
+    /// The routine files in `dir`, by file name (none when it cannot be read).
+    fn in_dir(&self, dir: &Path) -> Vec<RoutineEntry> {
+        let Ok(dir) = std::fs::read_dir(dir) else {
             return Vec::new();
         };
         let mut files: Vec<PathBuf> = dir
@@ -113,15 +114,25 @@ impl Library {
         files.iter().map(|p| self.load_file(p)).collect()
     }
 
-    /// Every routine, user routines replacing built-in ones of the same name, sorted by name.
+    /// Every routine, sorted by name. Of several with one name, the first of these wins: the
+    /// user's own (config dir), the built-in ones, then those shipped as files in the data dirs
+    /// (the user's, then the system's), so a file an older package left in /usr/share never
+    /// replaces what a newer binary has built in.
     pub fn list(&self) -> Vec<RoutineEntry> {
-        let user = self.user();
-        let mut all: Vec<RoutineEntry> = self
-            .built_in()
-            .into_iter()
-            .filter(|b| !user.iter().any(|u| u.name == b.name))
-            .collect();
-        all.extend(user);
+        let mut all = self.in_dir(&self.paths.routines_dir);
+        let layers = std::iter::once(self.built_in()).chain(
+            self.paths
+                .shared_routines_dirs
+                .iter()
+                .map(|d| self.in_dir(d)),
+        );
+        for layer in layers {
+            let new: Vec<RoutineEntry> = layer
+                .into_iter()
+                .filter(|e| !all.iter().any(|a| a.name == e.name))
+                .collect();
+            all.extend(new);
+        }
         all.sort_by(|a, b| a.name.cmp(&b.name));
         all
     }
@@ -175,4 +186,52 @@ pub enum LoadError {
     /// The routine exists but has problems.
     #[error("{0}")]
     Invalid(Diagnostics),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn routine(name: &str, title: &str) -> String {
+        format!(
+            "name = \"{name}\"\ntitle = \"{title}\"\n[[steps]]\ntitle = \"One\"\nsay = \"Breathe in.\"\nduration = \"30s\"\n"
+        )
+    }
+
+    /// The user's own routine wins over a built-in one, a built-in one over a file shipped in a
+    /// data dir, and the user's data dir over the system's; new names from every layer are found.
+    #[test]
+    fn user_files_first_then_built_in_then_shipped_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = |rel: &str| dir.path().join(rel);
+        let paths = Paths {
+            config_dir: at("config"),
+            routines_dir: at("config/routines"),
+            shared_routines_dirs: vec![at("home-share/routines"), at("usr-share/routines")],
+            cache_dir: at("cache"),
+            audio_dirs: vec![],
+            data_dir: at("home-share"),
+        };
+        let put = |rel: &str, name: &str, title: &str| {
+            let p = at(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, routine(name, title)).unwrap();
+        };
+        put("config/routines/mine.toml", "lactation-massage", "Mine");
+        put("usr-share/routines/q.toml", "quick-before-feed", "Old package copy");
+        put("home-share/routines/extra.toml", "extra", "From the source install");
+        put("usr-share/routines/extra.toml", "extra", "From the package");
+        put("usr-share/routines/only.toml", "only-packaged", "Packaged only");
+        let lib = Library::new(paths);
+        let title = |name: &str| lib.find_as_written(name).unwrap().title;
+        assert_eq!(title("lactation-massage"), "Mine");
+        assert_ne!(title("quick-before-feed"), "Old package copy");
+        assert_eq!(title("extra"), "From the source install");
+        assert_eq!(title("only-packaged"), "Packaged only");
+        let names: Vec<String> = lib.list().into_iter().map(|e| e.name).collect();
+        assert_eq!(
+            names,
+            ["extra", "lactation-massage", "only-packaged", "quick-before-feed"]
+        );
+    }
 }

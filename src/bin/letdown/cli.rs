@@ -300,6 +300,13 @@ pub enum Local {
         /// The shell.
         shell: clap_complete::Shell,
     },
+    /// Write the manual pages of letdown, each of its commands and letdownd into DIR (for
+    /// packagers: scripts/package runs it; the pages come from these same definitions).
+    #[command(hide = true)]
+    Man {
+        /// Directory to write into (created if missing).
+        dir: PathBuf,
+    },
 }
 
 /// What `letdown voices` does with a voice.

@@ -39,8 +39,21 @@ pub fn run(command: Local, config: &Option<PathBuf>, paths: &Paths) -> anyhow::R
             "letdown",
             &mut std::io::stdout(),
         ),
+        Local::Man { dir } => man_pages(&dir)?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes letdown(1), letdown-COMMAND(1) for every command and letdownd(1) into `dir`.
+fn man_pages(dir: &std::path::Path) -> anyhow::Result<()> {
+    use anyhow::Context;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let written = |e: std::io::Error| anyhow::anyhow!("writing the manual pages into {}: {e}", dir.display());
+    clap_mangen::generate_to(Cli::command(), dir).map_err(written)?;
+    clap_mangen::Man::new(letdown::daemon::args::Args::command())
+        .generate_to(dir)
+        .map_err(written)?;
+    Ok(())
 }
 
 fn routines(paths: &Paths) {

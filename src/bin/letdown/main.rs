@@ -9,7 +9,7 @@ mod voices;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 use cli::{Cli, Command};
 use letdown::paths::Paths;
@@ -18,7 +18,10 @@ use letdown::paths::Paths;
 const VOICE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command()
+        .version(letdown::install::version_text())
+        .get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let paths = Paths::from_env();
     let result = match cli.command {
         Command::Remote(c) => remote::run(c, cli.timeout, cli.quiet).map(|()| ExitCode::SUCCESS),

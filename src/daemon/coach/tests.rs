@@ -11,6 +11,7 @@ fn coach(config: &str) -> (Coach, tempfile::TempDir) {
     let paths = Paths {
         config_dir: dir.path().join("config"),
         routines_dir: dir.path().join("config/routines"),
+        shared_routines_dirs: Vec::new(),
         cache_dir: dir.path().join("cache"),
         audio_dirs: vec![],
         data_dir: dir.path().join("data"),

@@ -67,7 +67,10 @@ mod tests {
         let of = |p: &str| Installation::of(Path::new(p), Some(home));
         assert_eq!(of("/usr/bin/letdown"), Installation::Package);
         assert_eq!(of("/home/ana/.local/bin/letdownd"), Installation::Source);
-        assert_eq!(of("/home/ana/src/letdown/target/release/letdown"), Installation::Elsewhere);
+        assert_eq!(
+            of("/home/ana/src/letdown/target/release/letdown"),
+            Installation::Elsewhere
+        );
         assert_eq!(of("/usr/local/bin/letdown"), Installation::Elsewhere);
         assert_eq!(
             Installation::of(Path::new("/usr/bin/letdown"), None),

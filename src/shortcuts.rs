@@ -123,7 +123,8 @@ pub fn render(desktop: &str, letdown: &str) -> Result<String, String> {
             }
         }
         "kde" => {
-            out += "# KDE Plasma offers these keys for letdown's desktop entry (System Settings >\n";
+            out +=
+                "# KDE Plasma offers these keys for letdown's desktop entry (System Settings >\n";
             out += "# Keyboard > Shortcuts > letdown) when it is installed; or Add New > Command\n";
             out += "# or Script, and give each command its key:\n";
             for (_, what, args, key) in BINDINGS {

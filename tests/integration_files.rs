@@ -41,7 +41,10 @@ fn the_desktop_entry_is_valid_and_has_its_actions() {
     // Every shortcut letdown offers is an action, with its key for KDE Plasma, and nothing else.
     for (id, _, args, key) in letdown::shortcuts::BINDINGS {
         let exec = format!("letdown {args}");
-        let Some((name, keys)) = actions.iter().find(|(_, e, _)| *e == exec).map(|(n, _, k)| (n, k))
+        let Some((name, keys)) = actions
+            .iter()
+            .find(|(_, e, _)| *e == exec)
+            .map(|(n, _, k)| (n, k))
         else {
             panic!("no desktop action runs `{exec}` (shortcut {id})");
         };
@@ -64,7 +67,10 @@ fn the_desktop_entry_is_valid_and_has_its_actions() {
         .expect("an Actions= line");
     let listed: Vec<&str> = listed.split(';').filter(|a| !a.is_empty()).collect();
     let names: Vec<&str> = actions.iter().map(|(n, _, _)| n.as_str()).collect();
-    assert_eq!(listed, names, "Actions= lists the action sections, in order");
+    assert_eq!(
+        listed, names,
+        "Actions= lists the action sections, in order"
+    );
 }
 
 /// Each `[Desktop Action NAME]` section: (NAME, Exec, X-KDE-Shortcuts).

@@ -12,288 +12,25 @@
 //! suite runs as usual. `cargo test --test real_desktop -- NAME` runs the checks whose name
 //! contains NAME (with the ones before it that it builds on, since they set up its state).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Output, Stdio};
+#[path = "real_user/mod.rs"]
+mod real_user;
+
+use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+use real_user::{Check, Session, Setup, install, loud_frames, src, stage, text};
+
 /// The test user: a name no person uses.
 const USER: &str = "letdown-e2e";
-
-/// The unprivileged user's session, set up by scripts/real-desktop.
-struct Session {
-    home: PathBuf,
-    uid: u32,
-    /// What the test gives `scripts/install`: the repository's install files and the binaries
-    /// cargo just built, readable by the user.
-    src: PathBuf,
-}
-
-/// The outcome of trying to set the session up.
-enum Setup {
-    Ready(Session),
-    Skipped(String),
-    Failed(String),
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn script() -> PathBuf {
-    Path::new(ROOT).join("scripts/real-desktop")
-}
-
-impl Session {
-    fn start() -> Setup {
-        let out = Command::new(script())
-            .args(["start", USER])
-            .stdin(Stdio::null())
-            .output()
-            .expect("run scripts/real-desktop");
-        match out.status.code() {
-            Some(0) => {}
-            Some(77) => return Setup::Skipped(text(&out.stderr).trim().to_string()),
-            _ => {
-                return Setup::Failed(format!(
-                    "scripts/real-desktop start: {}{}",
-                    text(&out.stdout),
-                    text(&out.stderr)
-                ));
-            }
-        }
-        let passwd = Command::new("getent")
-            .args(["passwd", USER])
-            .output()
-            .unwrap();
-        let fields: Vec<String> = text(&passwd.stdout)
-            .trim()
-            .split(':')
-            .map(str::to_string)
-            .collect();
-        let uid = fields[2].parse().unwrap();
-        let home = PathBuf::from(&fields[5]);
-        let s = Session {
-            src: home.join("letdown-src"),
-            home,
-            uid,
-        };
-        if let Err(e) = s.stage() {
-            return Setup::Failed(format!("staging the install files: {e}"));
-        }
-        Setup::Ready(s)
-    }
-
-    /// Copies what `scripts/install --prebuilt` needs where the user can read it.
-    fn stage(&self) -> std::io::Result<()> {
-        std::fs::create_dir_all(&self.src)?;
-        for dir in ["scripts", "systemd", "data", "docs"] {
-            let st = Command::new("cp")
-                .args(["-r", &format!("{ROOT}/{dir}")])
-                .arg(&self.src)
-                .status()?;
-            if !st.success() {
-                return Err(std::io::Error::other(format!("cp {dir}")));
-            }
-        }
-        let bin = self.src.join("bin");
-        std::fs::create_dir_all(&bin)?;
-        for b in [
-            env!("CARGO_BIN_EXE_letdown"),
-            env!("CARGO_BIN_EXE_letdownd"),
-        ] {
-            let name = Path::new(b).file_name().unwrap();
-            std::fs::copy(b, bin.join(name))?;
-        }
-        let st = Command::new("chown")
-            .args(["-R", &format!("{USER}:")])
-            .arg(&self.src)
-            .status()?;
-        if !st.success() {
-            return Err(std::io::Error::other("chown"));
-        }
-        Ok(())
-    }
-
-    fn stop(&self) {
-        let _ = Command::new(script()).args(["stop", USER]).output();
-    }
-
-    /// Runs a program as the user, in the session.
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(script())
-            .args(["run", USER])
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run as the test user")
-    }
-
-    /// Runs a program as the user and insists on success; returns stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "{args:?} failed ({}): {}{}",
-            out.status,
-            text(&out.stdout),
-            text(&out.stderr)
-        );
-        text(&out.stdout)
-    }
-
-    fn systemctl(&self, args: &[&str]) -> Output {
-        let mut all = vec!["systemctl", "--user"];
-        all.extend_from_slice(args);
-        self.run(&all)
-    }
-
-    fn letdown(&self, args: &[&str]) -> Output {
-        let mut all = vec!["letdown"];
-        all.extend_from_slice(args);
-        self.run(&all)
-    }
-
-    /// `systemctl --user is-active letdownd`.
-    fn active(&self) -> String {
-        text(&self.systemctl(&["is-active", "letdownd"]).stdout)
-            .trim()
-            .to_string()
-    }
-
-    /// The daemon's main PID (0 when it is not running).
-    fn main_pid(&self) -> u32 {
-        text(
-            &self
-                .systemctl(&["show", "-p", "MainPID", "--value", "letdownd"])
-                .stdout,
-        )
-        .trim()
-        .parse()
-        .unwrap_or(0)
-    }
-
-    /// Waits until `f` holds, up to `limit`.
-    fn wait(&self, limit: Duration, mut f: impl FnMut() -> bool) -> bool {
-        let until = Instant::now() + limit;
-        while Instant::now() < until {
-            if f() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        f()
-    }
-
-    /// What letdownd logged (the test's drop-in sends it to a file: there is no journald here).
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.home.join("letdownd.log")).unwrap_or_default()
-    }
-
-    fn install(&self, extra: &[&str]) -> Output {
-        let install = self.src.join("scripts/install");
-        let bin = self.src.join("bin");
-        let mut args = vec![
-            install.to_str().unwrap(),
-            "--prebuilt",
-            bin.to_str().unwrap(),
-            "--no-deps",
-        ];
-        args.extend_from_slice(extra);
-        self.run(&args)
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.home.join(rel)
-    }
-
-    /// Records the null sink's monitor as the user until the returned guard is finished.
-    fn record(&self) -> Recording {
-        let file = self.path("rec.raw");
-        let child = Command::new(script())
-            .args(["run", USER, "bash", "-c"])
-            .arg(format!(
-                "exec parec -d auto_null.monitor --raw --format=s16le --rate=48000 --channels=1 > {}",
-                file.display()
-            ))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start parec");
-        std::thread::sleep(Duration::from_millis(300));
-        Recording {
-            child,
-            file,
-            uid: self.uid,
-        }
-    }
-
-    /// Writes a drop-in for the unit as the user and reloads systemd.
-    fn drop_in(&self, name: &str, body: &str) {
-        let dir = self.path(".config/systemd/user/letdownd.service.d");
-        self.ok(&["mkdir", "-p", dir.to_str().unwrap()]);
-        let file = dir.join(name);
-        std::fs::write(&file, body).unwrap();
-        Command::new("chown")
-            .arg(format!("{USER}:"))
-            .arg(&file)
-            .status()
-            .unwrap();
-        self.ok(&["systemctl", "--user", "daemon-reload"]);
-    }
-
-    fn remove_drop_in(&self, name: &str) {
-        let _ = std::fs::remove_file(
-            self.path(".config/systemd/user/letdownd.service.d")
-                .join(name),
-        );
-        self.ok(&["systemctl", "--user", "daemon-reload"]);
-    }
-}
-
-/// A recording of the null sink in progress.
-struct Recording {
-    child: std::process::Child,
-    file: PathBuf,
-    uid: u32,
-}
-
-impl Recording {
-    /// Stops the recorder and returns the samples.
-    fn finish(mut self) -> Vec<f32> {
-        let _ = Command::new("pkill")
-            .args(["-INT", "-u", &self.uid.to_string(), "-x", "parec"])
-            .status();
-        let _ = self.child.wait();
-        let bytes = std::fs::read(&self.file).unwrap_or_default();
-        bytes
-            .chunks_exact(2)
-            .map(|b| i16::from_le_bytes([b[0], b[1]]) as f32 / 32768.0)
-            .collect()
-    }
-}
-
-/// How many 10-ms frames of `samples` are louder than -40 dBFS.
-fn loud_frames(samples: &[f32]) -> usize {
-    samples
-        .chunks(480)
-        .filter(|f| (f.iter().map(|x| x * x).sum::<f32>() / f.len() as f32).sqrt() > 0.01)
-        .count()
-}
 
 // ---------------------------------------------------------------------------------------------
 // The checks, in order.
 
 /// The first install, without starting anything; the log drop-in the rest of the test reads.
 fn installs_for_an_unprivileged_user(s: &Session) {
-    s.drop_in(
-        "test-log.conf",
-        "[Service]\nStandardOutput=append:%h/letdownd.log\nStandardError=append:%h/letdownd.log\n\
-         Environment=LETDOWN_LOG=debug LETDOWN_DEVICE_BUFFER=2048\n",
-    );
+    s.log_to_file();
     let started = Instant::now();
-    let out = s.install(&["--no-session"]);
+    let out = install(s, &["--no-session"]);
     let took = started.elapsed();
     assert!(
         out.status.success(),
@@ -575,8 +312,8 @@ fn it_answers_while_preparing_and_start_waits_for_it(s: &Session) {
         since(s)
     );
     // Start waits for the preparation; meanwhile status says so.
-    let starter = Command::new(script())
-        .args(["run", USER, "letdown", "--timeout", "2s", "start"])
+    let starter = s
+        .command(&["letdown", "--timeout", "2s", "start"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -649,11 +386,7 @@ fn no_command_hangs_when_the_unit_cannot_start(s: &Session) {
 /// schedules.
 fn install_again_upgrades_in_place(s: &Session) {
     std::fs::write(s.path(".config/letdown/config.toml"), "volume = 0.7\n").unwrap();
-    Command::new("chown")
-        .arg(format!("{USER}:"))
-        .arg(s.path(".config/letdown/config.toml"))
-        .status()
-        .unwrap();
+    s.chown(&s.path(".config/letdown/config.toml"));
     s.ok(&["letdown", "reload"]);
     s.ok(&["letdown", "fed", "--ago", "1h", "--side", "left"]);
     let feeds = s.ok(&["letdown", "feeds"]);
@@ -661,7 +394,7 @@ fn install_again_upgrades_in_place(s: &Session) {
     let old = s.main_pid();
     assert!(old > 0, "the daemon runs before the upgrade");
     let started = Instant::now();
-    let out = s.install(&["--no-session"]);
+    let out = install(s, &["--no-session"]);
     let took = started.elapsed();
     assert!(
         out.status.success(),
@@ -699,7 +432,7 @@ fn install_fails_clearly_without_sound(s: &Session) {
     let mut args = vec!["systemctl", "--user", "mask", "--runtime", "--now"];
     args.extend(sound);
     s.ok(&args);
-    let out = s.install(&[]);
+    let out = install(s, &[]);
     let err = text(&out.stderr);
     let mut args = vec!["systemctl", "--user", "unmask", "--runtime"];
     args.extend(sound);
@@ -727,7 +460,7 @@ fn install_fails_clearly_without_sound(s: &Session) {
 
 /// uninstall removes what install put in place and keeps the user's data; --purge removes it.
 fn uninstall_removes_it_and_keeps_data_unless_purged(s: &Session) {
-    let out = s.run(&[s.src.join("scripts/uninstall").to_str().unwrap()]);
+    let out = s.run(&[src(s).join("scripts/uninstall").to_str().unwrap()]);
     assert!(out.status.success(), "uninstall: {}", text(&out.stderr));
     for f in [
         ".local/bin/letdown",
@@ -747,7 +480,10 @@ fn uninstall_removes_it_and_keeps_data_unless_purged(s: &Session) {
             && s.path(".local/share/letdown/state.sqlite3").exists(),
         "uninstall removed the user's data"
     );
-    let out = s.run(&[s.src.join("scripts/uninstall").to_str().unwrap(), "--purge"]);
+    let out = s.run(&[
+        src(s).join("scripts/uninstall").to_str().unwrap(),
+        "--purge",
+    ]);
     assert!(
         out.status.success(),
         "uninstall --purge: {}",
@@ -758,9 +494,7 @@ fn uninstall_removes_it_and_keeps_data_unless_purged(s: &Session) {
     }
 }
 
-type Check = (&'static str, fn(&Session));
-
-const CHECKS: &[Check] = &[
+const CHECKS: &[Check<Session>] = &[
     (
         "installs_for_an_unprivileged_user",
         installs_for_an_unprivileged_user,
@@ -809,83 +543,30 @@ const CHECKS: &[Check] = &[
 ];
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "--list") {
-        for (name, _) in CHECKS {
-            println!("{name}: test");
-        }
-        return ExitCode::SUCCESS;
-    }
-    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
-    // A check runs with all the ones before it: each builds on the state they leave.
-    let last = if filters.is_empty() {
-        CHECKS.len()
-    } else {
-        match CHECKS
-            .iter()
-            .rposition(|(n, _)| filters.iter().any(|f| n.contains(f.as_str())))
-        {
-            Some(i) => i + 1,
-            None => {
-                println!("real_desktop: no check matches the filter");
-                return ExitCode::SUCCESS;
-            }
-        }
-    };
-    println!("real_desktop: letdown installed for an unprivileged user under systemd --user");
-    let session = match Session::start() {
-        Setup::Ready(s) => s,
-        Setup::Skipped(why) => {
-            println!("real_desktop: SKIPPED ({why})");
-            println!("0 passed, 0 failed, {} skipped", CHECKS.len());
-            return ExitCode::SUCCESS;
-        }
-        Setup::Failed(why) => {
-            println!("real_desktop: the session could not be set up: {why}");
-            println!("0 passed, 1 failed");
-            return ExitCode::FAILURE;
-        }
-    };
-    let (mut passed, mut failed) = (0, 0);
-    for (name, check) in &CHECKS[..last] {
-        let started = Instant::now();
-        let r = std::panic::catch_unwind(|| check(&session));
-        match r {
-            Ok(()) => {
-                passed += 1;
-                println!("test {name} ... ok ({:.1?})", started.elapsed());
-            }
-            Err(_) => {
-                failed += 1;
-                println!("test {name} ... FAILED");
-                let log = session.log();
-                let tail: Vec<&str> = log.lines().rev().take(30).collect();
-                println!("--- letdownd log, last lines ---");
-                for l in tail.iter().rev() {
-                    println!("{l}");
+    real_user::main(
+        "real_desktop: letdown installed for an unprivileged user under systemd --user",
+        CHECKS,
+        || match Session::start(USER) {
+            Setup::Ready(s) => match stage(&s) {
+                Ok(()) => Setup::Ready(s),
+                Err(e) => {
+                    s.stop();
+                    Setup::Failed(format!("staging the install files: {e}"))
                 }
-                // Later checks build on this one's state: stop here.
-                break;
+            },
+            other => other,
+        },
+        |s| {
+            let log = s.log();
+            let tail: Vec<&str> = log.lines().rev().take(30).collect();
+            println!("--- letdownd log, last lines ---");
+            for l in tail.iter().rev() {
+                println!("{l}");
             }
-        }
-    }
-    session.stop();
-    let left = Command::new("pgrep")
-        .args(["-u", &session.uid.to_string()])
-        .output()
-        .map(|o| text(&o.stdout))
-        .unwrap_or_default();
-    if !left.trim().is_empty() {
-        failed += 1;
-        println!("test nothing_is_left_running ... FAILED: pids {left}");
-    } else {
-        passed += 1;
-        println!("test nothing_is_left_running ... ok");
-    }
-    println!("{passed} passed, {failed} failed");
-    if failed > 0 {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    }
+        },
+        |s| {
+            s.stop();
+            s.leftovers()
+        },
+    )
 }

@@ -99,6 +99,9 @@ impl Coach {
         let (readied_tx, readied_rx) = mpsc::unbounded_channel();
         let (opened_tx, opened_rx) = mpsc::unbounded_channel();
         let (scheduler, written) = Scheduler::new(&cfg, &paths.data_dir);
+        if scheduler.has_sessions_ahead(jiff::Timestamp::now()) {
+            super::login_start::ensure();
+        }
         Self {
             scheduler,
             written,

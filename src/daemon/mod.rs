@@ -11,6 +11,7 @@ pub mod bus;
 pub mod coach;
 pub mod error;
 pub mod live;
+pub mod login_start;
 pub mod mpris;
 pub mod preparer;
 pub mod request;

@@ -132,6 +132,11 @@ impl Scheduler {
         }
     }
 
+    /// Whether any session is planned after `now` (a schedule or the feed plan's next).
+    pub fn has_sessions_ahead(&self, now: Timestamp) -> bool {
+        !self.planner().upcoming(now).is_empty()
+    }
+
     /// When the wall-clock timer should next wake the coach.
     pub fn next_wake(&self) -> Option<Timestamp> {
         let wake = self.planner().next_wake(Timestamp::now(), self.heads_up);

@@ -218,10 +218,22 @@ mod tests {
             std::fs::write(p, routine(name, title)).unwrap();
         };
         put("config/routines/mine.toml", "lactation-massage", "Mine");
-        put("usr-share/routines/q.toml", "quick-before-feed", "Old package copy");
-        put("home-share/routines/extra.toml", "extra", "From the source install");
+        put(
+            "usr-share/routines/q.toml",
+            "quick-before-feed",
+            "Old package copy",
+        );
+        put(
+            "home-share/routines/extra.toml",
+            "extra",
+            "From the source install",
+        );
         put("usr-share/routines/extra.toml", "extra", "From the package");
-        put("usr-share/routines/only.toml", "only-packaged", "Packaged only");
+        put(
+            "usr-share/routines/only.toml",
+            "only-packaged",
+            "Packaged only",
+        );
         let lib = Library::new(paths);
         let title = |name: &str| lib.find_as_written(name).unwrap().title;
         assert_eq!(title("lactation-massage"), "Mine");
@@ -231,7 +243,12 @@ mod tests {
         let names: Vec<String> = lib.list().into_iter().map(|e| e.name).collect();
         assert_eq!(
             names,
-            ["extra", "lactation-massage", "only-packaged", "quick-before-feed"]
+            [
+                "extra",
+                "lactation-massage",
+                "only-packaged",
+                "quick-before-feed"
+            ]
         );
     }
 }

@@ -48,7 +48,8 @@ pub fn run(command: Local, config: &Option<PathBuf>, paths: &Paths) -> anyhow::R
 fn man_pages(dir: &std::path::Path) -> anyhow::Result<()> {
     use anyhow::Context;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let written = |e: std::io::Error| anyhow::anyhow!("writing the manual pages into {}: {e}", dir.display());
+    let written =
+        |e: std::io::Error| anyhow::anyhow!("writing the manual pages into {}: {e}", dir.display());
     clap_mangen::generate_to(Cli::command(), dir).map_err(written)?;
     clap_mangen::Man::new(letdown::daemon::args::Args::command())
         .generate_to(dir)

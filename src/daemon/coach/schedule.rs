@@ -54,6 +54,9 @@ impl Coach {
         for o in self.scheduler.written(result) {
             self.run_scheduled(o);
         }
+        if !failed && self.scheduler.has_sessions_ahead(jiff::Timestamp::now()) {
+            crate::daemon::login_start::ensure();
+        }
         while !self.scheduler.writing()
             && let Some(r) = self.held.pop_front()
         {

@@ -1,0 +1,70 @@
+//! Starting at login once there is something to fire.
+//!
+//! A schedule or a feed plan fires only while letdownd runs. The package enables nothing for
+//! anyone (D-Bus activation starts letdownd on a user's first command, and a daemon at every
+//! login for every user of the machine would cost those who never use it), so once a user has
+//! sessions ahead, letdownd asks that user's systemd manager to start it at login:
+//! `systemctl --user enable letdownd.service`, which a user can undo with `disable`. Asked at
+//! most once per run, only when systemd started letdownd, only when the unit is plainly
+//! disabled (not masked, not enabled another way), and on a thread of its own: the coach never
+//! waits for systemctl.
+
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Whether this run has asked already.
+static ASKED: AtomicBool = AtomicBool::new(false);
+
+/// The unit letdownd runs as.
+const UNIT: &str = "letdownd.service";
+
+/// Asks the user's systemd manager to start letdownd at login, if it does not yet (see the
+/// module's doc). Returns at once.
+pub fn ensure() {
+    // INVOCATION_ID is set by systemd for the processes of a unit it runs.
+    if std::env::var_os("INVOCATION_ID").is_none() || ASKED.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let spawned = std::thread::Builder::new()
+        .name("login-start".into())
+        .spawn(|| match enable_if_disabled() {
+            Ok(true) => log::info!(
+                "sessions are scheduled: letdownd now starts at login (systemctl --user disable letdownd undoes it)"
+            ),
+            Ok(false) => {}
+            Err(e) => log::warn!("could not have letdownd start at login: {e}"),
+        });
+    if let Err(e) = spawned {
+        log::warn!("could not have letdownd start at login: {e}");
+    }
+}
+
+/// Enables the unit when `systemctl --user is-enabled` says it is disabled; whether it did.
+fn enable_if_disabled() -> Result<bool, String> {
+    let state = systemctl(&["is-enabled", UNIT])?;
+    if state.trim() != "disabled" {
+        return Ok(false);
+    }
+    systemctl(&["enable", UNIT]).map(|_| true)
+}
+
+/// Runs `systemctl --user ARGS`; its standard output, or what went wrong.
+fn systemctl(args: &[&str]) -> Result<String, String> {
+    let out = Command::new("systemctl")
+        .arg("--user")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("systemctl: {e}"))?;
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    // is-enabled exits non-zero for "disabled": its word is the answer.
+    if out.status.success() || args[0] == "is-enabled" {
+        Ok(said)
+    } else {
+        Err(format!(
+            "systemctl --user {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}

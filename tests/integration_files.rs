@@ -152,3 +152,58 @@ fn the_dbus_activation_file_names_the_bus_name_and_the_unit() {
     assert!(text.contains("SystemdService=letdownd.service\n"));
     assert!(text.contains("Exec=@BINDIR@/letdownd\n"));
 }
+
+/// `scripts/install` where Rust is missing, or older than Cargo.toml's rust-version, stops
+/// before it installs anything and says so in one sentence naming the two ways on (rustup, or
+/// the package), instead of `cargo: command not found` (exit 127) halfway through.
+#[test]
+fn install_without_a_usable_toolchain_says_so_before_installing_anything() {
+    let tools = tempfile::tempdir().unwrap();
+    // The few programs the scripts use before the check, and no cargo or rustc.
+    for tool in ["bash", "dirname", "sed", "sort", "head", "env"] {
+        let found = ["/usr/bin", "/bin"]
+            .iter()
+            .map(|d| Path::new(d).join(tool))
+            .find(|p| p.exists())
+            .unwrap_or_else(|| panic!("{tool} is not installed"));
+        std::os::unix::fs::symlink(found, tools.path().join(tool)).unwrap();
+    }
+    let old = tempfile::tempdir().unwrap();
+    for (name, said) in [
+        ("rustc", "rustc 1.63.0 (4b91a6ea7 2022-08-08)"),
+        ("cargo", "cargo 1.63.0"),
+    ] {
+        let p = old.path().join(name);
+        std::fs::write(&p, format!("#!/bin/sh\necho '{said}'\n")).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let none = tools.path().display().to_string();
+    let too_old = format!("{}:{none}", old.path().display());
+    for (path, expect) in [
+        (none, "none is on PATH"),
+        (too_old, "this machine's is 1.63.0"),
+    ] {
+        let home = tempfile::tempdir().unwrap();
+        let out = Command::new(Path::new(ROOT).join("scripts/install"))
+            .arg("--no-session")
+            .env_clear()
+            .env("PATH", &path)
+            .env("HOME", home.path())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "with PATH={path}: {err}");
+        assert!(err.contains(expect), "with PATH={path}: {err}");
+        assert!(
+            err.contains("rustup")
+                && err.contains("scripts/package")
+                && err.trim().lines().count() == 1,
+            "not one sentence naming both ways on: {err}"
+        );
+        assert!(
+            std::fs::read_dir(home.path()).unwrap().next().is_none(),
+            "install put something in place before the check"
+        );
+    }
+}

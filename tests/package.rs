@@ -240,8 +240,10 @@ fn a_schedule_makes_it_start_at_login(m: &Machine) {
         m.a.path(".config/systemd/user/default.target.wants/letdownd.service")
             .exists()
     );
-    // The user's own choice stands: disabled again, it stays so (asked once per run).
+    // The user's own choice stands: disabled again, it stays so, restarts included (asked
+    // once for good).
     m.a.ok(&["systemctl", "--user", "disable", "letdownd"]);
+    m.a.ok(&["systemctl", "--user", "restart", "letdownd"]);
     m.a.ok(&["letdown", "--quiet", "schedule", "in", "4h"]);
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(enabled(&m.a).trim(), "disabled");

@@ -100,7 +100,7 @@ impl Coach {
         let (opened_tx, opened_rx) = mpsc::unbounded_channel();
         let (scheduler, written) = Scheduler::new(&cfg, &paths.data_dir);
         if scheduler.has_sessions_ahead(jiff::Timestamp::now()) {
-            super::login_start::ensure();
+            super::login_start::ensure(&paths.data_dir);
         }
         Self {
             scheduler,

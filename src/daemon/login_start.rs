@@ -4,11 +4,13 @@
 //! anyone (D-Bus activation starts letdownd on a user's first command, and a daemon at every
 //! login for every user of the machine would cost those who never use it), so once a user has
 //! sessions ahead, letdownd asks that user's systemd manager to start it at login:
-//! `systemctl --user enable letdownd.service`, which a user can undo with `disable`. Asked at
-//! most once per run, only when systemd started letdownd, only when the unit is plainly
-//! disabled (not masked, not enabled another way), and on a thread of its own: the coach never
-//! waits for systemctl.
+//! `systemctl --user enable letdownd.service`, which a user can undo with `disable`. Asked once
+//! for good (a mark in the data dir remembers it, so a user who disables it again is not
+//! overruled), only when systemd started letdownd, only when the unit is plainly disabled (not
+//! masked, not enabled another way), and on a thread of its own: the coach never waits for
+//! systemctl or the disk.
 
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -18,21 +20,41 @@ static ASKED: AtomicBool = AtomicBool::new(false);
 /// The unit letdownd runs as.
 const UNIT: &str = "letdownd.service";
 
-/// Asks the user's systemd manager to start letdownd at login, if it does not yet (see the
-/// module's doc). Returns at once.
-pub fn ensure() {
+/// The mark, in the data dir, that the question was settled once.
+fn mark(data_dir: &Path) -> PathBuf {
+    data_dir.join("asked-to-start-at-login")
+}
+
+/// Asks the user's systemd manager to start letdownd at login, if it does not yet and was
+/// never asked (see the module's doc). Returns at once.
+pub fn ensure(data_dir: &Path) {
     // INVOCATION_ID is set by systemd for the processes of a unit it runs.
     if std::env::var_os("INVOCATION_ID").is_none() || ASKED.swap(true, Ordering::SeqCst) {
         return;
     }
+    let mark = mark(data_dir);
     let spawned = std::thread::Builder::new()
         .name("login-start".into())
-        .spawn(|| match enable_if_disabled() {
-            Ok(true) => log::info!(
-                "sessions are scheduled: letdownd now starts at login (systemctl --user disable letdownd undoes it)"
-            ),
-            Ok(false) => {}
-            Err(e) => log::warn!("could not have letdownd start at login: {e}"),
+        .spawn(move || {
+            if mark.exists() {
+                return;
+            }
+            match enable_if_disabled() {
+                Ok(enabled) => {
+                    if enabled {
+                        log::info!(
+                            "sessions are scheduled: letdownd now starts at login (systemctl --user disable letdownd undoes it)"
+                        );
+                    }
+                    // Settled: enabled now, or by the user already (or masked: their choice).
+                    if let Err(e) = std::fs::create_dir_all(mark.parent().unwrap_or(Path::new(".")))
+                        .and_then(|()| std::fs::write(&mark, ""))
+                    {
+                        log::warn!("could not write {}: {e}", mark.display());
+                    }
+                }
+                Err(e) => log::warn!("could not have letdownd start at login: {e}"),
+            }
         });
     if let Err(e) = spawned {
         log::warn!("could not have letdownd start at login: {e}");

@@ -55,7 +55,7 @@ impl Coach {
             self.run_scheduled(o);
         }
         if !failed && self.scheduler.has_sessions_ahead(jiff::Timestamp::now()) {
-            crate::daemon::login_start::ensure();
+            crate::daemon::login_start::ensure(&self.paths.data_dir);
         }
         while !self.scheduler.writing()
             && let Some(r) = self.held.pop_front()

@@ -154,17 +154,7 @@ fn activate_and_hear(s: &Session) {
         "{}'s letdownd runs before any command",
         s.user
     );
-    let started = Instant::now();
-    let out = s.letdown(&["status"]);
-    let took = started.elapsed();
-    assert!(
-        out.status.success(),
-        "letdown status as {}: {}{}\n{}",
-        s.user,
-        text(&out.stdout),
-        text(&out.stderr),
-        s.log()
-    );
+    let (_, took) = s.letdown_ok(&["status"]);
     println!(
         "    {}: letdown status with D-Bus activation: {took:.0?}",
         s.user
@@ -185,15 +175,7 @@ fn activate_and_hear(s: &Session) {
     );
     // The user's first session: its speech is synthesized first (a cold cache), then heard.
     let rec = s.record();
-    let out = s.letdown(&["--timeout", "180s", "start"]);
-    assert!(
-        out.status.success(),
-        "letdown start as {}: {}{}\n{}",
-        s.user,
-        text(&out.stdout),
-        text(&out.stderr),
-        s.log()
-    );
+    s.letdown_ok(&["--timeout", "180s", "start"]);
     std::thread::sleep(Duration::from_secs(4));
     let samples = rec.finish();
     let loud = loud_frames(&samples);

@@ -115,6 +115,24 @@ impl Session {
         self.run(&all)
     }
 
+    /// Runs `letdown ARGS` as the user and insists on success, showing letdownd's log if not;
+    /// returns stdout and how long the command took.
+    pub fn letdown_ok(&self, args: &[&str]) -> (String, Duration) {
+        let started = Instant::now();
+        let out = self.letdown(args);
+        let took = started.elapsed();
+        assert!(
+            out.status.success(),
+            "letdown {} as {}: {}{}\n--- log ---\n{}",
+            args.join(" "),
+            self.user,
+            text(&out.stdout),
+            text(&out.stderr),
+            self.log()
+        );
+        (text(&out.stdout), took)
+    }
+
     /// `systemctl --user is-active letdownd`.
     pub fn active(&self) -> String {
         text(&self.systemctl(&["is-active", "letdownd"]).stdout)

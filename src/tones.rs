@@ -88,13 +88,14 @@ impl EarconSet {
         use std::sync::{Mutex, OnceLock};
         static MADE: OnceLock<Mutex<HashMap<(EarconSet, Earcon), Clip>>> = OnceLock::new();
         let made = MADE.get_or_init(Default::default);
-        if let Some(c) = made.lock().expect("earcon cache").get(&(self, earcon)) {
+        // Entries are whole clips, inserted at once: a panic elsewhere cannot leave one half made,
+        // so a poisoned cache is still good.
+        let cache = || made.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = cache().get(&(self, earcon)) {
             return c.clone();
         }
         let clip = self.synthesize(earcon);
-        made.lock()
-            .expect("earcon cache")
-            .insert((self, earcon), clip.clone());
+        cache().insert((self, earcon), clip.clone());
         clip
     }
 

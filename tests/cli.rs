@@ -316,3 +316,44 @@ mod any_arguments {
         }
     }
 }
+
+/// letdownd takes routine names only; a path on the command line that is not one of the user's
+/// routines is refused here, before letdownd is asked anything, saying how to make it one.
+#[test]
+fn a_routine_path_that_is_not_yours_is_refused_before_asking_letdownd() {
+    let home = Home::new();
+    let file = home.write(
+        "elsewhere/mine.toml",
+        "name = \"mine\"\ntitle = \"Mine\"\n[[steps]]\ntitle = \"One\"\nsay = \"Hi.\"\nduration = \"3s\"\n",
+    );
+    let path = file.to_str().unwrap();
+    for args in [
+        vec!["--timeout", "1s", "start", path],
+        vec!["--timeout", "1s", "schedule", "in", "1h", path],
+    ] {
+        let started = std::time::Instant::now();
+        let out = home.letdown(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains("starts routines by name")
+                && err.contains("routine \"mine\"")
+                && err.contains("copy it into")
+                && err.contains("config/letdown/routines"),
+            "{args:?}: {err}"
+        );
+        // Refused here: no wait for a daemon (none runs on this test's bus).
+        assert!(
+            !err.contains("did not answer"),
+            "{args:?} asked letdownd: {err}"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    }
+    let out = home.letdown(&["start", "/etc/passwd"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        err.contains("/etc/passwd:"),
+        "a broken file is named: {err}"
+    );
+}

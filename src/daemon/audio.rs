@@ -47,7 +47,7 @@ impl Audio {
     /// An idle supervisor playing to `output` at `volume`.
     pub fn new(output: Box<dyn Output>, volume: f64) -> Self {
         let mix = Arc::new(Mutex::new(Mix::new()));
-        mix.lock().expect("new mutex").set_volume(volume as f32);
+        crate::output::lock_mix(&mix).set_volume(volume as f32);
         Self {
             mix,
             description: output.describe(),
@@ -61,7 +61,7 @@ impl Audio {
 
     /// The mix, locked. Never read a file or wait while holding it: the audio callback waits.
     pub fn mix(&self) -> MutexGuard<'_, Mix> {
-        self.mix.lock().expect("mix lock")
+        crate::output::lock_mix(&self.mix)
     }
 
     /// The user's volume.
@@ -180,7 +180,7 @@ impl Audio {
             return;
         }
         match self.output.as_mut() {
-            Some(out) if self.mix.lock().expect("mix lock").is_silent() => {
+            Some(out) if crate::output::lock_mix(&self.mix).is_silent() => {
                 if out.is_open() {
                     out.close();
                     log::info!("idle: closed {}", self.description);

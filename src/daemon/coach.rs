@@ -308,7 +308,8 @@ impl Coach {
     /// said first, which side is next (when the feed log says); with `sides_order =
     /// "next-feed"`, its side blocks begin with that side.
     fn find_routine(&self, name: &str) -> Result<Routine, CoachError> {
-        let routine = self.library().find(name).map_err(|e| match e {
+        // A name from the bus is only ever a name: a path is not read (`find_named`).
+        let routine = self.library().find_named(name).map_err(|e| match e {
             LoadError::NotFound { .. } => CoachError::UnknownRoutine(e.to_string()),
             LoadError::Invalid(d) => {
                 CoachError::InvalidRoutine(format!("routine \"{name}\" has problems:\n{d}"))

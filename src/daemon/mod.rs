@@ -8,6 +8,7 @@
 pub mod args;
 pub mod audio;
 pub mod bus;
+pub mod caught;
 pub mod coach;
 pub mod error;
 pub mod live;
@@ -79,18 +80,28 @@ pub async fn run(paths: Paths, output: Box<dyn Output>) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
     let mut coach_task = tokio::spawn(coach.run(rx, stop_rx));
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        _ = term.recv() => log::info!("SIGTERM: stopping"),
-        _ = tokio::signal::ctrl_c() => log::info!("interrupted: stopping"),
-        _ = &mut coach_task => {}
-    }
-    // The coach stops the session and closes the output, then the bus name goes.
-    let _ = stop_tx.send(());
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(3), coach_task).await;
+    let ended = tokio::select! {
+        _ = term.recv() => { log::info!("SIGTERM: stopping"); None }
+        _ = tokio::signal::ctrl_c() => { log::info!("interrupted: stopping"); None }
+        ended = &mut coach_task => Some(ended),
+    };
+    let result = match ended {
+        // Asked to stop: the coach stops the session and closes the output, then the bus name
+        // goes. (A JoinHandle that select! has already seen finish must not be awaited again.)
+        None => {
+            let _ = stop_tx.send(());
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(3), coach_task).await;
+            Ok(())
+        }
+        // The coach ended by itself: only a panic does that. Exit failing, so systemd restarts
+        // letdownd (Restart=on-failure); state is on disk.
+        Some(Err(e)) => Err(anyhow::anyhow!("the coach stopped: {e}")),
+        Some(Ok(())) => Err(anyhow::anyhow!("the coach stopped unexpectedly")),
+    };
     publisher.abort();
     drop(tx);
     drop(conn);
-    Ok(())
+    result
 }
 
 /// Emits property-change signals for every changed field, the coach's signals, and owns the

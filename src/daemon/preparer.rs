@@ -113,14 +113,10 @@ impl Preparer {
         let name = routine.name.clone();
         log::info!("preparing \"{name}\"");
         tokio::task::spawn_blocking(move || {
-            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                prepare(routine, &cfg, &paths).map_err(|e| CoachError::SpeechFailed(e.to_string()))
-            }))
-            .unwrap_or_else(|_| {
-                Err(CoachError::SpeechFailed(
-                    "preparing the speech failed unexpectedly (see the log)".into(),
-                ))
-            });
+            let result = super::caught::caught("preparing the speech", || {
+                prepare(routine, &cfg, &paths).map_err(|e| e.to_string())
+            })
+            .map_err(CoachError::SpeechFailed);
             let _ = tx.send(Done::Prepared(Box::new(Prepared {
                 name,
                 generation,
@@ -182,12 +178,14 @@ impl Preparer {
         let (voice_cfg, routine_voice) = (cfg.voice.clone(), routine_voice.clone());
         let (cache_dir, tx) = (paths.cache_dir.clone(), self.tx.clone());
         tokio::task::spawn_blocking(move || {
-            let clip = crate::voice::voice_for(&voice_cfg, &routine_voice, &cache_dir)
-                .and_then(|v| {
-                    v.prepare(std::slice::from_ref(&text))
-                        .map_err(|e| e.to_string())
-                })
-                .and_then(|p| p.clips[&text].load());
+            let clip = super::caught::caught("synthesizing an answer", || {
+                crate::voice::voice_for(&voice_cfg, &routine_voice, &cache_dir)
+                    .and_then(|v| {
+                        v.prepare(std::slice::from_ref(&text))
+                            .map_err(|e| e.to_string())
+                    })
+                    .and_then(|p| p.clips[&text].load())
+            });
             match clip {
                 Ok(c) => {
                     let _ = tx.send(Done::Spoken(what, c));

@@ -92,10 +92,7 @@ impl Iterator for MixSource {
 
     fn next(&mut self) -> Option<f32> {
         if self.at == self.buf.len() {
-            match self.mix.lock() {
-                Ok(mut m) => m.fill(&mut self.buf),
-                Err(_) => self.buf.fill(0.0),
-            }
+            super::lock_mix(&self.mix).fill(&mut self.buf);
             self.at = 0;
         }
         let s = self.buf[self.at];

@@ -4,7 +4,23 @@
 //! audio thread (which pulls samples). Every output backend plays the same mix, so what the WAV
 //! output records is what the speakers get.
 
+use std::sync::{Mutex, MutexGuard};
+
 use crate::clip::Clip;
+
+/// Locks a shared mix. A panic while it was held (which poisons the lock) may have left a
+/// sound half updated: the sounds are dropped (the volume, pause and audio clock stay) and the
+/// lock is cleared, so one panic does not make every later request and the audio thread panic
+/// too.
+pub fn lock(mix: &Mutex<Mix>) -> MutexGuard<'_, Mix> {
+    mix.lock().unwrap_or_else(|poisoned| {
+        log::error!("a panic poisoned the mix; its sounds were dropped");
+        let mut guard = poisoned.into_inner();
+        guard.playing.clear();
+        mix.clear_poison();
+        guard
+    })
+}
 
 /// Samples over which a cut-off sound fades out, so an interrupt makes no click (5 ms).
 const CUT_FADE: usize = 240;
@@ -135,6 +151,27 @@ impl Mix {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_poisoned_mix_is_silenced_and_usable_again() {
+        let mix = std::sync::Arc::new(Mutex::new(Mix::new()));
+        lock(&mix).play(Clip::new(vec![0.5; 48_000]), 1.0, 0);
+        lock(&mix).set_volume(0.5);
+        let held = mix.clone();
+        let _ = std::thread::spawn(move || {
+            let _guard = held.lock().unwrap();
+            panic!("a panic while the mix is held");
+        })
+        .join();
+        assert!(mix.is_poisoned());
+        let m = lock(&mix);
+        assert!(m.is_silent(), "the half-updated sounds were dropped");
+        assert_eq!(m.volume(), 0.5);
+        drop(m);
+        assert!(!mix.is_poisoned(), "the lock is usable again");
+        lock(&mix).play(Clip::new(vec![0.5; 480]), 1.0, 0);
+        assert!(!lock(&mix).is_silent());
+    }
 
     #[test]
     fn sounds_add_up_pause_holds_and_interrupt_fades() {

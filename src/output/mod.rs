@@ -9,7 +9,7 @@ mod mixer;
 mod wav;
 
 pub use device::DeviceOutput;
-pub use mixer::Mix;
+pub use mixer::{Mix, lock as lock_mix};
 pub use wav::WavOutput;
 
 use std::sync::{Arc, Mutex};

@@ -71,10 +71,7 @@ impl Output for WavOutput {
                 let due = (start.elapsed().as_nanos() * SAMPLE_RATE as u128 / 1_000_000_000) as u64;
                 while written < due {
                     let n = ((due - written) as usize).min(buf.len());
-                    match mix.lock() {
-                        Ok(mut m) => m.fill(&mut buf[..n]),
-                        Err(_) => buf[..n].fill(0.0),
-                    }
+                    super::lock_mix(&mix).fill(&mut buf[..n]);
                     for &s in &buf[..n] {
                         if writer.write_sample((s * 32767.0).round() as i16).is_err() {
                             failed.store(true, Ordering::SeqCst);

@@ -145,6 +145,27 @@ impl Library {
         Ok(routine)
     }
 
+    /// Finds a routine by its name only, never reading a path it is given: what letdownd
+    /// answers on the bus, where the name comes from any caller. With its recordings.
+    pub fn find_named(&self, name: &str) -> Result<Routine, LoadError> {
+        let mut routine = self.by_name(name)?;
+        crate::recordings::apply(&mut routine, &self.paths.data_dir);
+        Ok(routine)
+    }
+
+    /// The listed routine called `name`.
+    fn by_name(&self, name: &str) -> Result<Routine, LoadError> {
+        let all = self.list();
+        let known = all.iter().map(|e| e.name.clone()).collect();
+        match all.into_iter().find(|e| e.name == name) {
+            Some(e) => e.routine.map_err(|e| LoadError::Invalid(Diagnostics(e))),
+            None => Err(LoadError::NotFound {
+                name: name.to_string(),
+                known,
+            }),
+        }
+    }
+
     /// Finds a routine as its file has it, without recordings.
     pub fn find_as_written(&self, name_or_path: &str) -> Result<Routine, LoadError> {
         if name_or_path.contains('/') || name_or_path.ends_with(".toml") {
@@ -160,15 +181,7 @@ impl Library {
                 .routine
                 .map_err(|e| LoadError::Invalid(Diagnostics(e)));
         }
-        let all = self.list();
-        let known = all.iter().map(|e| e.name.clone()).collect();
-        match all.into_iter().find(|e| e.name == name_or_path) {
-            Some(e) => e.routine.map_err(|e| LoadError::Invalid(Diagnostics(e))),
-            None => Err(LoadError::NotFound {
-                name: name_or_path.to_string(),
-                known,
-            }),
-        }
+        self.by_name(name_or_path)
     }
 }
 
@@ -240,6 +253,16 @@ mod tests {
         assert_ne!(title("quick-before-feed"), "Old package copy");
         assert_eq!(title("extra"), "From the source install");
         assert_eq!(title("only-packaged"), "Packaged only");
+        // A name is only ever a name: a path given as one is not read.
+        let passwd = lib.find_named("../../../../etc/passwd").unwrap_err();
+        assert!(matches!(passwd, LoadError::NotFound { .. }), "{passwd}");
+        let file = at("usr-share/routines/only.toml");
+        assert!(lib.find_named(file.to_str().unwrap()).is_err());
+        assert!(lib.find_as_written(file.to_str().unwrap()).is_ok());
+        assert_eq!(
+            lib.find_named("only-packaged").unwrap().title,
+            "Packaged only"
+        );
         let names: Vec<String> = lib.list().into_iter().map(|e| e.name).collect();
         assert_eq!(
             names,

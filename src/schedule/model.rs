@@ -210,6 +210,10 @@ pub enum Outcome {
 /// The most schedules kept: enough for any day's plan, and a bound on the planner's work.
 pub const MAX_SCHEDULES: usize = 100;
 
+/// The longest note a feed keeps, in characters: a note is a word or two typed at a key
+/// press, and what is stored stays bounded whoever calls LogFeed (docs/DBUS.md says so).
+pub const MAX_NOTE_CHARS: usize = 500;
+
 /// The most untold missed sessions kept (the oldest are dropped): a machine off for weeks
 /// does not pile up notices.
 pub const MAX_UNTOLD: usize = 20;

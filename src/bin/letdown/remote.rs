@@ -129,7 +129,19 @@ where
 /// activation waits for it for up to two minutes) or hangs never leaves a key press waiting.
 /// Unless `quiet`, the result of an action is said aloud too (by letdownd, as its `feedback`
 /// setting says): the same words as printed, or a low tone and the reason it was refused.
-pub fn run(command: Remote, timeout: Duration, quiet: bool) -> anyhow::Result<()> {
+pub fn run(mut command: Remote, timeout: Duration, quiet: bool) -> anyhow::Result<()> {
+    if let Remote::Start {
+        routine: Some(r), ..
+    }
+    | Remote::Schedule {
+        routine: Some(r), ..
+    }
+    | Remote::FeedPlan {
+        routine: Some(r), ..
+    } = &mut command
+    {
+        *r = as_name(r, &letdown::paths::Paths::from_env())?;
+    }
     runtime()?.block_on(async move {
         let (_conn, p) = connect(timeout).await?;
         // These two bound their own waiting: start may wait for speech, status --follow runs
@@ -328,6 +340,34 @@ async fn dispatch_plain(
         | Remote::Skip
         | Remote::Schedule { .. } => unreachable!("dispatched with their sentences"),
     }
+}
+
+/// letdownd takes routines by name only (it never reads a path a caller names). A path given
+/// here is resolved to the name of the routine in it, when that file is one of the user's
+/// routines; otherwise the user is told how to make it one.
+fn as_name(arg: &str, paths: &letdown::paths::Paths) -> anyhow::Result<String> {
+    use letdown::routine::{Library, RoutineSource};
+    if !(arg.contains('/') || arg.ends_with(".toml")) {
+        return Ok(arg.to_string());
+    }
+    let path = std::path::Path::new(arg);
+    let lib = Library::new(paths.clone());
+    let routine = lib
+        .load_file(path)
+        .routine
+        .map_err(|d| anyhow!("{}", letdown::diagnostic::Diagnostics(d)))?;
+    let same_file = |p: &std::path::Path| matches!((p.canonicalize(), path.canonicalize()), (Ok(a), Ok(b)) if a == b);
+    let listed = lib.list().into_iter().any(|e| {
+        e.name == routine.name && matches!(&e.source, RoutineSource::File(p) if same_file(p))
+    });
+    if listed {
+        return Ok(routine.name);
+    }
+    Err(anyhow!(
+        "letdownd starts routines by name, and {arg} (routine \"{}\") is not one of yours: copy it into {} to use it (`letdown check {arg}` checks it first)",
+        routine.name,
+        paths.routines_dir.display()
+    ))
 }
 
 /// Starts a routine: the daemon must answer within `timeout` (activation included); then the

@@ -34,7 +34,7 @@ impl Coach {
         let library = self.library();
         let exists = |name: &str| {
             library
-                .find(name)
+                .find_named(name)
                 .map(|_| ())
                 .map_err(|e| CoachError::UnknownRoutine(e.to_string()))
         };

@@ -142,9 +142,11 @@ impl Coach {
         let lent = self.audio.lend();
         let tx = self.readied_tx.clone();
         tokio::task::spawn_blocking(move || {
-            let sounds = index.load(first);
+            use crate::daemon::caught::caught;
+            let sounds = caught("reading the session's first sounds", || index.load(first));
+            // The output comes back even when opening it panicked.
             let opened = lent.map(|(mut out, mix)| {
-                let result = out.open(mix);
+                let result = caught("opening the sound output", || out.open(mix));
                 (out, result)
             });
             let _ = tx.send(Readied { sounds, opened });
@@ -260,7 +262,9 @@ impl Coach {
         // step needs them.
         let (index, tx) = (ready.sounds.clone(), self.loaded_tx.clone());
         tokio::task::spawn_blocking(move || {
-            let _ = tx.send((id, index.load_all()));
+            let loaded =
+                crate::daemon::caught::caught("reading the session's sounds", || index.load_all());
+            let _ = tx.send((id, loaded));
         });
         let mut session = Session::new(Arc::clone(&ready.plan));
         session.start(self.now()).map_err(CoachError::from)?;

@@ -424,3 +424,58 @@ async fn a_second_answer_keeps_its_tone_until_the_first_answers_words_are_said()
     assert!(c.feedback.held_tones.is_empty(), "a tone was never played");
     assert_eq!(c.feedback.said, 2, "not every answer was said");
 }
+
+/// The bus takes routine names, never paths: a path is not read (before, its parse error came
+/// back, with a line of the file), and a stored note has a bound.
+#[tokio::test]
+async fn routine_paths_are_not_read_and_notes_are_bounded() {
+    let (mut c, dir) = coach(ESPEAK);
+    let secret = dir.path().join("secret.toml");
+    std::fs::write(&secret, "name = \"secret\"\ntitle = \"Secret\"\n[[steps]]\ntitle = \"One\"\nsay = \"Hi.\"\nduration = \"3s\"\n").unwrap();
+    for name in [
+        "../../../../etc/passwd".to_string(),
+        secret.display().to_string(),
+        "../secret.toml".to_string(),
+    ] {
+        let err = ask(&mut c, |a| Request::Start(name.clone(), a)).unwrap_err();
+        assert!(
+            matches!(err, CoachError::UnknownRoutine(_)),
+            "{name}: {err:?}"
+        );
+        assert!(!format!("{err:?}").contains("root:"), "{err:?}");
+        let err = ask(&mut c, |answer| {
+            Request::Schedule(ScheduleRequest::Add {
+                when: "in 10h".into(),
+                routine: name.clone(),
+                answer,
+            })
+        })
+        .unwrap_err();
+        assert!(
+            matches!(err, CoachError::UnknownRoutine(_)),
+            "{name}: {err:?}"
+        );
+    }
+    let note = "x".repeat(crate::schedule::MAX_NOTE_CHARS + 1);
+    let err = ask(&mut c, |answer| {
+        Request::Schedule(ScheduleRequest::LogFeed {
+            start: jiff::Timestamp::now().as_second(),
+            side: "left".into(),
+            note,
+            answer,
+        })
+    })
+    .unwrap_err();
+    assert!(matches!(err, CoachError::InvalidArgument(_)), "{err:?}");
+    let note = "x".repeat(crate::schedule::MAX_NOTE_CHARS);
+    ask_written(&mut c, |answer| {
+        Request::Schedule(ScheduleRequest::LogFeed {
+            start: jiff::Timestamp::now().as_second(),
+            side: "left".into(),
+            note,
+            answer,
+        })
+    })
+    .await
+    .unwrap();
+}

@@ -95,6 +95,13 @@ impl Scheduler {
         note: &str,
     ) -> Result<u64, CoachError> {
         let side = Side::parse(side).map_err(CoachError::InvalidArgument)?;
+        let chars = note.chars().count();
+        if chars > crate::schedule::MAX_NOTE_CHARS {
+            return Err(CoachError::InvalidArgument(format!(
+                "a feed's note is at most {} characters; this one has {chars}",
+                crate::schedule::MAX_NOTE_CHARS
+            )));
+        }
         let at = timestamp(start)?;
         let now = Timestamp::now();
         if at > now + jiff::SignedDuration::from_secs(300) {

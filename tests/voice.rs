@@ -200,10 +200,14 @@ fn piper_speaks_many_prompts_through_one_worker_that_leaves_when_idle() {
             "the natural voice is not installed for tests: run scripts/install-deps --test (it installs it under ~/.cache/letdown-test)"
         );
     };
-    // SAFETY: set before any worker starts; this test binary reads it only in worker threads.
-    unsafe { std::env::set_var("LETDOWN_PIPER_IDLE", "3") };
     let cache = tempfile::tempdir().unwrap();
-    let voice = voice_for(&piper_cfg(&data), &VoiceOverride::default(), cache.path()).unwrap();
+    // The idle time is the engine's to be given, not a process-wide variable set while other
+    // test threads start processes.
+    let cfg = VoiceConfig {
+        piper_idle: Duration::from_secs(3),
+        ..piper_cfg(&data)
+    };
+    let voice = voice_for(&cfg, &VoiceOverride::default(), cache.path()).unwrap();
     let before = letdown::voice::piper::workers_started();
     let many: Vec<String> = (1..=6)
         .map(|i| format!("Stroke number {i}, gently toward the nipple."))

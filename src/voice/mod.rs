@@ -70,6 +70,7 @@ pub fn engine(
         EngineKind::Piper => Ok(Box::new(PiperEngine::new(
             settings.clone(),
             &cfg.data_dir(),
+            cfg.piper_idle,
         ))),
         EngineKind::Command => {
             if cfg.command.is_empty() {

@@ -25,8 +25,9 @@ pub const DEFAULT_VOICE: &str = "en_US-joe-medium";
 /// How long a worker waits for work before it exits and frees its memory.
 pub const IDLE: Duration = Duration::from_secs(120);
 
-/// [`IDLE`], or `LETDOWN_PIPER_IDLE` seconds (for tests and benchmarks).
-fn idle() -> Duration {
+/// [`IDLE`], or `LETDOWN_PIPER_IDLE` seconds (for tests and benchmarks): the default of
+/// [`super::VoiceConfig::piper_idle`].
+pub fn idle_from_env() -> Duration {
     std::env::var("LETDOWN_PIPER_IDLE")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -104,14 +105,17 @@ pub fn installed_voices(data_dir: &Path) -> Vec<InstalledVoice> {
 pub struct PiperEngine {
     settings: VoiceSettings,
     home: PiperHome,
+    idle: Duration,
 }
 
 impl PiperEngine {
-    /// An engine with these settings, using the venv and voices under `data_dir`.
-    pub fn new(settings: VoiceSettings, data_dir: &Path) -> Self {
+    /// An engine with these settings, using the venv and voices under `data_dir`; its worker
+    /// leaves after `idle` without work.
+    pub fn new(settings: VoiceSettings, data_dir: &Path, idle: Duration) -> Self {
         Self {
             settings,
             home: PiperHome::in_data_dir(data_dir),
+            idle,
         }
     }
 
@@ -128,6 +132,7 @@ impl PiperEngine {
         WorkerKey {
             python: self.home.python.clone(),
             model: self.home.model(self.voice()),
+            idle: self.idle,
         }
     }
 }
@@ -182,6 +187,8 @@ impl SpeechEngine for PiperEngine {
 struct WorkerKey {
     python: PathBuf,
     model: PathBuf,
+    /// How long the worker waits for work before it leaves.
+    idle: Duration,
 }
 
 /// One text for the worker.
@@ -267,7 +274,7 @@ fn own_worker(key: WorkerKey, requests: Receiver<Request>) {
     loop {
         let (work, answer) = match next.take() {
             Some(r) => r,
-            None => match requests.recv_timeout(idle()) {
+            None => match requests.recv_timeout(key.idle) {
                 Ok(r) => r,
                 Err(RecvTimeoutError::Timeout) => {
                     log::info!("Piper worker idle: stopped");

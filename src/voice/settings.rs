@@ -126,6 +126,9 @@ pub struct VoiceConfig {
     /// letdown's data folder, where the natural voice (Piper) is installed; `None` for the
     /// user's (`~/.local/share/letdown`).
     pub data_dir: Option<std::path::PathBuf>,
+    /// How long the Piper voice's worker stays loaded without work (not a config key: from
+    /// `LETDOWN_PIPER_IDLE`, for tests and benchmarks, else two minutes).
+    pub piper_idle: Duration,
 }
 
 impl VoiceConfig {
@@ -149,6 +152,7 @@ impl Default for VoiceConfig {
             timeout: Duration::from_secs(30),
             chosen: false,
             data_dir: None,
+            piper_idle: super::piper::idle_from_env(),
         }
     }
 }

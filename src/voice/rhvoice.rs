@@ -15,7 +15,8 @@ const VOICES: &str = "/usr/share/RHVoice/voices";
 /// The program that speaks.
 const PROGRAM: &str = "RHVoice-test";
 
-/// Voices licensed for no derivatives and no commercial use: never chosen by default.
+/// Voices licensed for no derivatives and no commercial use: ranked after every other voice
+/// but espeak-ng, so they speak by default only when nothing but espeak-ng is installed.
 const RESTRICTED: [&str; 2] = ["evgeniy-eng", "lyubov"];
 
 /// Speaks through `RHVoice-test`.

@@ -143,6 +143,9 @@ pub fn run(mut command: Remote, timeout: Duration, quiet: bool) -> anyhow::Resul
         *r = as_name(r, &letdown::paths::Paths::from_env())?;
     }
     runtime()?.block_on(async move {
+        // Reaching letdownd and its answer share one deadline: a daemon that does not answer
+        // is given up on after `timeout`, not after a timeout per step.
+        let deadline = tokio::time::Instant::now() + timeout;
         let (_conn, p) = connect(timeout).await?;
         // These two bound their own waiting: start may wait for speech, status --follow runs
         // until the session ends.
@@ -153,13 +156,15 @@ pub fn run(mut command: Remote, timeout: Duration, quiet: bool) -> anyhow::Resul
         let verb = verb(&command);
         let call = dispatch(&p, command, timeout);
         let result = if bounded {
-            tokio::time::timeout(timeout, call)
+            tokio::time::timeout_at(deadline, call)
                 .await
                 .map_err(|_| no_answer(timeout))
                 .and_then(|r| r)
         } else {
             call.await
         };
+        // What is said afterwards (the answer aloud, notices) shares one more.
+        let deadline = tokio::time::Instant::now() + timeout;
         if let Err(e) = &result
             && e.downcast_ref::<NoAnswer>().is_some()
         {
@@ -169,7 +174,7 @@ pub fn run(mut command: Remote, timeout: Duration, quiet: bool) -> anyhow::Resul
             let p = &p;
             async move {
                 if !quiet {
-                    let said = tokio::time::timeout(timeout, p.announce(&text, refused)).await;
+                    let said = tokio::time::timeout_at(deadline, p.announce(&text, refused)).await;
                     if let Ok(Err(e)) = said {
                         log_quietly(&e);
                     }
@@ -188,7 +193,7 @@ pub fn run(mut command: Remote, timeout: Duration, quiet: bool) -> anyhow::Resul
                 }
             }
         }
-        if let Ok(Ok(notices)) = tokio::time::timeout(timeout, p.take_notices()).await
+        if let Ok(Ok(notices)) = tokio::time::timeout_at(deadline, p.take_notices()).await
             && !notices.is_empty()
         {
             for n in &notices {

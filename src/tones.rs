@@ -146,6 +146,78 @@ impl EarconSet {
     }
 }
 
+/// The melody a listener hears in `samples` (48 kHz): for each 10-ms step, the note sounding
+/// loudest in the 20 ms from there (a MIDI note number, C3 to C7), or `None` where it is
+/// quieter than -40 dBFS. Two earcons are told apart by their melodies, not by their lengths or
+/// loudness envelopes (which the done and refused tones share nearly).
+pub fn melody(samples: &[f32]) -> Vec<Option<u8>> {
+    const HOP: usize = SAMPLE_RATE as usize / 100;
+    const WINDOW: usize = 2 * HOP;
+    (0..samples.len().saturating_sub(WINDOW) / HOP + 1)
+        .map(|i| {
+            let frame = &samples[i * HOP..(i * HOP + WINDOW).min(samples.len())];
+            let rms = (frame.iter().map(|x| x * x).sum::<f32>() / frame.len().max(1) as f32).sqrt();
+            if rms < 0.01 {
+                return None;
+            }
+            (48u8..=96)
+                .map(|note| {
+                    (
+                        note,
+                        goertzel(frame, 440.0 * 2f32.powf((note as f32 - 69.0) / 12.0)),
+                    )
+                })
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+                .map(|(note, _)| note)
+        })
+        .collect()
+}
+
+/// The power of `freq` in `frame` (Goertzel's algorithm: one bin of a DFT).
+fn goertzel(frame: &[f32], freq: f32) -> f32 {
+    let w = 2.0 * PI * freq / SAMPLE_RATE as f32;
+    let coeff = 2.0 * w.cos();
+    let (mut s1, mut s2) = (0.0f32, 0.0f32);
+    for &x in frame {
+        let s0 = x + coeff * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+    }
+    s1 * s1 + s2 * s2 - coeff * s1 * s2
+}
+
+/// How alike two melodies sound, 0 to 1: of the steps where either sounds, the share where
+/// both sound the same note (a semitone apart at most), at the best of a few steps' offset (a
+/// sound found by its envelope may be placed 10 or 20 ms off).
+pub fn melody_agreement(a: &[Option<u8>], b: &[Option<u8>]) -> f32 {
+    (-2i32..=2)
+        .map(|shift| {
+            let (mut sounding, mut same) = (0u32, 0u32);
+            for (i, x) in a.iter().enumerate() {
+                let j = i as i32 + shift;
+                let y = if j >= 0 {
+                    b.get(j as usize).copied().flatten()
+                } else {
+                    None
+                };
+                match (x, y) {
+                    (None, None) => {}
+                    (Some(x), Some(y)) if x.abs_diff(y) <= 1 => {
+                        sounding += 1;
+                        same += 1;
+                    }
+                    _ => sounding += 1,
+                }
+            }
+            if sounding == 0 {
+                0.0
+            } else {
+                same as f32 / sounding as f32
+            }
+        })
+        .fold(0.0, f32::max)
+}
+
 /// Raised-cosine attack, exponential decay, raised-cosine release over the last 30%: smooth at
 /// both ends, so the tone starts and stops without a click.
 fn envelope(t: f32, len: f32, attack: f32) -> f32 {
@@ -194,10 +266,46 @@ mod tests {
         assert!(EarconSet::Chime.render(Earcon::Tick).duration().as_millis() < 200);
     }
 
+    /// What a listener hears tells every earcon from every other: their melodies agree on
+    /// under half of their sounding time, in both sets, while an earcon agrees with itself.
     #[test]
     fn earcons_are_distinct() {
-        let a = EarconSet::Chime.render(Earcon::StepStart);
-        let b = EarconSet::Chime.render(Earcon::SideSwitch);
-        assert_ne!(a.samples().len(), b.samples().len());
+        for set in [EarconSet::Chime, EarconSet::Soft] {
+            let melodies: Vec<(Earcon, Vec<Option<u8>>)> = Earcon::ALL
+                .iter()
+                .map(|&e| (e, melody(set.render(e).samples())))
+                .collect();
+            for (a, ma) in &melodies {
+                assert_eq!(melody_agreement(ma, ma), 1.0, "{a:?}");
+                for (b, mb) in &melodies {
+                    if a != b {
+                        let agree = melody_agreement(ma, mb);
+                        println!("{set:?} {a:?} ~ {b:?}: {agree:.2}");
+                        assert!(agree < 0.5, "{set:?}: {a:?} sounds like {b:?} ({agree:.2})");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_melody_names_the_notes_played() {
+        // Done: A5 (880 Hz) then D6 (1174.7 Hz); Refused: F4 (349.2 Hz) then D4 (293.7 Hz).
+        let notes = |e| {
+            let mut n: Vec<u8> = melody(EarconSet::Soft.render(e).samples())
+                .into_iter()
+                .flatten()
+                .collect();
+            n.dedup();
+            n
+        };
+        // (A step where both notes sound may name a note between them.)
+        let (done, refused) = (notes(Earcon::Done), notes(Earcon::Refused));
+        assert_eq!((done[0], done[done.len() - 1]), (81, 86), "{done:?}");
+        assert_eq!(
+            (refused[0], refused[refused.len() - 1]),
+            (65, 62),
+            "{refused:?}"
+        );
     }
 }

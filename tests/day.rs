@@ -64,7 +64,8 @@ fn tone(earcon: letdown::tones::Earcon) -> Vec<f32> {
 /// One recording of the sink, with the wall-clock time of its first sample.
 struct Heard {
     env: Vec<f32>,
-    /// The samples themselves, kept with DAY_DEBUG to be written out when a sound is not found.
+    /// The samples themselves: a tone's melody is checked in them (and with DAY_DEBUG, a sound
+    /// not found is written out).
     samples: Vec<f32>,
     /// Wall-clock seconds (Unix) of frame 0.
     wall0: f64,
@@ -86,11 +87,7 @@ fn listen(d: &Desktop, during: impl FnOnce(), after: Duration) -> Heard {
     let samples = rec.finish();
     Heard {
         env: envelope(&samples),
-        samples: if std::env::var_os("DAY_DEBUG").is_some() {
-            samples
-        } else {
-            Vec::new()
-        },
+        samples,
         wall0,
     }
 }
@@ -216,6 +213,50 @@ impl Heard {
     }
 }
 
+impl Heard {
+    /// Finds the tone `earcon` starting between `from` and `to`: where its envelope matches,
+    /// and only if what sounds there is that tone's melody, clearly more than any other
+    /// earcon's. (Envelopes alone cannot tell the done tone from the refused one: they matched
+    /// at 0.78.)
+    fn find_tone(
+        &self,
+        what: &str,
+        earcon: letdown::tones::Earcon,
+        from: f64,
+        to: f64,
+    ) -> Result<Event, String> {
+        let e = self.find(what, &tone(earcon), from, to)?;
+        let start = (((e.heard - self.wall0) / FRAME).round().max(0.0) as usize) * 480;
+        let len = tone(earcon).len();
+        let heard =
+            &self.samples[start.min(self.samples.len())..(start + len).min(self.samples.len())];
+        tone_is(heard, earcon).map_err(|why| format!("\"{what}\": {why}"))?;
+        Ok(e)
+    }
+}
+
+/// Whether `heard` (a recording where a tone's envelope matched) is the tone `earcon`: its
+/// melody agrees with that tone's at least 0.6, and by 0.25 more than with any other's.
+fn tone_is(heard: &[f32], earcon: letdown::tones::Earcon) -> Result<(), String> {
+    use letdown::tones::{Earcon, melody, melody_agreement};
+    let m = melody(heard);
+    let agree = |e: Earcon| melody_agreement(&m, &melody(&tone(e)));
+    let want = agree(earcon);
+    let (other, best_other) = Earcon::ALL
+        .iter()
+        .filter(|&&e| e != earcon)
+        .map(|&e| (e, agree(e)))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .unwrap();
+    if want >= 0.6 && want - best_other >= 0.25 {
+        Ok(())
+    } else {
+        Err(format!(
+            "the tone heard is not {earcon:?}: its melody agrees {want:.2} with it and {best_other:.2} with {other:?}"
+        ))
+    }
+}
+
 /// A process stopped when dropped.
 struct Awake(std::process::Child);
 
@@ -255,9 +296,9 @@ fn answer(
 ) -> [Event; 2] {
     let t = must(
         d,
-        heard.find(
+        heard.find_tone(
             &format!("{what}: tone"),
-            &tone(earcon),
+            earcon,
             pressed - 0.1,
             pressed + 1.0,
         ),
@@ -419,9 +460,9 @@ fn a_scripted_day_is_heard_in_order_and_on_time() {
     timeline.push(e);
     let e = must(
         &d,
-        heard.find(
+        heard.find_tone(
             "session: start tone",
-            &tone(letdown::tones::Earcon::StepStart),
+            letdown::tones::Earcon::StepStart,
             lead_in + 1.0,
             lead_in + 3.0,
         ),
@@ -579,9 +620,9 @@ fn a_scripted_day_is_heard_in_order_and_on_time() {
     timeline.extend([t, w]);
     let t = must(
         &d,
-        heard.find(
+        heard.find_tone(
             "missed: tone",
-            &tone(letdown::tones::Earcon::Done),
+            letdown::tones::Earcon::Done,
             after,
             after + 2.0,
         ),
@@ -620,4 +661,62 @@ fn a_scripted_day_is_heard_in_order_and_on_time() {
             e.score
         );
     }
+}
+
+/// The tone check can fail: each earcon played through the real sound server is found as
+/// itself, and looking for any other earcon where it played fails (the done tone where the
+/// refused one played, above all).
+#[test]
+fn the_tone_check_refuses_the_wrong_tone() {
+    use letdown::tones::Earcon;
+    let d = Desktop::start();
+    let dir = d.home.path("tones");
+    d.ok(&["tones", dir.to_str().unwrap()]);
+    let mut played = Vec::new();
+    let heard = listen(
+        &d,
+        || {
+            for e in Earcon::ALL {
+                played.push((e, unix_now()));
+                let wav = dir.join(format!("{}.wav", e.name()));
+                let out = d.run("paplay", &[wav.to_str().unwrap()]);
+                assert!(out.status.success(), "paplay {}", e.name());
+                std::thread::sleep(Duration::from_millis(700));
+            }
+        },
+        Duration::from_millis(500),
+    );
+    // Wrong tones whose envelope alone matched: the melody is what refused them.
+    let mut by_envelope = Vec::new();
+    for &(e, at) in &played {
+        let found = heard.find_tone(e.name(), e, at - 0.05, at + 0.3);
+        assert!(
+            found.is_ok(),
+            "{:?} played, not found: {}",
+            e,
+            found.err().unwrap()
+        );
+        for other in Earcon::ALL.into_iter().filter(|&o| o != e) {
+            // Where the envelope alone would pass (as it did for done and refused), the
+            // melody must refuse it.
+            if heard
+                .find(other.name(), &tone(other), at - 0.05, at + 0.3)
+                .is_ok()
+            {
+                by_envelope.push((other, e));
+            }
+            if let Ok(wrong) = heard.find_tone(other.name(), other, at - 0.05, at + 0.3) {
+                panic!(
+                    "{other:?} was accepted where {e:?} played (at {:.2} s, envelope {:.2})",
+                    wrong.heard - heard.wall0,
+                    wrong.score
+                );
+            }
+        }
+    }
+    println!("wrong tones an envelope match accepted, refused by their melody: {by_envelope:?}");
+    assert!(
+        by_envelope.contains(&(Earcon::Done, Earcon::Refused)),
+        "the envelope no longer confuses done with refused: this test no longer shows the melody check at work"
+    );
 }

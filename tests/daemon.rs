@@ -432,8 +432,15 @@ fn an_idle_daemon_holds_no_audio_stream() {
     };
     assert_eq!(streams(&d), 0, "a stream is open before any session");
     d.ok(&["start", "e2e"]);
-    std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(streams(&d), 1, "the session has no stream");
+    let until = Instant::now() + Duration::from_secs(5);
+    while streams(&d) == 0 && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        streams(&d),
+        1,
+        "the session has no stream, or more than one"
+    );
     d.ok(&["stop"]);
     let until = Instant::now() + Duration::from_secs(3);
     while streams(&d) > 0 && Instant::now() < until {

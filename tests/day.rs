@@ -355,8 +355,24 @@ fn a_scripted_day_is_heard_in_order_and_on_time() {
     d.ok(&["--quiet", "feed-plan", "--interval", "3h", "--lead", "100s"]);
     // The night's earlier feed, logged quietly: the routine is already prepared right side
     // first, and the heads-up synthesized, before the day's first key press.
+    let log_before = d.daemon_log().len();
     d.ok(&["--quiet", "fed", "--side", "left", "--ago", "5h"]);
-    std::thread::sleep(Duration::from_secs(2));
+    // Ready when the routine prepared for that side and the heads-up are: nothing in flight.
+    let until = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let log = d.daemon_log()[log_before..].to_string();
+        let begun = log.matches("preparing \"day\"").count();
+        let ended =
+            log.matches("prepared \"day\"").count() + log.matches("could not prepare").count();
+        if begun >= 1 && ended == begun && log.contains("heads-up ready ahead") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "the routine and heads-up were not prepared within 30 s:\n{log}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 
     // 1-2. A feed logged by key (left, 2 h 57 m 55 s ago): the next is due in 125 s, so its
     // session starts in 25 s. The confirmation is said at once.

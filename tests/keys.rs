@@ -57,9 +57,9 @@ fn every_bound_command_is_answered_aloud() {
         if matches!(*id, "snooze" | "skip") {
             d.ok(&["--quiet", "schedule", "in", "30m"]);
         }
-        // Let every sound of the set-up (and the last key's sentence) die away.
-        std::thread::sleep(Duration::from_secs(6));
+        // Every sound of the set-up (and the last key's sentence) has died away.
         let rec = d.record();
+        rec.wait_silence(0.003, Duration::from_secs(15));
         let before = rec.now_sample();
         let out = d.letdown(&args);
         std::thread::sleep(Duration::from_millis(1500));

@@ -19,15 +19,24 @@ fn desktop() -> Desktop {
     d
 }
 
+/// dbus-monitor writing ScheduleFired signals to `file`; returns once it listens (it prints
+/// the NameAcquired signal its connection gets first).
 fn signals(d: &Desktop, file: &str) -> std::process::Child {
-    d.command("dbus-monitor")
+    let child = d
+        .command("dbus-monitor")
         .args([
             "--session",
             "type='signal',interface='org.letdown.Coach1',member='ScheduleFired'",
         ])
         .stdout(std::fs::File::create(d.home.path(file)).unwrap())
         .spawn()
-        .unwrap()
+        .unwrap();
+    assert!(
+        wait_for(d, file, "NameAcquired", Duration::from_secs(5)),
+        "dbus-monitor did not start listening: {:?}",
+        std::fs::read_to_string(d.home.path(file)).unwrap_or_default()
+    );
+    child
 }
 
 fn wait_for(d: &Desktop, file: &str, what: &str, timeout: Duration) -> bool {
@@ -59,7 +68,6 @@ fn a_one_off_fires_on_time_is_heard_and_survives_kill_9() {
     let mut d = desktop();
     d.start_daemon(&[]);
     let mut mon = signals(&d, "fired.txt");
-    std::thread::sleep(Duration::from_millis(300));
     let rec = d.record();
     let t0 = rec.started.elapsed().as_secs_f64();
     let out = d.ok(&["--quiet", "schedule", "in", "5s", "e2e"]);

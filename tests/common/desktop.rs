@@ -257,8 +257,20 @@ impl Desktop {
             .stderr(Stdio::null())
             .spawn()
             .expect("start parec");
-        // Let the recorder connect before anything is played.
-        std::thread::sleep(Duration::from_millis(300));
+        // Nothing is played before the recorder is capturing: its file has begun to grow.
+        let until = Instant::now() + Duration::from_secs(5);
+        while std::fs::metadata(&path).map_or(0, |m| m.len()) == 0 {
+            assert!(
+                Instant::now() < until,
+                "parec wrote nothing in 5 s: is the sound server up? {}",
+                String::from_utf8_lossy(
+                    &self
+                        .run("pactl", &["list", "short", "source-outputs"])
+                        .stdout
+                )
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
         // parec captures from some moment after it was launched. The file grows in real time,
         // so the tightest (time since launch - samples written) over a few polls says when its
         // first sample was taken; `finish` places the samples by it.
@@ -328,6 +340,35 @@ impl Recorder {
     /// Seconds since the recording started, as a sample index.
     pub fn now_sample(&self) -> usize {
         (self.started.elapsed().as_secs_f64() * 48_000.0) as usize
+    }
+
+    /// The last `secs` seconds captured so far (fewer when less was).
+    pub fn tail(&self, secs: f64) -> Vec<f32> {
+        let bytes = std::fs::read(&self.path).unwrap_or_default();
+        let want = (secs * 48_000.0) as usize * 2;
+        let from = bytes.len().saturating_sub(want) & !1;
+        bytes[from..]
+            .chunks_exact(2)
+            .map(|b| i16::from_le_bytes([b[0], b[1]]) as f32 / 32768.0)
+            .collect()
+    }
+
+    /// Waits until the last half second captured is silent (each 10 ms under `floor` RMS), up
+    /// to `limit`; fails saying how loud it still was.
+    pub fn wait_silence(&self, floor: f32, limit: Duration) {
+        let until = Instant::now() + limit;
+        loop {
+            let tail = self.tail(0.5);
+            let loudest = tail.chunks(480).map(super::rms).fold(0.0, f32::max);
+            if tail.len() >= 24_000 && loudest < floor {
+                return;
+            }
+            assert!(
+                Instant::now() < until,
+                "still sounding after {limit:?} (loudest of the last 0.5 s: {loudest:.4})"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Stops recording and returns the samples, placed in time from the launch: silence

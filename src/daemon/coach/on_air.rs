@@ -84,6 +84,7 @@ impl Coach {
             }
             PhraseFor::Feedback(gain, n) => self.feedback_ready(n, clip, gain),
             PhraseFor::Warm(g) if g == self.warm_gen => {
+                log::debug!("heads-up ready ahead");
                 self.warm_clip = self.warmed_heads_up.clone().map(|t| (t, clip))
             }
             PhraseFor::Warm(_) => {}

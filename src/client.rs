@@ -165,8 +165,41 @@ pub async fn status(p: &CoachProxy<'_>) -> zbus::Result<Status> {
     })
 }
 
+/// An error letdownd answered with: its name kept to match on (the part after
+/// `org.letdown.Coach1.Error.`, e.g. `NotRunning`), its message for people.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refusal {
+    /// The error's name, e.g. `NotRunning`.
+    pub name: String,
+    /// What letdownd said.
+    pub message: String,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.message, self.name)
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+/// The refusal in `e`, when letdownd refused the call with one of its own errors.
+pub fn refusal(e: &zbus::Error) -> Option<Refusal> {
+    let zbus::Error::MethodError(name, msg, _) = e else {
+        return None;
+    };
+    let short = name.as_str().strip_prefix("org.letdown.Coach1.Error.")?;
+    Some(Refusal {
+        name: short.to_string(),
+        message: msg.clone().unwrap_or_else(|| short.to_string()),
+    })
+}
+
 /// Turns a D-Bus error into a sentence for the terminal.
 pub fn explain(e: &zbus::Error) -> String {
+    if let Some(r) = refusal(e) {
+        return r.to_string();
+    }
     if let zbus::Error::MethodError(name, msg, _) = e {
         let name = name.as_str();
         if name == "org.freedesktop.DBus.Error.ServiceUnknown"
@@ -175,9 +208,6 @@ pub fn explain(e: &zbus::Error) -> String {
             return "letdownd is not running. Start it with `systemctl --user start letdownd`, \
                     or run `letdownd &` (scripts/install sets up both)"
                 .into();
-        }
-        if let Some(short) = name.strip_prefix("org.letdown.Coach1.Error.") {
-            return format!("{} ({short})", msg.as_deref().unwrap_or(short));
         }
         return format!("{name}: {}", msg.as_deref().unwrap_or(""));
     }

@@ -90,7 +90,10 @@ pub enum CommandError {
     #[error("the session is not paused")]
     NotPaused,
     /// Extension of zero, or past [`MAX_EXTENSION`].
-    #[error("a step can be extended by 1 second up to 30 minutes in all")]
+    #[error(
+        "a step can be extended by 1 second up to {} minutes in all",
+        MAX_EXTENSION.as_secs() / 60
+    )]
     BadExtension,
 }
 

@@ -207,3 +207,36 @@ fn install_without_a_usable_toolchain_says_so_before_installing_anything() {
         );
     }
 }
+
+/// The limits the docs state are the code's: each number written in a doc is checked against
+/// the constant it comes from.
+#[test]
+fn the_documented_limits_are_the_codes() {
+    let doc = |name: &str| std::fs::read_to_string(Path::new(ROOT).join(name)).unwrap();
+    let dbus = doc("docs/DBUS.md");
+    let extend = letdown::engine::MAX_EXTENSION.as_secs();
+    for (text, said) in [
+        (
+            &dbus,
+            format!("by 1 to {extend} s (at most {} min", extend / 60),
+        ),
+        (
+            &dbus,
+            format!(
+                "a note over {} characters",
+                letdown::schedule::MAX_NOTE_CHARS
+            ),
+        ),
+    ] {
+        assert!(text.contains(&said), "docs/DBUS.md does not say \"{said}\"");
+    }
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_letdown"))
+        .args(["extend", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.contains(&format!("up to {} minutes", extend / 60)),
+        "letdown extend --help: {help}"
+    );
+}

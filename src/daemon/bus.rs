@@ -87,7 +87,8 @@ impl CoachInterface {
         self.session(SessionCommand::Repeat).await
     }
 
-    /// Lengthens the current step by 1 to 1800 seconds.
+    /// Lengthens the current step by 1 second up to `engine::MAX_EXTENSION` (30 minutes) in
+    /// all.
     async fn extend(&self, seconds: u32) -> Result<(), CoachError> {
         self.session(SessionCommand::Extend(seconds)).await
     }
@@ -235,7 +236,7 @@ impl CoachInterface {
     /// `idle`, `preparing`, `running` or `paused`.
     #[zbus(property)]
     async fn state(&self) -> String {
-        self.snapshot.borrow().state.to_string()
+        self.snapshot.borrow().state.as_str().to_string()
     }
 
     /// The running routine's name ("" when idle).

@@ -23,7 +23,7 @@ use super::live::Live;
 use super::preparer::{Done, Finished, PhraseFor, Prepared, Preparer};
 use super::request::{Answer, Request, RoutineRow, ScheduleRequest, SessionCommand, reply};
 use super::scheduler::Scheduler;
-use super::snapshot::{Signal, Snapshot};
+use super::snapshot::{Phase, Signal, Snapshot};
 use super::writer::{WriteResult, WriteResults};
 use crate::clip::{Clip, to_samples};
 use crate::config::Config;
@@ -275,11 +275,12 @@ impl Coach {
 
     /// Runs a command on the live session at the current time.
     fn on_session(&mut self, command: SessionCommand) -> Result<(), CoachError> {
+        let max = crate::engine::MAX_EXTENSION.as_secs();
         if let SessionCommand::Extend(secs) = command
-            && (secs == 0 || secs > 1800)
+            && (secs == 0 || u64::from(secs) > max)
         {
             return Err(CoachError::InvalidArgument(format!(
-                "cannot extend by {secs} seconds; give 1 to 1800"
+                "cannot extend by {secs} seconds; give 1 to {max}"
             )));
         }
         let now = self.now();
@@ -382,7 +383,7 @@ impl Coach {
         let mut snap = match (&self.live, &self.pending) {
             (None, None) => Snapshot::idle(volume),
             (None, Some(w)) => Snapshot {
-                state: "preparing",
+                state: Phase::Preparing,
                 routine: w.routine.clone(),
                 ..Snapshot::idle(volume)
             },
@@ -391,9 +392,9 @@ impl Coach {
                 let i = st.step.unwrap_or(0);
                 Snapshot {
                     state: if st.state == State::Paused {
-                        "paused"
+                        Phase::Paused
                     } else {
-                        "running"
+                        Phase::Running
                     },
                     routine: l.ready.routine.name.clone(),
                     routine_title: l.ready.routine.title.clone(),

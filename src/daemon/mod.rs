@@ -123,7 +123,7 @@ async fn publish(
                 if let Err(e) = emit_changes(&conn, &last, &now).await {
                     log::warn!("could not emit property changes: {e}");
                 }
-                let want = now.state == "running" || now.state == "paused";
+                let want = now.state.in_session();
                 if want != mpris_owned {
                     let r = if want {
                         conn.request_name(MPRIS_NAME).await.map(|_| ())

@@ -12,7 +12,7 @@ use zbus::interface;
 use zbus::zvariant::{ObjectPath, OwnedValue, Value};
 
 use super::request::{Answer, Request, SessionCommand, ask};
-use super::snapshot::Snapshot;
+use super::snapshot::{Phase, Snapshot};
 
 /// The MPRIS bus name, owned while a session runs.
 pub const MPRIS_NAME: &str = "org.mpris.MediaPlayer2.letdown";
@@ -92,7 +92,7 @@ impl MprisPlayer {
         self.send(|a| Request::Start(String::new(), a)).await
     }
 
-    fn state(&self) -> &'static str {
+    fn state(&self) -> Phase {
         self.snapshot.borrow().state
     }
 }
@@ -129,9 +129,9 @@ pub fn metadata(s: &Snapshot) -> HashMap<String, OwnedValue> {
 /// The MPRIS playback status of a snapshot.
 pub fn playback_status(s: &Snapshot) -> &'static str {
     match s.state {
-        "running" => "Playing",
-        "paused" => "Paused",
-        _ => "Stopped",
+        Phase::Running => "Playing",
+        Phase::Paused => "Paused",
+        Phase::Idle | Phase::Preparing => "Stopped",
     }
 }
 
@@ -149,7 +149,7 @@ impl MprisPlayer {
 
     /// Pause.
     async fn pause(&self) -> zbus::fdo::Result<()> {
-        if self.state() == "running" {
+        if self.state() == Phase::Running {
             self.session(SessionCommand::Pause).await
         } else {
             Ok(())
@@ -159,14 +159,14 @@ impl MprisPlayer {
     /// Pause or resume; when idle, start the default routine.
     async fn play_pause(&self) -> zbus::fdo::Result<()> {
         match self.state() {
-            "idle" => self.start_default().await,
+            Phase::Idle => self.start_default().await,
             _ => self.session(SessionCommand::TogglePause).await,
         }
     }
 
     /// Stop the session.
     async fn stop(&self) -> zbus::fdo::Result<()> {
-        if self.state() == "idle" {
+        if self.state() == Phase::Idle {
             Ok(())
         } else {
             self.session(SessionCommand::Stop).await
@@ -176,9 +176,9 @@ impl MprisPlayer {
     /// Resume, or start the default routine when idle.
     async fn play(&self) -> zbus::fdo::Result<()> {
         match self.state() {
-            "idle" => self.start_default().await,
-            "paused" => self.session(SessionCommand::Resume).await,
-            _ => Ok(()),
+            Phase::Idle => self.start_default().await,
+            Phase::Paused => self.session(SessionCommand::Resume).await,
+            Phase::Preparing | Phase::Running => Ok(()),
         }
     }
 
@@ -239,12 +239,12 @@ impl MprisPlayer {
 
     #[zbus(property)]
     async fn can_go_next(&self) -> bool {
-        self.state() != "idle"
+        self.state() != Phase::Idle
     }
 
     #[zbus(property)]
     async fn can_go_previous(&self) -> bool {
-        self.state() != "idle"
+        self.state() != Phase::Idle
     }
 
     #[zbus(property)]
@@ -254,7 +254,7 @@ impl MprisPlayer {
 
     #[zbus(property)]
     async fn can_pause(&self) -> bool {
-        self.state() != "idle"
+        self.state() != Phase::Idle
     }
 
     #[zbus(property)]

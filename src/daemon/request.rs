@@ -37,7 +37,7 @@ pub enum SessionCommand {
     Previous,
     /// Say the prompt again.
     Repeat,
-    /// Lengthen the current step by seconds (1 to 1800).
+    /// Lengthen the current step by seconds (1 up to `engine::MAX_EXTENSION` in all).
     Extend(u32),
 }
 

@@ -6,11 +6,41 @@
 
 use std::time::{Duration, Instant};
 
+/// Where the daemon is: what the `State` property says, as a type the code matches on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// No session.
+    Idle,
+    /// A start waits for its routine's speech to be prepared.
+    Preparing,
+    /// A session plays.
+    Running,
+    /// A session is paused.
+    Paused,
+}
+
+impl Phase {
+    /// The word the `State` property and `letdown status` show.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Idle => "idle",
+            Phase::Preparing => "preparing",
+            Phase::Running => "running",
+            Phase::Paused => "paused",
+        }
+    }
+
+    /// A session is on air (running or paused): MPRIS is offered, keys act on it.
+    pub fn in_session(self) -> bool {
+        matches!(self, Phase::Running | Phase::Paused)
+    }
+}
+
 /// The daemon's visible state.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Snapshot {
-    /// `idle`, `preparing` (a start waits for its routine's speech), `running` or `paused`.
-    pub state: &'static str,
+    /// Idle, preparing, running or paused.
+    pub state: Phase,
     /// The running routine's name, or empty.
     pub routine: String,
     /// The running routine's title, or empty.
@@ -39,7 +69,7 @@ impl Snapshot {
     /// The state of a daemon with no session.
     pub fn idle(volume: f64) -> Self {
         Self {
-            state: "idle",
+            state: Phase::Idle,
             routine: String::new(),
             routine_title: String::new(),
             step_index: 0,
@@ -56,7 +86,7 @@ impl Snapshot {
 
     /// Time left in the current step now (counting down only while running).
     pub fn remaining_now(&self) -> Duration {
-        if self.state == "running" {
+        if self.state == Phase::Running {
             self.remaining.saturating_sub(self.anchor.elapsed())
         } else {
             self.remaining

@@ -7,15 +7,36 @@ use std::path::{Path, PathBuf};
 
 use super::{EngineKind, VoiceConfig};
 
-/// The engines in the order their voices are preferred when none is configured: the most
-/// natural first (a neural Piper voice), espeak-ng, the least natural, last. Within Festival,
-/// only its HTS voices rank here; its older diphone voices come after flite.
-pub const PREFERENCE: [EngineKind; 5] = [
-    EngineKind::Piper,
-    EngineKind::Rhvoice,
-    EngineKind::Festival,
-    EngineKind::Flite,
-    EngineKind::EspeakNg,
+/// Kinds of installed voice, by how natural they sound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A neural Piper voice.
+    Piper,
+    /// An RHVoice voice under a licence that allows any use.
+    Rhvoice,
+    /// A Festival HTS voice (statistical).
+    FestivalHts,
+    /// A flite voice.
+    Flite,
+    /// An older Festival diphone voice.
+    FestivalDiphone,
+    /// espeak-ng: robotic, but in many languages.
+    EspeakNg,
+    /// An RHVoice voice licensed for no derivatives and no commercial use.
+    RhvoiceRestricted,
+}
+
+/// The one order voices are preferred in when none is configured: the most natural first,
+/// espeak-ng near the end, and after it only the restricted RHVoice voices (so they speak by
+/// default only when nothing but espeak-ng is installed). Every voice's rank comes from here.
+pub const PREFERENCE: [Kind; 7] = [
+    Kind::Piper,
+    Kind::Rhvoice,
+    Kind::FestivalHts,
+    Kind::Flite,
+    Kind::FestivalDiphone,
+    Kind::EspeakNg,
+    Kind::RhvoiceRestricted,
 ];
 
 /// One voice that can speak here.
@@ -29,11 +50,23 @@ pub struct InstalledVoice {
     pub language: String,
     /// `female` or `male`, where known.
     pub gender: Option<&'static str>,
-    /// Rank among this machine's voices: lower is preferred when none is configured.
-    pub rank: u32,
+    /// What kind of voice it is: its place in [`PREFERENCE`].
+    pub kind: Kind,
+    /// Its order among voices of its kind (0 for the engine's own default voice).
+    pub within: u32,
 }
 
 impl InstalledVoice {
+    /// Rank among this machine's voices, lower preferred: its kind's place in [`PREFERENCE`],
+    /// then its order within the kind.
+    pub fn rank(&self) -> (usize, u32) {
+        let place = PREFERENCE
+            .iter()
+            .position(|k| *k == self.kind)
+            .expect("every kind is in PREFERENCE");
+        (place, self.within)
+    }
+
     /// `engine:name`, the name `letdown voices use` takes (a bare name works when it is unique).
     pub fn full_name(&self) -> String {
         format!("{}:{}", self.engine, self.name)
@@ -92,7 +125,12 @@ fn gather(data_dir: &Path, language: Option<&str>, espeak: bool) -> Vec<Installe
                     "en".into()
                 },
                 gender: festival_gender(&name),
-                rank: if hts { 30 } else { 45 },
+                kind: if hts {
+                    Kind::FestivalHts
+                } else {
+                    Kind::FestivalDiphone
+                },
+                within: 0,
                 name,
             });
         }
@@ -104,7 +142,8 @@ fn gather(data_dir: &Path, language: Option<&str>, espeak: bool) -> Vec<Installe
                 name: name.to_string(),
                 language: "en-US".into(),
                 gender: Some(if *name == "slt" { "female" } else { "male" }),
-                rank: 40 + i as u32,
+                kind: Kind::Flite,
+                within: i as u32,
             });
         }
     }
@@ -120,7 +159,7 @@ fn gather(data_dir: &Path, language: Option<&str>, espeak: bool) -> Vec<Installe
         };
         all.retain(|v| base(&v.language) == base(lang));
     }
-    all.sort_by(|a, b| a.rank.cmp(&b.rank).then_with(|| a.name.cmp(&b.name)));
+    all.sort_by(|a, b| a.rank().cmp(&b.rank()).then_with(|| a.name.cmp(&b.name)));
     all
 }
 
@@ -202,8 +241,46 @@ mod tests {
             name: name.into(),
             language: "en-US".into(),
             gender: None,
-            rank: 0,
+            kind: Kind::Flite,
+            within: 0,
         }
+    }
+
+    /// Voices rank by their kind's place in the one PREFERENCE list, then within their kind.
+    #[test]
+    fn ranks_follow_the_one_preference_list() {
+        let voice = |kind, within| InstalledVoice {
+            kind,
+            within,
+            ..v(EngineKind::Flite, "x")
+        };
+        let mut all = vec![
+            voice(Kind::RhvoiceRestricted, 0),
+            voice(Kind::EspeakNg, 0),
+            voice(Kind::Flite, 1),
+            voice(Kind::FestivalDiphone, 0),
+            voice(Kind::Flite, 0),
+            voice(Kind::Piper, 1),
+            voice(Kind::FestivalHts, 0),
+            voice(Kind::Rhvoice, 0),
+            voice(Kind::Piper, 0),
+        ];
+        all.sort_by_key(InstalledVoice::rank);
+        let order: Vec<(Kind, u32)> = all.iter().map(|v| (v.kind, v.within)).collect();
+        assert_eq!(
+            order,
+            [
+                (Kind::Piper, 0),
+                (Kind::Piper, 1),
+                (Kind::Rhvoice, 0),
+                (Kind::FestivalHts, 0),
+                (Kind::Flite, 0),
+                (Kind::Flite, 1),
+                (Kind::FestivalDiphone, 0),
+                (Kind::EspeakNg, 0),
+                (Kind::RhvoiceRestricted, 0),
+            ]
+        );
     }
 
     #[test]

@@ -18,8 +18,11 @@ impl CommandEngine {
         Self { argv, settings }
     }
 
-    fn speak(&self, job: &Job) -> Result<(), String> {
-        let (program, rest) = self.argv.split_first().ok_or("the command is empty")?;
+    fn speak(&self, job: &Job) -> super::Spoken {
+        let (program, rest) = self
+            .argv
+            .split_first()
+            .ok_or_else(|| "the command is empty".to_string())?;
         let out = job.out.to_string_lossy();
         let text_in_args = rest.iter().any(|a| a.contains("{text}"));
         let out_in_args = rest.iter().any(|a| a.contains("{out}"));
@@ -43,7 +46,8 @@ impl CommandEngine {
             if stdout.is_empty() {
                 return Err(format!(
                     "`{program}` wrote nothing to stdout (add {{out}} to its arguments if it writes a file)"
-                ));
+                )
+                .into());
             }
             std::fs::write(&job.out, stdout).map_err(|e| format!("cannot save its output: {e}"))?;
         }
@@ -63,7 +67,7 @@ impl SpeechEngine for CommandEngine {
         )
     }
 
-    fn synthesize(&self, jobs: &[Job]) -> Vec<Result<(), String>> {
+    fn synthesize(&self, jobs: &[Job]) -> Vec<super::Spoken> {
         in_parallel(jobs, |chunk| one_by_one(chunk, |job| self.speak(job)))
     }
 }

@@ -42,7 +42,7 @@ impl SpeechEngine for EspeakEngine {
         format!("espeak-ng {}", self.args("-").join(" "))
     }
 
-    fn synthesize(&self, jobs: &[Job]) -> Vec<Result<(), String>> {
+    fn synthesize(&self, jobs: &[Job]) -> Vec<super::Spoken> {
         process_per_text(jobs, "espeak-ng", &self.settings, |job| {
             (
                 self.args(&job.out.to_string_lossy()),
@@ -91,7 +91,8 @@ pub fn installed_voices(language: Option<&str>) -> Vec<super::catalog::Installed
                 Some("F") => Some("female"),
                 _ => None,
             },
-            rank: 90,
+            kind: super::catalog::Kind::EspeakNg,
+            within: 0,
         });
     }
     voices

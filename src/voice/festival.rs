@@ -102,16 +102,19 @@ impl SpeechEngine for FestivalEngine {
         )
     }
 
-    fn synthesize(&self, jobs: &[Job]) -> Vec<Result<(), String>> {
+    fn synthesize(&self, jobs: &[Job]) -> Vec<super::Spoken> {
         in_parallel(jobs, |chunk| {
-            let outcome = self.script(chunk).and_then(|script| {
-                run(
-                    "festival",
-                    &["--pipe".to_string()],
-                    script.as_bytes(),
-                    limit_for(&self.settings, chunk.len()),
-                )
-            });
+            let outcome = self
+                .script(chunk)
+                .map_err(super::SpeakError::from)
+                .and_then(|script| {
+                    run(
+                        "festival",
+                        &["--pipe".to_string()],
+                        script.as_bytes(),
+                        limit_for(&self.settings, chunk.len()),
+                    )
+                });
             chunk
                 .iter()
                 .map(|job| match &outcome {
@@ -120,7 +123,8 @@ impl SpeechEngine for FestivalEngine {
                     Ok(_) => Err(format!(
                         "festival wrote no audio (is the voice `{}` installed? Debian: festvox-us-slt-hts)",
                         self.voice()
-                    )),
+                    )
+                    .into()),
                 })
                 .collect()
         })

@@ -60,10 +60,10 @@ impl SpeechEngine for FliteEngine {
         format!("flite {}", self.args(voice, "", "").join(" "))
     }
 
-    fn synthesize(&self, jobs: &[Job]) -> Vec<Result<(), String>> {
+    fn synthesize(&self, jobs: &[Job]) -> Vec<super::Spoken> {
         let voice = match self.voice() {
             Ok(v) => v,
-            Err(e) => return jobs.iter().map(|_| Err(e.clone())).collect(),
+            Err(e) => return jobs.iter().map(|_| Err(e.clone().into())).collect(),
         };
         process_per_text(jobs, "flite", &self.settings, |job| {
             (

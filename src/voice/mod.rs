@@ -53,7 +53,7 @@ pub trait SpeechEngine: Send + Sync {
     fn identity(&self) -> String;
 
     /// Speaks every job into its file, as fast as the engine allows. One result per job.
-    fn synthesize(&self, jobs: &[Job]) -> Vec<Result<(), String>>;
+    fn synthesize(&self, jobs: &[Job]) -> Vec<Spoken>;
 }
 
 /// Makes the engine called `name` with `cfg`'s settings.
@@ -92,9 +92,9 @@ pub fn parallelism() -> usize {
 }
 
 /// Runs `work` over `jobs` split into `parallelism()` chunks on scoped threads.
-pub fn in_parallel<F>(jobs: &[Job], work: F) -> Vec<Result<(), String>>
+pub fn in_parallel<F>(jobs: &[Job], work: F) -> Vec<Spoken>
 where
-    F: Fn(&[Job]) -> Vec<Result<(), String>> + Sync,
+    F: Fn(&[Job]) -> Vec<Spoken> + Sync,
 {
     if jobs.is_empty() {
         return Vec::new();
@@ -105,8 +105,9 @@ where
         handles
             .into_iter()
             .flat_map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| vec![Err("synthesis thread panicked".into())])
+                h.join().unwrap_or_else(|_| {
+                    vec![Err(SpeakError::Failed("synthesis thread panicked".into()))]
+                })
             })
             .collect()
     })
@@ -114,20 +115,18 @@ where
 
 /// Speaks `jobs` one by one with `speak`; once one hangs (runs out of its time), the rest are
 /// not tried with this engine, so a hung engine costs one timeout, not one per text.
-pub fn one_by_one<F>(jobs: &[Job], speak: F) -> Vec<Result<(), String>>
+pub fn one_by_one<F>(jobs: &[Job], speak: F) -> Vec<Spoken>
 where
-    F: Fn(&Job) -> Result<(), String>,
+    F: Fn(&Job) -> Spoken,
 {
     let mut out = Vec::with_capacity(jobs.len());
-    let mut hung: Option<String> = None;
+    let mut hung: Option<SpeakError> = None;
     for job in jobs {
         let r = match &hung {
             Some(e) => Err(e.clone()),
             None => speak(job),
         };
-        if let Err(e) = &r
-            && e.contains(HUNG)
-        {
+        if let Err(e @ SpeakError::Hung(_)) = &r {
             hung = Some(e.clone());
         }
         out.push(r);
@@ -137,6 +136,34 @@ where
 
 /// What `run` says of a program it had to stop.
 pub(crate) const HUNG: &str = "did not finish within";
+
+/// Why an engine gave a text no voice: the kind matched on, the words for people.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SpeakError {
+    /// It ran past its time and was stopped: its other texts are not tried with it.
+    Hung(String),
+    /// Its process ended under it (a worker that died): a new one is needed.
+    Ended(String),
+    /// Anything else (not installed, bad output, an error it printed).
+    Failed(String),
+}
+
+impl std::fmt::Display for SpeakError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SpeakError::Hung(m) | SpeakError::Ended(m) | SpeakError::Failed(m) => f.write_str(m),
+        }
+    }
+}
+
+impl From<String> for SpeakError {
+    fn from(message: String) -> Self {
+        SpeakError::Failed(message)
+    }
+}
+
+/// How one text fared with one engine.
+pub type Spoken = Result<(), SpeakError>;
 
 /// A failure to give a text a voice, with every engine that was tried.
 #[derive(Debug, thiserror::Error)]
@@ -250,7 +277,7 @@ impl Voice {
                         std::fs::read(&job.out).map_err(|e| format!("wrote no audio ({e})"))?;
                     let clip = Clip::decode_wav_bytes(bytes)?.trimmed(TAIL_PAD);
                     if clip.samples().is_empty() {
-                        return Err("produced only silence".into());
+                        return Err(SpeakError::Failed("produced only silence".into()));
                     }
                     Ok(clip)
                 });
@@ -285,7 +312,7 @@ impl Voice {
                         attempts
                             .entry(job.text.clone())
                             .or_default()
-                            .push((engine.name().into(), e));
+                            .push((engine.name().into(), e.to_string()));
                         still.push(job.text);
                     }
                 }
@@ -376,7 +403,7 @@ pub(crate) fn process_per_text<F>(
     program: &str,
     settings: &VoiceSettings,
     make: F,
-) -> Vec<Result<(), String>>
+) -> Vec<Spoken>
 where
     F: Fn(&Job) -> (Vec<String>, Vec<u8>) + Sync,
 {
@@ -398,7 +425,7 @@ pub(crate) fn run(
     args: &[String],
     stdin: &[u8],
     limit: std::time::Duration,
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, SpeakError> {
     use std::io::{Read, Write};
     use std::process::Stdio;
     let mut command = tied_command(program);
@@ -409,9 +436,9 @@ pub(crate) fn run(
         .stderr(Stdio::piped());
     let mut child = command.spawn().map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
-            format!("`{program}` is not installed (not found on PATH)")
+            SpeakError::Failed(format!("`{program}` is not installed (not found on PATH)"))
         } else {
-            format!("cannot run `{program}`: {e}")
+            SpeakError::Failed(format!("cannot run `{program}`: {e}"))
         }
     })?;
     let mut input = child.stdin.take().expect("piped stdin");
@@ -435,13 +462,13 @@ pub(crate) fn run(
             Ok(None) if std::time::Instant::now() >= deadline => {
                 kill_group(&mut child);
                 let _ = writer.join();
-                return Err(format!(
+                return Err(SpeakError::Hung(format!(
                     "`{program}` {HUNG} {} and was stopped",
                     crate::duration::show(limit)
-                ));
+                )));
             }
             Ok(None) => std::thread::sleep(std::time::Duration::from_millis(5)),
-            Err(e) => return Err(format!("`{program}` failed: {e}")),
+            Err(e) => return Err(SpeakError::Failed(format!("`{program}` failed: {e}"))),
         }
     };
     let _ = writer.join();
@@ -455,14 +482,14 @@ pub(crate) fn run(
             .find(|l| !l.trim().is_empty())
             .unwrap_or("")
             .trim();
-        return Err(format!(
+        return Err(SpeakError::Failed(format!(
             "`{program}` exited with {status}{}",
             if last.is_empty() {
                 String::new()
             } else {
                 format!(": {last}")
             }
-        ));
+        )));
     }
     Ok(out)
 }

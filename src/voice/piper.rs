@@ -17,7 +17,9 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::Duration;
 
 use super::catalog::InstalledVoice;
-use super::{EngineKind, HUNG, Job, SpeechEngine, VoiceSettings, limit_for, one_by_one};
+use super::{
+    EngineKind, HUNG, Job, SpeakError, SpeechEngine, Spoken, VoiceSettings, limit_for, one_by_one,
+};
 
 /// The voice installed by `scripts/install --natural-voice`.
 pub const DEFAULT_VOICE: &str = "en_US-joe-medium";
@@ -95,7 +97,8 @@ pub fn installed_voices(data_dir: &Path) -> Vec<InstalledVoice> {
             name: name.to_string(),
             language,
             gender: (name == DEFAULT_VOICE).then_some("male"),
-            rank: if name == DEFAULT_VOICE { 10 } else { 11 },
+            kind: super::catalog::Kind::Piper,
+            within: u32::from(name != DEFAULT_VOICE),
         });
     }
     voices
@@ -146,7 +149,7 @@ impl SpeechEngine for PiperEngine {
         format!("piper {} {:.3}", self.voice(), self.length_scale())
     }
 
-    fn synthesize(&self, jobs: &[Job]) -> Vec<Result<(), String>> {
+    fn synthesize(&self, jobs: &[Job]) -> Vec<super::Spoken> {
         let key = self.key();
         let missing = if !key.python.is_file() {
             Some(format!(
@@ -163,7 +166,7 @@ impl SpeechEngine for PiperEngine {
             None
         };
         if let Some(e) = missing {
-            return jobs.iter().map(|_| Err(e.clone())).collect();
+            return jobs.iter().map(|_| Err(e.clone().into())).collect();
         }
         // Loading the model is part of the first text's time.
         let load = self.settings.timeout;
@@ -203,7 +206,7 @@ struct Work {
 }
 
 /// A text and where to send how it went.
-type Request = (Work, Sender<Result<(), String>>);
+type Request = (Work, Sender<Spoken>);
 
 /// The running worker's thread: where to send it texts.
 struct Running {
@@ -216,7 +219,7 @@ static RUNNING: Mutex<Option<Running>> = Mutex::new(None);
 
 /// Speaks one text through the worker for `key`, starting one if there is none (or it
 /// exited, or speaks another voice).
-fn speak(key: &WorkerKey, work: Work) -> Result<(), String> {
+fn speak(key: &WorkerKey, work: Work) -> Spoken {
     let mut running = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
     let (answer_tx, answer_rx) = mpsc::channel();
     let wait = work.limit + work.load;
@@ -245,14 +248,14 @@ fn speak(key: &WorkerKey, work: Work) -> Result<(), String> {
 }
 
 /// The worker's answer, or an error once it cannot come any more.
-fn wait_for(rx: Receiver<Result<(), String>>, wait: Duration) -> Result<(), String> {
+fn wait_for(rx: Receiver<Spoken>, wait: Duration) -> Spoken {
     // The worker's thread enforces the limits; this is only a backstop.
     match rx.recv_timeout(wait + Duration::from_secs(5)) {
         Ok(r) => r,
-        Err(_) => Err(format!(
+        Err(_) => Err(SpeakError::Hung(format!(
             "the Piper worker {HUNG} {}",
             crate::duration::show(wait)
-        )),
+        ))),
     }
 }
 
@@ -284,9 +287,8 @@ fn own_worker(key: WorkerKey, requests: Receiver<Request>) {
             },
         };
         let result = worker.speak(&work);
-        let failed = result
-            .as_ref()
-            .is_err_and(|e| e.contains(HUNG) || e.contains("ended"));
+        // A worker that hung or died is done: the next text starts a new one.
+        let failed = matches!(result, Err(SpeakError::Hung(_) | SpeakError::Ended(_)));
         let _ = answer.send(result);
         if failed {
             return;
@@ -303,7 +305,7 @@ struct Worker {
 
 impl Worker {
     /// Starts the worker and waits for its model to load.
-    fn start(key: &WorkerKey, load: Duration) -> Result<Self, String> {
+    fn start(key: &WorkerKey, load: Duration) -> Result<Self, SpeakError> {
         let mut command = super::tied_command(&key.python);
         command
             .arg("-c")
@@ -314,7 +316,7 @@ impl Worker {
             .stderr(Stdio::null());
         let mut child = command
             .spawn()
-            .map_err(|e| format!("cannot run {}: {e}", key.python.display()))?;
+            .map_err(|e| SpeakError::Failed(format!("cannot run {}: {e}", key.python.display())))?;
         STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let stdin = child.stdin.take().expect("piped stdin");
         let stdout = child.stdout.take().expect("piped stdout");
@@ -334,27 +336,31 @@ impl Worker {
         };
         match worker.reply(load, "loading the voice")? {
             r if r == "ready" => Ok(worker),
-            r => Err(r.strip_prefix("error ").map_or(r.clone(), str::to_string)),
+            r => Err(SpeakError::Failed(
+                r.strip_prefix("error ").map_or(r.clone(), str::to_string),
+            )),
         }
     }
 
     /// The worker's next line, within `limit`.
-    fn reply(&mut self, limit: Duration, doing: &str) -> Result<String, String> {
+    fn reply(&mut self, limit: Duration, doing: &str) -> Result<String, SpeakError> {
         match self.replies.recv_timeout(limit) {
             Ok(line) => Ok(line),
-            Err(RecvTimeoutError::Timeout) => Err(format!(
+            Err(RecvTimeoutError::Timeout) => Err(SpeakError::Hung(format!(
                 "the Piper worker {HUNG} {} {doing} and was stopped",
                 crate::duration::show(limit)
-            )),
+            ))),
             Err(RecvTimeoutError::Disconnected) => {
                 let status = self.child.wait().map(|s| s.to_string()).unwrap_or_default();
-                Err(format!("the Piper worker ended ({status}) {doing}"))
+                Err(SpeakError::Ended(format!(
+                    "the Piper worker ended ({status}) {doing}"
+                )))
             }
         }
     }
 
     /// Speaks one text into its file.
-    fn speak(&mut self, work: &Work) -> Result<(), String> {
+    fn speak(&mut self, work: &Work) -> Spoken {
         let line = serde_json::json!({
             "text": work.text,
             "out": work.out,
@@ -362,10 +368,12 @@ impl Worker {
         });
         writeln!(self.stdin, "{line}")
             .and_then(|()| self.stdin.flush())
-            .map_err(|e| format!("the Piper worker ended ({e})"))?;
+            .map_err(|e| SpeakError::Ended(format!("the Piper worker ended ({e})")))?;
         match self.reply(work.limit, "speaking")? {
             r if r == "ok" => Ok(()),
-            r => Err(r.strip_prefix("error ").map_or(r.clone(), str::to_string)),
+            r => Err(SpeakError::Failed(
+                r.strip_prefix("error ").map_or(r.clone(), str::to_string),
+            )),
         }
     }
 }

@@ -53,7 +53,7 @@ impl SpeechEngine for RhvoiceEngine {
         format!("rhvoice {}", self.args("-").join(" "))
     }
 
-    fn synthesize(&self, jobs: &[Job]) -> Vec<Result<(), String>> {
+    fn synthesize(&self, jobs: &[Job]) -> Vec<super::Spoken> {
         process_per_text(jobs, PROGRAM, &self.settings, |job| {
             (
                 self.args(&job.out.to_string_lossy()),
@@ -92,13 +92,12 @@ pub fn installed_voices() -> Vec<InstalledVoice> {
         };
         voices.push(InstalledVoice {
             engine: EngineKind::Rhvoice,
-            rank: if RESTRICTED.contains(&name.as_str()) {
-                95
-            } else if name == DEFAULT_VOICE {
-                20
+            kind: if RESTRICTED.contains(&name.as_str()) {
+                super::catalog::Kind::RhvoiceRestricted
             } else {
-                21
+                super::catalog::Kind::Rhvoice
             },
+            within: u32::from(name != DEFAULT_VOICE),
             gender: match field("gender").as_deref() {
                 Some("male") => Some("male"),
                 Some("female") => Some("female"),

@@ -354,7 +354,7 @@ fn take_length(text: &str) -> Result<Duration, String> {
 }
 
 fn extension(text: &str) -> Result<Duration, String> {
-    bounded(text, Duration::from_secs(1), Duration::from_secs(1800))
+    bounded(text, Duration::from_secs(1), letdown::engine::MAX_EXTENSION)
 }
 
 fn snooze(text: &str) -> Result<Duration, String> {

@@ -14,9 +14,13 @@ use crate::cli::{FeedsAction, Remote};
 /// How long a `start` may wait, once letdownd has answered, for its routine's speech.
 const PREPARE_ALLOWANCE: Duration = Duration::from_secs(120);
 
-/// A D-Bus error, said for a person.
+/// A D-Bus error, said for a person; letdownd's own errors keep their name to match on
+/// ([`letdown::client::Refusal`]).
 fn said(e: zbus::Error) -> anyhow::Error {
-    anyhow!(explain(&e))
+    match letdown::client::refusal(&e) {
+        Some(r) => anyhow::Error::new(r),
+        None => anyhow!(explain(&e)),
+    }
 }
 
 /// letdownd did not answer in time: after it, nothing more is asked of it (each further call
@@ -67,13 +71,16 @@ fn verb(command: &Remote) -> Option<&'static str> {
 
 /// A refusal as it is said aloud: short, without the terminal's hints.
 fn spoken_refusal(verb: &str, e: &anyhow::Error) -> String {
-    let text = e.to_string();
-    if text.contains("(NotRunning)") {
-        return format!("No session to {verb}.");
+    let refusal = e.downcast_ref::<letdown::client::Refusal>();
+    match refusal.map(|r| r.name.as_str()) {
+        Some("NotRunning") => return format!("No session to {verb}."),
+        // Snooze and skip name no id: what they do not find is a next session.
+        Some("NotFound") if matches!(verb, "snooze" | "skip") => {
+            return format!("Nothing is scheduled to {verb}.");
+        }
+        _ => {}
     }
-    if text.contains("nothing is scheduled") {
-        return format!("Nothing is scheduled to {verb}.");
-    }
+    let text = refusal.map_or_else(|| e.to_string(), |r| r.message.clone());
     let first = text
         .split(['(', ';', '`'])
         .next()
@@ -628,6 +635,47 @@ fn local_time(unix: i64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::spoken_refusal;
+    use letdown::client::Refusal;
+
+    fn refused(name: &str, message: &str) -> anyhow::Error {
+        anyhow::Error::new(Refusal {
+            name: name.into(),
+            message: message.into(),
+        })
+    }
+
+    /// A refusal is said by its error's name, not by words found in its message.
+    #[test]
+    fn refusals_are_said_by_their_error_name() {
+        assert_eq!(
+            spoken_refusal("pause", &refused("NotRunning", "no session is running")),
+            "No session to pause."
+        );
+        assert_eq!(
+            spoken_refusal("skip", &refused("NotFound", "no session ahead")),
+            "Nothing is scheduled to skip."
+        );
+        // A message that happens to hold another error's words says itself.
+        assert_eq!(
+            spoken_refusal(
+                "cancel",
+                &refused(
+                    "NotFound",
+                    "no schedule 7 (NotRunning); see `letdown upcoming`"
+                )
+            ),
+            "No schedule 7."
+        );
+        assert_eq!(
+            spoken_refusal(
+                "extend",
+                &refused("InvalidArgument", "up to 30 minutes at a time")
+            ),
+            "Up to 30 minutes at a time."
+        );
+    }
+
     #[test]
     fn an_answer_without_what_comes_next_keeps_only_what_was_done() {
         assert_eq!(

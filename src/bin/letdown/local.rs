@@ -19,8 +19,17 @@ use letdown::tones::Earcon;
 
 use crate::cli::{Cli, Local};
 
-/// Runs a local command; `config` is `--config`.
-pub fn run(command: Local, config: &Option<PathBuf>, paths: &Paths) -> anyhow::Result<ExitCode> {
+/// The least time `voices try` waits: a voice tried for the first time may load a model.
+const VOICE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Runs a local command; `config` is `--config`, `timeout` is `--timeout` (for the few that
+/// ask letdownd something: voices, record).
+pub fn run(
+    command: Local,
+    config: &Option<PathBuf>,
+    paths: &Paths,
+    timeout: std::time::Duration,
+) -> anyhow::Result<ExitCode> {
     match command {
         Local::Shortcuts { remove: true, .. } => letdown::shortcuts::remove()?,
         Local::Shortcuts {
@@ -32,7 +41,27 @@ pub fn run(command: Local, config: &Option<PathBuf>, paths: &Paths) -> anyhow::R
         Local::Render { routine, output } => render_wav(&routine, &output, config, paths)?,
         Local::Prepare { routine } => prepare_now(&routine, config, paths)?,
         Local::Tones { dir } => tones(&dir, config, paths)?,
-        Local::Voices { .. } | Local::Record { .. } => unreachable!("run by main"),
+        Local::Voices { action, all } => {
+            crate::voices::run(action, all, config, paths, timeout.max(VOICE_TIMEOUT))?
+        }
+        Local::Record {
+            routine,
+            redo,
+            count_in,
+            source,
+            max,
+        } => crate::record::run(
+            &routine,
+            crate::record::Takes {
+                redo,
+                count_in,
+                source,
+                max,
+            },
+            config,
+            paths,
+            timeout,
+        )?,
         Local::Completions { shell } => clap_complete::generate(
             shell,
             &mut Cli::command(),

@@ -14,9 +14,6 @@ use clap::{CommandFactory, FromArgMatches};
 use cli::{Cli, Command};
 use letdown::paths::Paths;
 
-/// The least time `voices try` waits: a voice tried for the first time may load a model.
-const VOICE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
-
 fn main() -> ExitCode {
     let matches = Cli::command()
         .version(letdown::install::version_text())
@@ -25,34 +22,7 @@ fn main() -> ExitCode {
     let paths = Paths::from_env();
     let result = match cli.command {
         Command::Remote(c) => remote::run(c, cli.timeout, cli.quiet).map(|()| ExitCode::SUCCESS),
-        Command::Local(cli::Local::Voices { action, all }) => voices::run(
-            action,
-            all,
-            &cli.config,
-            &paths,
-            cli.timeout.max(VOICE_TIMEOUT),
-        )
-        .map(|()| ExitCode::SUCCESS),
-        Command::Local(cli::Local::Record {
-            routine,
-            redo,
-            count_in,
-            source,
-            max,
-        }) => record::run(
-            &routine,
-            record::Takes {
-                redo,
-                count_in,
-                source,
-                max,
-            },
-            &cli.config,
-            &paths,
-            cli.timeout,
-        )
-        .map(|()| ExitCode::SUCCESS),
-        Command::Local(c) => local::run(c, &cli.config, &paths),
+        Command::Local(c) => local::run(c, &cli.config, &paths, cli.timeout),
     };
     match result {
         Ok(code) => code,

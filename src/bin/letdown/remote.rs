@@ -285,47 +285,39 @@ async fn dispatch(
             let at = schedule(p, &kind, &when, routine.as_deref().unwrap_or("")).await?;
             at.map(|at| letdown::feedback::scheduled(at, &zone()))
         }
-        other => done(dispatch_plain(p, other, timeout).await)?,
-    })
-}
-
-/// The commands that answer in the terminal only.
-async fn dispatch_plain(
-    p: &CoachProxy<'_>,
-    command: Remote,
-    timeout: Duration,
-) -> anyhow::Result<()> {
-    match command {
-        Remote::Start { routine } => start(p, routine.as_deref().unwrap_or(""), timeout).await,
-        Remote::Stop => p.stop().await.map_err(said),
-        Remote::Pause => p.pause().await.map_err(said),
-        Remote::Resume => p.resume().await.map_err(said),
-        Remote::Toggle => p.toggle_pause().await.map_err(said),
-        Remote::Next => p.next().await.map_err(said),
-        Remote::Previous => p.previous().await.map_err(said),
-        Remote::Repeat => p.repeat().await.map_err(said),
-        Remote::Extend { by } => p.extend(by.as_secs() as u32).await.map_err(said),
-        Remote::Where => where_am_i(p).await,
+        // The commands that answer in the terminal only.
+        Remote::Start { routine } => {
+            done(start(p, routine.as_deref().unwrap_or(""), timeout).await)?
+        }
+        Remote::Stop => done(p.stop().await.map_err(said))?,
+        Remote::Pause => done(p.pause().await.map_err(said))?,
+        Remote::Resume => done(p.resume().await.map_err(said))?,
+        Remote::Toggle => done(p.toggle_pause().await.map_err(said))?,
+        Remote::Next => done(p.next().await.map_err(said))?,
+        Remote::Previous => done(p.previous().await.map_err(said))?,
+        Remote::Repeat => done(p.repeat().await.map_err(said))?,
+        Remote::Extend { by } => done(p.extend(by.as_secs() as u32).await.map_err(said))?,
+        Remote::Where => done(where_am_i(p).await)?,
         Remote::Status {
             follow: false,
             json,
-        } => print_status(p, json).await,
-        Remote::Status { follow: true, .. } => follow(p, timeout).await,
-        Remote::Volume { percent } => volume(p, percent).await,
-        Remote::Reload => reload(p).await,
+        } => done(print_status(p, json).await)?,
+        Remote::Status { follow: true, .. } => done(follow(p, timeout).await)?,
+        Remote::Volume { percent } => done(volume(p, percent).await)?,
+        Remote::Reload => done(reload(p).await)?,
         Remote::Feeds {
             action: Some(FeedsAction::Delete { id }),
             ..
-        } => p.delete_feed(id).await.map_err(said),
+        } => done(p.delete_feed(id).await.map_err(said))?,
         Remote::Feeds {
             action: Some(FeedsAction::Fix { id, at, side }),
             ..
-        } => fix_feed(p, id, at, side).await,
+        } => done(fix_feed(p, id, at, side).await)?,
         Remote::Feeds {
             action: None,
             limit,
             csv,
-        } => feeds(p, limit, csv).await,
+        } => done(feeds(p, limit, csv).await)?,
         Remote::FeedPlan {
             interval,
             times,
@@ -334,7 +326,7 @@ async fn dispatch_plain(
             quiet_hours,
             quiet,
             clear,
-        } => {
+        } => done({
             let plan = PlanArgs {
                 interval,
                 times,
@@ -344,14 +336,9 @@ async fn dispatch_plain(
                 quiet,
             };
             feed_plan(p, plan, clear).await
-        }
-        Remote::Upcoming => upcoming(p).await,
-        Remote::Fed { .. }
-        | Remote::Cancel { .. }
-        | Remote::Snooze { .. }
-        | Remote::Skip
-        | Remote::Schedule { .. } => unreachable!("dispatched with their sentences"),
-    }
+        })?,
+        Remote::Upcoming => done(upcoming(p).await)?,
+    })
 }
 
 /// letdownd takes routines by name only (it never reads a path a caller names). A path given

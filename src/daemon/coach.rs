@@ -99,7 +99,7 @@ impl Coach {
         let (readied_tx, readied_rx) = mpsc::unbounded_channel();
         let (opened_tx, opened_rx) = mpsc::unbounded_channel();
         let (scheduler, written) = Scheduler::new(&cfg, &paths.data_dir);
-        if scheduler.has_sessions_ahead(jiff::Timestamp::now()) {
+        if scheduler.has_sessions_ahead(scheduler.now()) {
             super::login_start::ensure(&paths.data_dir);
         }
         Self {

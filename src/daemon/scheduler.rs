@@ -25,8 +25,19 @@ use crate::schedule::store::Store;
 use crate::schedule::{Due, FeedPlan, Occurrence, Outcome, Planner, Side, State, parse_when};
 
 mod requests;
+#[cfg(test)]
+mod tests;
 
 use requests::routine_or;
+
+/// The wall clock the scheduler reads: the system's, or one a test sets and jumps (a suspend,
+/// a DST day). Time comes in from outside, as in the engine.
+pub type WallClock = std::sync::Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
+/// The system's wall clock.
+pub fn system_clock() -> WallClock {
+    std::sync::Arc::new(Timestamp::now)
+}
 
 /// Answers a request with the result of writing its change.
 type WrittenReply = Box<dyn FnOnce(Result<(), CoachError>) + Send + Sync>;
@@ -62,6 +73,8 @@ pub struct Scheduler {
     config_plan: Option<FeedPlan>,
     grace: Duration,
     heads_up: Option<Duration>,
+    /// What "now" is.
+    clock: WallClock,
 }
 
 impl Scheduler {
@@ -75,8 +88,19 @@ impl Scheduler {
         Self::with_store(cfg, store, loaded.state)
     }
 
-    /// A scheduler over an open `store` holding `state`.
+    /// A scheduler over an open `store` holding `state`, on the system's clock and zone.
     pub fn with_store(cfg: &Config, store: Store, state: State) -> (Self, WriteResults) {
+        Self::with_clock(cfg, store, state, system_clock(), TimeZone::system())
+    }
+
+    /// A scheduler over an open `store` holding `state`, reading `clock` and planning in `tz`.
+    pub fn with_clock(
+        cfg: &Config,
+        store: Store,
+        state: State,
+        clock: WallClock,
+        tz: TimeZone,
+    ) -> (Self, WriteResults) {
         let (writer, results) = Writer::spawn(store);
         let scheduler = Self {
             writer,
@@ -84,12 +108,13 @@ impl Scheduler {
             staged: None,
             in_flight: None,
             retry_at: None,
-            tz: TimeZone::system(),
+            tz,
             zone_watch: ZoneWatch::new(&zone_file()),
             announced: HashSet::new(),
             config_plan: cfg.feed_plan.clone(),
             grace: cfg.grace,
             heads_up: cfg.heads_up,
+            clock,
         };
         (scheduler, results)
     }
@@ -124,6 +149,11 @@ impl Scheduler {
         }
     }
 
+    /// Now, by the scheduler's clock.
+    pub fn now(&self) -> Timestamp {
+        (self.clock)()
+    }
+
     fn planner(&self) -> Planner<'_> {
         Planner {
             state: &self.state,
@@ -139,7 +169,7 @@ impl Scheduler {
 
     /// When the wall-clock timer should next wake the coach.
     pub fn next_wake(&self) -> Option<Timestamp> {
-        let wake = self.planner().next_wake(Timestamp::now(), self.heads_up);
+        let wake = self.planner().next_wake(self.now(), self.heads_up);
         match self.retry_at {
             Some(r) => wake.map(|w| w.max(r)),
             None => wake,
@@ -148,13 +178,13 @@ impl Scheduler {
 
     /// The next session that will start, if any.
     pub fn next_occurrence(&self) -> Option<Occurrence> {
-        self.planner().pending(Timestamp::now()).into_iter().next()
+        self.planner().pending(self.now()).into_iter().next()
     }
 
     /// The routines that schedules and the feed plan will start in the next days.
     pub fn routines_ahead(&self, default_routine: &str) -> BTreeSet<String> {
         self.planner()
-            .upcoming(Timestamp::now())
+            .upcoming(self.now())
             .into_iter()
             .map(|o| routine_or(&o.routine, default_routine))
             .collect()
@@ -175,7 +205,7 @@ impl Scheduler {
     fn change<T>(&mut self, f: impl FnOnce(&mut State) -> T) -> T {
         self.staged.get_or_insert_with(Staged::default);
         let out = f(&mut self.state);
-        self.state.prune(Timestamp::now());
+        self.state.prune(self.now());
         out
     }
 
@@ -225,7 +255,7 @@ impl Scheduler {
             Err((e, on_disk)) => {
                 log::error!("cannot save a change: {e}");
                 self.state = on_disk;
-                self.retry_at = Some(Timestamp::now() + RETRY_AFTER);
+                self.retry_at = Some(self.now() + RETRY_AFTER);
                 for o in &staged.run {
                     log::error!(
                         "cannot record scheduled session {}, so it does not run now",
@@ -251,7 +281,7 @@ impl Scheduler {
     ///
     /// A session to run is returned by [`Scheduler::written`], once its record is on disk.
     pub fn due(&mut self, busy: bool) -> Option<u32> {
-        let now = Timestamp::now();
+        let now = self.now();
         if self.writing() || self.retry_at.is_some_and(|r| now < r) {
             return None;
         }
@@ -305,13 +335,13 @@ impl Scheduler {
     /// The feed plan's quiet-hours action, if it is quiet hours now.
     pub fn quiet_now(&self) -> Option<crate::schedule::QuietAction> {
         let q = self.feed_plan()?.quiet.as_ref()?;
-        let local = Timestamp::now().to_zoned_datetime(self.tz.clone()).time();
+        let local = self.now().to_zoned_datetime(self.tz.clone()).time();
         q.contains(local).then_some(q.action)
     }
 
     /// Where the day stands, for `where` and the answers to key presses.
     pub fn summary(&self) -> crate::feedback::DaySummary {
-        let now = Timestamp::now();
+        let now = self.now();
         let upcoming = self.planner().upcoming(now);
         let next_feed_due = upcoming.iter().find_map(|o| match o.source {
             crate::schedule::Source::FeedPlan(due) => Some(due),

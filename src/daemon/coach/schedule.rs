@@ -54,7 +54,7 @@ impl Coach {
         for o in self.scheduler.written(result) {
             self.run_scheduled(o);
         }
-        if !failed && self.scheduler.has_sessions_ahead(jiff::Timestamp::now()) {
+        if !failed && self.scheduler.has_sessions_ahead(self.scheduler.now()) {
             crate::daemon::login_start::ensure(&self.paths.data_dir);
         }
         while !self.scheduler.writing()
@@ -116,7 +116,7 @@ impl Coach {
         let (Some(lead), Some(next)) = (self.cfg.heads_up, self.scheduler.next_occurrence()) else {
             return;
         };
-        let ahead = next.at.as_second() - jiff::Timestamp::now().as_second();
+        let ahead = next.at.as_second() - self.scheduler.now().as_second();
         if ahead <= lead.as_secs() as i64 {
             return;
         }

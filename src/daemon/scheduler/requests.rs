@@ -103,7 +103,7 @@ impl Scheduler {
             )));
         }
         let at = timestamp(start)?;
-        let now = Timestamp::now();
+        let now = self.now();
         if at > now + jiff::SignedDuration::from_secs(300) {
             return Err(CoachError::InvalidArgument(
                 "a feed cannot start in the future".into(),
@@ -157,7 +157,7 @@ impl Scheduler {
         } else {
             Some(FeedPlan::from_map(map).map_err(CoachError::InvalidArgument)?)
         };
-        let now = Timestamp::now();
+        let now = self.now();
         self.change(|s| s.set_plan(now, plan));
         Ok(())
     }
@@ -168,7 +168,7 @@ impl Scheduler {
         routine: &str,
         routine_exists: impl Fn(&str) -> Result<(), CoachError>,
     ) -> Result<u64, CoachError> {
-        let now = Timestamp::now();
+        let now = self.now();
         let rule = parse_when(when, now, &self.tz).map_err(CoachError::InvalidArgument)?;
         if !routine.is_empty() {
             routine_exists(routine)?;
@@ -184,7 +184,7 @@ impl Scheduler {
 
     pub(super) fn cancel(&mut self, id: &str) -> Result<(), CoachError> {
         if id == "plan" {
-            let now = Timestamp::now();
+            let now = self.now();
             self.change(|s| s.set_plan(now, None));
             return Ok(());
         }
@@ -206,7 +206,7 @@ impl Scheduler {
                 "cannot snooze by {secs} seconds; give 1 second to 1 day"
             )));
         }
-        let now = Timestamp::now();
+        let now = self.now();
         let next = self.next_occurrence().ok_or_else(nothing_scheduled)?;
         self.change(|s| s.snooze(&next, now, Duration::from_secs(secs as u64)));
         Ok(())
@@ -220,7 +220,7 @@ impl Scheduler {
 
     pub(super) fn upcoming(&self, default_routine: &str) -> Vec<UpcomingRow> {
         self.planner()
-            .upcoming(Timestamp::now())
+            .upcoming(self.now())
             .into_iter()
             .map(|o| {
                 (

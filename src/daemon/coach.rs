@@ -70,6 +70,9 @@ pub struct Coach {
     /// A starting session's first sounds and output, from beside the coach.
     readied_tx: mpsc::UnboundedSender<Readied>,
     readied_rx: mpsc::UnboundedReceiver<Readied>,
+    /// A reload's config and routine problems, read from disk beside the coach.
+    reloaded_tx: mpsc::UnboundedSender<Reloaded>,
+    reloaded_rx: mpsc::UnboundedReceiver<Reloaded>,
     /// The output, back from being reopened beside the coach.
     opened_tx: mpsc::UnboundedSender<Opened>,
     opened_rx: mpsc::UnboundedReceiver<Opened>,
@@ -97,6 +100,7 @@ impl Coach {
     ) -> Self {
         let (loaded_tx, loaded_rx) = mpsc::unbounded_channel();
         let (readied_tx, readied_rx) = mpsc::unbounded_channel();
+        let (reloaded_tx, reloaded_rx) = mpsc::unbounded_channel();
         let (opened_tx, opened_rx) = mpsc::unbounded_channel();
         let (scheduler, written) = Scheduler::new(&cfg, &paths.data_dir);
         if scheduler.has_sessions_ahead(scheduler.now()) {
@@ -119,6 +123,8 @@ impl Coach {
             phrases_end: Instant::now(),
             readied_tx,
             readied_rx,
+            reloaded_tx,
+            reloaded_rx,
             opened_tx,
             opened_rx,
             timing: Arc::default(),
@@ -201,15 +207,12 @@ impl Coach {
                     }
                 }
                 Some(r) = self.readied_rx.recv() => self.on_readied(r),
+                Some(r) = self.reloaded_rx.recv() => self.on_reloaded(r),
                 Some(o) = self.opened_rx.recv() => self.on_reopened(o),
                 _ = sleep_until(self.audio.close_at()) => {
                     self.audio.close_if_silent(self.live.is_some())
                 }
-                w = wall_sleep(wake) => {
-                    if let Err(e) = w {
-                        log::error!("wall-clock timer: {e}");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                    }
+                _ = wall_sleep(wake) => {
                     self.check_schedule();
                     self.publish();
                 }
@@ -260,7 +263,7 @@ impl Coach {
             }
             Request::WhereAmI(answer) => reply(answer, self.where_am_i()),
             Request::ListRoutines(answer) => reply(answer, Ok(self.list_routines())),
-            Request::Reload(answer) => reply(answer, self.reload()),
+            Request::Reload(answer) => self.reload(answer),
             Request::SetVolume(v, answer) => {
                 let r = self.audio.set_volume(v);
                 self.publish();
@@ -345,37 +348,39 @@ impl Coach {
             .collect()
     }
 
-    fn reload(&mut self) -> Result<Vec<String>, CoachError> {
-        let cfg = Config::load(&self.paths.config_file())
-            .map_err(|e| {
-                CoachError::InvalidConfig(format!(
-                    "the config file has problems; nothing was changed:\n{e}"
-                ))
-            })?
-            .on_this_machine(&self.paths);
-        if cfg != self.cfg {
-            self.preparer.config_changed();
-        }
-        self.scheduler.configure(&cfg);
-        self.cfg = cfg;
-        let mut problems = Vec::new();
-        for e in self.library().list() {
-            if let Err(errs) = e.routine {
-                problems.extend(errs.iter().map(|d| d.to_string()));
+    /// Re-reads the config and the routines beside the coach (they are files, and a slow disk
+    /// must not hold a session's cues up); [`Coach::on_reloaded`] applies them and answers.
+    fn reload(&mut self, answer: Answer<Vec<String>>) {
+        let (paths, tx) = (self.paths.clone(), self.reloaded_tx.clone());
+        tokio::task::spawn_blocking(move || {
+            let read = super::caught::caught("reading the config and routines", || {
+                Ok(read_for_reload(&paths))
+            })
+            .map_err(|e| CoachError::InvalidConfig(format!("nothing was changed: {e}")))
+            .and_then(|r| r);
+            let _ = tx.send(Reloaded { read, answer });
+        });
+    }
+
+    /// A reload's reading is done: the new config takes effect, and the caller hears what is
+    /// wrong in the routines.
+    fn on_reloaded(&mut self, r: Reloaded) {
+        let result = r.read.map(|(cfg, problems)| {
+            if cfg != self.cfg {
+                self.preparer.config_changed();
             }
-        }
-        for p in &problems {
-            log::warn!("{p}");
-        }
-        let default = self.cfg.default_routine.clone();
-        if let Err(e) = self.find_routine(&default) {
-            problems.push(format!("default routine \"{default}\": {e}"));
-        }
-        // Prepared beside the coach: a session running now keeps its cues on time.
-        self.prepare_ahead();
-        self.publish();
-        log::info!("reloaded config and routines ({} problems)", problems.len());
-        Ok(problems)
+            self.scheduler.configure(&cfg);
+            self.cfg = cfg;
+            for p in &problems {
+                log::warn!("{p}");
+            }
+            // Prepared beside the coach: a session running now keeps its cues on time.
+            self.prepare_ahead();
+            self.publish();
+            log::info!("reloaded config and routines ({} problems)", problems.len());
+            problems
+        });
+        reply(r.answer, result);
     }
 
     fn publish(&self) {
@@ -415,10 +420,48 @@ impl Coach {
     }
 }
 
-async fn wall_sleep(at: Option<jiff::Timestamp>) -> std::io::Result<super::wallclock::Wake> {
-    match at {
-        Some(t) => super::wallclock::sleep_until(t).await,
-        None => std::future::pending().await,
+/// Sleeps until the wall-clock time `at` (never, without one). When the wall-clock timer
+/// fails, it waits a second here, inside the future the coach races with everything else, and
+/// returns: the schedule is checked again then, and no request waits meanwhile.
+/// What a reload read beside the coach, and whom to answer.
+struct Reloaded {
+    /// The new config and the problems found in routine files, or why nothing changed.
+    read: Result<(Config, Vec<String>), CoachError>,
+    answer: Answer<Vec<String>>,
+}
+
+/// Reads the config and every routine file for a reload (on a blocking thread): the config, or
+/// why it cannot be used; and every problem in the routines, the default one (by the new
+/// config) included.
+fn read_for_reload(paths: &Paths) -> Result<(Config, Vec<String>), CoachError> {
+    let cfg = Config::load(&paths.config_file())
+        .map_err(|e| {
+            CoachError::InvalidConfig(format!(
+                "the config file has problems; nothing was changed:\n{e}"
+            ))
+        })?
+        .on_this_machine(paths);
+    let library = crate::routine::Library::new(paths.clone());
+    let mut problems = Vec::new();
+    for e in library.list() {
+        if let Err(errs) = e.routine {
+            problems.extend(errs.iter().map(|d| d.to_string()));
+        }
+    }
+    let default = &cfg.default_routine;
+    if let Err(e) = library.find_named(default) {
+        problems.push(format!("default routine \"{default}\": {e}"));
+    }
+    Ok((cfg, problems))
+}
+
+async fn wall_sleep(at: Option<jiff::Timestamp>) {
+    let Some(t) = at else {
+        return std::future::pending().await;
+    };
+    if let Err(e) = super::wallclock::sleep_until(t).await {
+        log::error!("wall-clock timer: {e}; checking the schedule again in a second");
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 

@@ -495,3 +495,32 @@ async fn routine_paths_are_not_read_and_notes_are_bounded() {
     .await
     .unwrap();
 }
+
+/// A reload reads the config and routines beside the coach: the request is not answered on
+/// the coach's task, but once the reading comes back, with the problems found.
+#[tokio::test]
+async fn a_reload_reads_its_files_beside_the_coach() {
+    let (mut c, _dir) = coach(ESPEAK);
+    std::fs::write(
+        c.paths.routines_dir.join("broken.toml"),
+        "name = \"broken\"\ntitle = \"B\"\n[[steps]]\ntitle = \"A\"\nsay = \"a\"\nduration = \"0s\"\n",
+    )
+    .unwrap();
+    std::fs::write(c.paths.config_file(), "default_routine = \"short\"\nvolume = 0.5\n[voice]\nengine = \"espeak-ng\"\nfallback = []\n").unwrap();
+    let (tx, mut rx) = oneshot::channel();
+    c.handle(Request::Reload(tx));
+    assert!(rx.try_recv().is_err(), "answered on the coach's task");
+    let read = tokio::time::timeout(Duration::from_secs(10), c.reloaded_rx.recv())
+        .await
+        .expect("the reading never came back")
+        .unwrap();
+    c.on_reloaded(read);
+    let problems = rx.try_recv().unwrap().unwrap();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("broken.toml") && p.contains("duration")),
+        "{problems:?}"
+    );
+    assert_eq!(c.cfg.volume, 0.5, "the new config is in force");
+}

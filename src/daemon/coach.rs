@@ -103,9 +103,7 @@ impl Coach {
         let (reloaded_tx, reloaded_rx) = mpsc::unbounded_channel();
         let (opened_tx, opened_rx) = mpsc::unbounded_channel();
         let (scheduler, written) = Scheduler::new(&cfg, &paths.data_dir);
-        if scheduler.has_sessions_ahead(scheduler.now()) {
-            super::login_start::ensure(&paths.data_dir);
-        }
+        super::login_start::ensure(&paths.data_dir, || scheduler.has_sessions_ahead());
         Self {
             scheduler,
             written,
@@ -356,8 +354,11 @@ impl Coach {
             let read = super::caught::caught("reading the config and routines", || {
                 Ok(read_for_reload(&paths))
             })
-            .map_err(|e| CoachError::InvalidConfig(format!("nothing was changed: {e}")))
-            .and_then(|r| r);
+            .unwrap_or_else(|e| {
+                Err(CoachError::InvalidConfig(format!(
+                    "nothing was changed: {e}"
+                )))
+            });
             let _ = tx.send(Reloaded { read, answer });
         });
     }
@@ -420,9 +421,6 @@ impl Coach {
     }
 }
 
-/// Sleeps until the wall-clock time `at` (never, without one). When the wall-clock timer
-/// fails, it waits a second here, inside the future the coach races with everything else, and
-/// returns: the schedule is checked again then, and no request waits meanwhile.
 /// What a reload read beside the coach, and whom to answer.
 struct Reloaded {
     /// The new config and the problems found in routine files, or why nothing changed.
@@ -441,20 +439,23 @@ fn read_for_reload(paths: &Paths) -> Result<(Config, Vec<String>), CoachError> {
             ))
         })?
         .on_this_machine(paths);
-    let library = crate::routine::Library::new(paths.clone());
-    let mut problems = Vec::new();
-    for e in library.list() {
-        if let Err(errs) = e.routine {
-            problems.extend(errs.iter().map(|d| d.to_string()));
-        }
-    }
+    let all = crate::routine::Library::new(paths.clone()).list();
+    let mut problems: Vec<String> = all
+        .iter()
+        .filter_map(|e| e.routine.as_ref().err())
+        .flatten()
+        .map(|d| d.to_string())
+        .collect();
     let default = &cfg.default_routine;
-    if let Err(e) = library.find_named(default) {
+    if let Err(e) = crate::routine::named_in(all, default) {
         problems.push(format!("default routine \"{default}\": {e}"));
     }
     Ok((cfg, problems))
 }
 
+/// Sleeps until the wall-clock time `at` (never, without one). When the wall-clock timer
+/// fails, it waits a second here, inside the future the coach races with everything else, and
+/// returns: the schedule is checked again then, and no request waits meanwhile.
 async fn wall_sleep(at: Option<jiff::Timestamp>) {
     let Some(t) = at else {
         return std::future::pending().await;

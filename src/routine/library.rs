@@ -155,20 +155,12 @@ impl Library {
 
     /// The listed routine called `name`.
     fn by_name(&self, name: &str) -> Result<Routine, LoadError> {
-        let all = self.list();
-        let known = all.iter().map(|e| e.name.clone()).collect();
-        match all.into_iter().find(|e| e.name == name) {
-            Some(e) => e.routine.map_err(|e| LoadError::Invalid(Diagnostics(e))),
-            None => Err(LoadError::NotFound {
-                name: name.to_string(),
-                known,
-            }),
-        }
+        named_in(self.list(), name)
     }
 
     /// Finds a routine as its file has it, without recordings.
     pub fn find_as_written(&self, name_or_path: &str) -> Result<Routine, LoadError> {
-        if name_or_path.contains('/') || name_or_path.ends_with(".toml") {
+        if is_path(name_or_path) {
             let path = Path::new(name_or_path);
             if !path.exists() {
                 return Err(LoadError::NotFound {
@@ -182,6 +174,24 @@ impl Library {
                 .map_err(|e| LoadError::Invalid(Diagnostics(e)));
         }
         self.by_name(name_or_path)
+    }
+}
+
+/// Whether a routine argument names a file rather than a routine: it has a `/` or ends in
+/// `.toml`. (letdownd never reads such an argument; the CLI resolves it.)
+pub fn is_path(arg: &str) -> bool {
+    arg.contains('/') || arg.ends_with(".toml")
+}
+
+/// The routine called `name` among `all` (as [`Library::list`] gave them).
+pub fn named_in(all: Vec<RoutineEntry>, name: &str) -> Result<Routine, LoadError> {
+    let known = all.iter().map(|e| e.name.clone()).collect();
+    match all.into_iter().find(|e| e.name == name) {
+        Some(e) => e.routine.map_err(|e| LoadError::Invalid(Diagnostics(e))),
+        None => Err(LoadError::NotFound {
+            name: name.to_string(),
+            known,
+        }),
     }
 }
 

@@ -9,7 +9,7 @@ mod library;
 mod parse;
 mod sides;
 
-pub use library::{BUILT_IN, Library, LoadError, RoutineEntry, RoutineSource};
+pub use library::{BUILT_IN, Library, LoadError, RoutineEntry, RoutineSource, is_path, named_in};
 pub use parse::{ParseOptions, parse_routine};
 
 use std::path::PathBuf;

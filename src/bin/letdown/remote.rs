@@ -345,8 +345,8 @@ async fn dispatch(
 /// here is resolved to the name of the routine in it, when that file is one of the user's
 /// routines; otherwise the user is told how to make it one.
 fn as_name(arg: &str, paths: &letdown::paths::Paths) -> anyhow::Result<String> {
-    use letdown::routine::{Library, RoutineSource};
-    if !(arg.contains('/') || arg.ends_with(".toml")) {
+    use letdown::routine::{Library, RoutineSource, is_path};
+    if !is_path(arg) {
         return Ok(arg.to_string());
     }
     let path = std::path::Path::new(arg);

@@ -25,13 +25,19 @@ fn mark(data_dir: &Path) -> PathBuf {
     data_dir.join("asked-to-start-at-login")
 }
 
-/// Asks the user's systemd manager to start letdownd at login, if it does not yet and was
-/// never asked (see the module's doc). Returns at once.
-pub fn ensure(data_dir: &Path) {
+/// Asks the user's systemd manager to start letdownd at login when `sessions_ahead` says
+/// there is something to fire, if it does not yet and was never asked (see the module's doc).
+/// `sessions_ahead` is called only while that can still matter (under systemd, not yet asked
+/// in this run), so the coach's writes do not plan ahead for nothing. Returns at once.
+pub fn ensure(data_dir: &Path, sessions_ahead: impl FnOnce() -> bool) {
     // INVOCATION_ID is set by systemd for the processes of a unit it runs.
-    if std::env::var_os("INVOCATION_ID").is_none() || ASKED.swap(true, Ordering::SeqCst) {
+    if std::env::var_os("INVOCATION_ID").is_none()
+        || ASKED.load(Ordering::SeqCst)
+        || !sessions_ahead()
+    {
         return;
     }
+    ASKED.store(true, Ordering::SeqCst);
     let mark = mark(data_dir);
     let spawned = std::thread::Builder::new()
         .name("login-start".into())

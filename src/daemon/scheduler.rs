@@ -162,9 +162,9 @@ impl Scheduler {
         }
     }
 
-    /// Whether any session is planned after `now` (a schedule or the feed plan's next).
-    pub fn has_sessions_ahead(&self, now: Timestamp) -> bool {
-        !self.planner().upcoming(now).is_empty()
+    /// Whether any session is planned from now on (a schedule or the feed plan's next).
+    pub fn has_sessions_ahead(&self) -> bool {
+        !self.planner().upcoming(self.now()).is_empty()
     }
 
     /// When the wall-clock timer should next wake the coach.

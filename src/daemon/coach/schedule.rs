@@ -54,8 +54,11 @@ impl Coach {
         for o in self.scheduler.written(result) {
             self.run_scheduled(o);
         }
-        if !failed && self.scheduler.has_sessions_ahead(self.scheduler.now()) {
-            crate::daemon::login_start::ensure(&self.paths.data_dir);
+        if !failed {
+            let scheduler = &self.scheduler;
+            crate::daemon::login_start::ensure(&self.paths.data_dir, || {
+                scheduler.has_sessions_ahead()
+            });
         }
         while !self.scheduler.writing()
             && let Some(r) = self.held.pop_front()

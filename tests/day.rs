@@ -225,9 +225,10 @@ impl Heard {
         from: f64,
         to: f64,
     ) -> Result<Event, String> {
-        let e = self.find(what, &tone(earcon), from, to)?;
+        let sound = tone(earcon);
+        let e = self.find(what, &sound, from, to)?;
         let start = (((e.heard - self.wall0) / FRAME).round().max(0.0) as usize) * 480;
-        let len = tone(earcon).len();
+        let len = sound.len();
         let heard =
             &self.samples[start.min(self.samples.len())..(start + len).min(self.samples.len())];
         tone_is(heard, earcon).map_err(|why| format!("\"{what}\": {why}"))?;

@@ -10,7 +10,7 @@ use std::path::Path;
 /// Where a running binary was installed from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Installation {
-    /// A system package put it in `/usr/bin` (or another `/usr` prefix).
+    /// A system package put it in `/usr/bin` (or `/usr/sbin`).
     Package,
     /// `scripts/install` put it in the user's `~/.local/bin`.
     Source,

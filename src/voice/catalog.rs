@@ -27,8 +27,9 @@ pub enum Kind {
 }
 
 /// The one order voices are preferred in when none is configured: the most natural first,
-/// espeak-ng near the end, and after it only the restricted RHVoice voices (so they speak by
-/// default only when nothing but espeak-ng is installed). Every voice's rank comes from here.
+/// espeak-ng near the end, and after it only the restricted RHVoice voices. (The default is
+/// chosen among the voices other than espeak-ng, which stays the fallback, so those speak by
+/// default only when nothing but espeak-ng is installed.) Every voice's rank comes from here.
 pub const PREFERENCE: [Kind; 7] = [
     Kind::Piper,
     Kind::Rhvoice,

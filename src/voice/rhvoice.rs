@@ -15,8 +15,9 @@ const VOICES: &str = "/usr/share/RHVoice/voices";
 /// The program that speaks.
 const PROGRAM: &str = "RHVoice-test";
 
-/// Voices licensed for no derivatives and no commercial use: ranked after every other voice
-/// but espeak-ng, so they speak by default only when nothing but espeak-ng is installed.
+/// Voices licensed for no derivatives and no commercial use: ranked last, after espeak-ng.
+/// The default voice is chosen among the voices other than espeak-ng, so they speak by default
+/// only when nothing but espeak-ng is installed.
 const RESTRICTED: [&str; 2] = ["evgeniy-eng", "lyubov"];
 
 /// Speaks through `RHVoice-test`.

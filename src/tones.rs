@@ -188,20 +188,19 @@ fn goertzel(frame: &[f32], freq: f32) -> f32 {
 
 /// How alike two melodies sound, 0 to 1: of the steps where either sounds, the share where
 /// both sound the same note (a semitone apart at most), at the best of a few steps' offset (a
-/// sound found by its envelope may be placed 10 or 20 ms off). Steps where only the longer one
-/// sounds count against it, so a short melody is not "like" a longer one that begins alike.
+/// sound found by its envelope may be placed 10 or 20 ms off).
 pub fn melody_agreement(a: &[Option<u8>], b: &[Option<u8>]) -> f32 {
-    let at = |m: &[Option<u8>], i: i32| {
-        usize::try_from(i)
-            .ok()
-            .and_then(|i| m.get(i).copied().flatten())
-    };
-    let span = a.len().max(b.len()) as i32 + 2;
     (-2i32..=2)
         .map(|shift| {
             let (mut sounding, mut same) = (0u32, 0u32);
-            for i in -2..span {
-                match (at(a, i), at(b, i + shift)) {
+            for (i, x) in a.iter().enumerate() {
+                let j = i as i32 + shift;
+                let y = if j >= 0 {
+                    b.get(j as usize).copied().flatten()
+                } else {
+                    None
+                };
+                match (x, y) {
                     (None, None) => {}
                     (Some(x), Some(y)) if x.abs_diff(y) <= 1 => {
                         sounding += 1;

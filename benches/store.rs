@@ -21,7 +21,7 @@ fn years_of_feeds() -> State {
         let at = Timestamp::from_second(start + i * 8640).unwrap();
         let side = [Side::Left, Side::Right, Side::Both][i as usize % 3];
         let note = if i % 7 == 0 { "sleepy, short feed" } else { "" };
-        st.log_feed(at, at, side, note);
+        st.log_feed(at, at, None, side, note);
     }
     let now = Timestamp::now();
     st.add_schedule(
@@ -90,7 +90,7 @@ fn main() {
         let mut next = current.clone();
         clones.push(t.elapsed());
         let now = Timestamp::now();
-        next.log_feed(now, now, Side::Left, &format!("bench {i}"));
+        next.log_feed(now, now, None, Side::Left, &format!("bench {i}"));
         let t = Instant::now();
         store.save(next.clone()).expect("save");
         changes.push(t.elapsed());

@@ -43,6 +43,16 @@ pub trait Coach {
     fn reload(&self) -> zbus::Result<Vec<String>>;
     /// Log a feed.
     fn log_feed(&self, start: i64, side: &str, note: &str) -> zbus::Result<u64>;
+
+    /// Logs a feed that is over.
+    fn log_finished_feed(&self, start: i64, end: i64, side: &str, note: &str)
+    -> zbus::Result<u64>;
+
+    /// Ends the running feed now: (id, start, end).
+    fn end_feed(&self) -> zbus::Result<(u64, i64, i64)>;
+
+    /// Sends what waits for Baby Buddy and reads its feedings.
+    fn sync_baby_buddy(&self) -> zbus::Result<()>;
     /// Correct a feed.
     fn correct_feed(&self, id: u64, start: i64, side: &str) -> zbus::Result<()>;
     /// Delete a feed.

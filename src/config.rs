@@ -37,6 +37,8 @@ pub struct Config {
     pub feed_plan: Option<crate::schedule::FeedPlan>,
     /// How a key's action is answered aloud.
     pub feedback: Feedback,
+    /// The Baby Buddy server feeds sync with (`[babybuddy]`), if any.
+    pub babybuddy: Option<crate::babybuddy::Settings>,
 }
 
 /// How letdown answers a key press (`feedback` in config.toml).
@@ -77,6 +79,7 @@ impl Default for Config {
             quiet_volume: 0.3,
             feed_plan: None,
             feedback: Feedback::Speech,
+            babybuddy: None,
         }
     }
 }
@@ -90,6 +93,7 @@ const TOP_KEYS: &[&str] = &[
     "schedule",
     "feed_plan",
     "feedback",
+    "babybuddy",
 ];
 const SCHEDULE_KEYS: &[&str] = &["grace", "heads_up", "quiet_volume"];
 
@@ -306,6 +310,14 @@ impl Config {
                 }
             }
         }
+        if let Some(v) = c.table(top, "babybuddy") {
+            let t = Tbl {
+                table: v.get_ref().as_table().expect("checked table"),
+                pos: v.span().start,
+                prefix: "babybuddy",
+            };
+            cfg.babybuddy = babybuddy(&mut c, t, v.span());
+        }
         let errors = c.finish();
         if errors.is_empty() {
             Ok(cfg)
@@ -315,12 +327,95 @@ impl Config {
     }
 }
 
+/// `[babybuddy]`: every key checked, located; `None` when something is missing or wrong.
+fn babybuddy(
+    c: &mut Checker<'_>,
+    t: Tbl<'_, '_>,
+    span: std::ops::Range<usize>,
+) -> Option<crate::babybuddy::Settings> {
+    use crate::babybuddy::{Child, DEFAULT_MAX_FEED, DEFAULT_SYNC_EVERY, Settings, check_url};
+    use std::time::Duration;
+    c.known_keys(t, crate::babybuddy::KEYS);
+    let allow_insecure_http = c.boolean(t, "allow_insecure_http").unwrap_or(false);
+    let url = c.valid_text(t, "url", |u| check_url(u, allow_insecure_http).map(drop));
+    let token_file = c.valid_text(t, "token_file", |p| {
+        if p.starts_with('/') || p.starts_with("~/") {
+            Ok(())
+        } else {
+            Err("must be a full path (/... or ~/...)".into())
+        }
+    });
+    let child = match t.get("child") {
+        None => None,
+        Some(v) => match v.get_ref() {
+            toml::de::DeValue::Integer(i) => match u64::from_str_radix(i.as_str(), i.radix()) {
+                Ok(id) if id > 0 => Some(Child::Id(id)),
+                _ => {
+                    c.error(v.span(), "babybuddy.child", "must be a child's id (1 or more) or its slug");
+                    None
+                }
+            },
+            toml::de::DeValue::String(s) if !s.trim().is_empty() => {
+                Some(Child::Slug(s.trim().to_string()))
+            }
+            _ => {
+                c.error(v.span(), "babybuddy.child", "must be a child's id or its slug (\"jane-doe\")");
+                None
+            }
+        },
+    };
+    let sync_every = c
+        .duration(t, "sync_every", Duration::from_secs(60), Duration::from_secs(86_400))
+        .unwrap_or(DEFAULT_SYNC_EVERY);
+    let max_feed = c
+        .duration(t, "max_feed", Duration::from_secs(600), Duration::from_secs(6 * 3600))
+        .unwrap_or(DEFAULT_MAX_FEED);
+    for (key, missing) in [("url", url.is_none()), ("token_file", token_file.is_none()), ("child", child.is_none())] {
+        if missing && t.get(key).is_none() {
+            c.error(span.clone(), &format!("babybuddy.{key}"), "is missing (`letdown babybuddy connect` writes it)");
+        }
+    }
+    let token_file = token_file?;
+    let token_file = match token_file.strip_prefix("~/") {
+        Some(rest) => std::env::var_os("HOME")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_default()
+            .join(rest),
+        None => std::path::PathBuf::from(token_file),
+    };
+    Some(Settings {
+        url: check_url(&url?, allow_insecure_http).ok()?,
+        token_file,
+        child: child?,
+        allow_insecure_http,
+        sync_every,
+        max_feed,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<Config, Vec<Diagnostic>> {
         Config::parse(Path::new("config.toml"), text)
+    }
+
+    #[test]
+    fn babybuddy_is_read_and_its_mistakes_located() {
+        let cfg = parse("[babybuddy]\nurl = \"http://127.0.0.1:8000/\"\ntoken_file = \"/run/t\"\nchild = 2\nsync_every = \"2m\"\n").unwrap();
+        let b = cfg.babybuddy.unwrap();
+        assert_eq!(b.url, "http://127.0.0.1:8000");
+        assert_eq!(b.child, crate::babybuddy::Child::Id(2));
+        assert_eq!(b.sync_every.as_secs(), 120);
+        assert_eq!(b.max_feed, crate::babybuddy::DEFAULT_MAX_FEED);
+        let errs = parse("[babybuddy]\nurl = \"http://10.0.0.2\"\ntoken_file = \"t\"\nchild = \"jane\"\n").unwrap_err();
+        let lines: Vec<String> = errs.iter().map(|d| d.to_string()).collect();
+        assert!(lines.iter().any(|l| l.starts_with("config.toml:2:7: babybuddy.url") && l.contains("allow_insecure_http")), "{lines:?}");
+        assert!(lines.iter().any(|l| l.starts_with("config.toml:3:14: babybuddy.token_file")), "{lines:?}");
+        let errs = parse("[babybuddy]\nurl = \"https://b.example\"\n").unwrap_err();
+        let lines: Vec<String> = errs.iter().map(|d| d.to_string()).collect();
+        assert!(lines.iter().any(|l| l.contains("babybuddy.child: is missing")), "{lines:?}");
     }
 
     #[test]

@@ -21,6 +21,8 @@ pub struct DaySummary {
     pub last_feed: Option<(Timestamp, Side)>,
     /// The side that comes next (docs/SCHEDULING.md).
     pub next_side: Option<Side>,
+    /// What is wrong with the Baby Buddy sync, said by `where` (nothing when all is well).
+    pub trouble: Option<String>,
 }
 
 impl DaySummary {
@@ -41,6 +43,9 @@ impl DaySummary {
         if let Some(side) = self.next_side {
             m.insert("next_side".into(), side.name().into());
         }
+        if let Some(t) = &self.trouble {
+            m.insert("sync_trouble".into(), t.clone());
+        }
         m
     }
 
@@ -58,6 +63,7 @@ impl DaySummary {
             next_feed_due: time("next_feed_due"),
             last_feed: time("last_feed").map(|t| (t, side("last_side").unwrap_or_default())),
             next_side: side("next_side").filter(|s| *s != Side::Unknown),
+            trouble: m.get("sync_trouble").cloned(),
         }
     }
 }
@@ -128,6 +134,17 @@ pub fn fed(at: Timestamp, side: Side, s: &DaySummary, tz: &TimeZone) -> String {
     )
 }
 
+/// After `letdown fed --end`: "Feed ended at 14:40, after 20 minutes."
+pub fn feed_ended(start: Timestamp, end: Timestamp, tz: &TimeZone) -> String {
+    let minutes = ((end.as_second() - start.as_second()) as f64 / 60.0).round() as i64;
+    let after = match minutes {
+        0 => "after less than a minute".to_string(),
+        1 => "after 1 minute".to_string(),
+        m => format!("after {m} minutes"),
+    };
+    format!("Feed ended at {}, {after}.", local_hm(end, tz))
+}
+
 /// After `letdown snooze`.
 pub fn snoozed(s: &DaySummary, tz: &TimeZone) -> String {
     match &s.next_session {
@@ -163,6 +180,10 @@ pub fn where_idle(s: &DaySummary, tz: &TimeZone) -> String {
     if let Some(n) = next_side_sentence(s.next_side) {
         out += " ";
         out += &n;
+    }
+    if let Some(t) = &s.trouble {
+        out += " ";
+        out += t;
     }
     out
 }
@@ -222,6 +243,7 @@ mod tests {
             next_feed_due: Some(t(7, 10)),
             last_feed: Some((t(4, 10), Side::Left)),
             next_side: Some(Side::Right),
+            trouble: None,
         };
         assert_eq!(
             fed(t(4, 10), Side::Left, &day, &utc),
@@ -262,6 +284,7 @@ mod tests {
             next_feed_due: None,
             last_feed: Some((t(4, 10), Side::Both)),
             next_side: Some(Side::Left),
+            trouble: Some("Baby Buddy has not answered for 2 hours.".into()),
         };
         assert_eq!(DaySummary::from_map(&day.to_map()), day);
         assert_eq!(DaySummary::from_map(&HashMap::new()), DaySummary::default());

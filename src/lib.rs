@@ -7,6 +7,7 @@
 //! of their own; the daemon and the CLI's remote control ([`client`]) are the edges.
 //! docs/ARCHITECTURE.md has the map.
 
+pub mod babybuddy;
 pub mod client;
 pub mod clip;
 pub mod config;

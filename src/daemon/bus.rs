@@ -99,7 +99,8 @@ impl CoachInterface {
     }
 
     /// Where the day stands: next_session (Unix seconds) and next_session_reason,
-    /// next_feed_due, last_feed and last_side, next_side; keys without a value are left out.
+    /// next_feed_due, last_feed and last_side, next_side, and with Baby Buddy connected the
+    /// `sync_*` keys; keys without a value are left out.
     async fn summary(&self) -> Result<std::collections::HashMap<String, String>, CoachError> {
         ask(&self.tx, Request::Summary).await
     }
@@ -138,11 +139,44 @@ impl CoachInterface {
         let (side, note) = (side.to_string(), note.to_string());
         self.schedule_request(|answer| S::LogFeed {
             start,
+            end: None,
             side,
             note,
             answer,
         })
         .await
+    }
+
+    /// Logs a feed that is over: it started at `start` and ended at `end` (Unix seconds).
+    /// Returns its id. A feed logged with `LogFeed` runs until `EndFeed`, the next feed, or
+    /// Baby Buddy's `max_feed`.
+    async fn log_finished_feed(
+        &self,
+        start: i64,
+        end: i64,
+        side: &str,
+        note: &str,
+    ) -> Result<u64, CoachError> {
+        let (side, note) = (side.to_string(), note.to_string());
+        self.schedule_request(|answer| S::LogFeed {
+            start,
+            end: Some(end),
+            side,
+            note,
+            answer,
+        })
+        .await
+    }
+
+    /// Ends the running feed now; returns its id, start and end (Unix seconds).
+    async fn end_feed(&self) -> Result<(u64, i64, i64), CoachError> {
+        self.schedule_request(S::EndFeed).await
+    }
+
+    /// Sends the feeds waiting for Baby Buddy (retries cut short) and reads its feedings;
+    /// returns once they are read. `SyncFailed` when the server cannot be read.
+    async fn sync_baby_buddy(&self) -> Result<(), CoachError> {
+        self.schedule_request(S::SyncBabyBuddy).await
     }
 
     /// Corrects a logged feed's start (and side, unless "").

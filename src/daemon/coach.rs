@@ -58,6 +58,8 @@ pub struct Coach {
     written: WriteResults,
     /// Schedule requests that came while a change was being written, in order.
     held: std::collections::VecDeque<ScheduleRequest>,
+    /// Baby Buddy results that came while a change was being written, in order.
+    held_synced: std::collections::VecDeque<super::babybuddy::Synced>,
     audio: Audio,
     preparer: Preparer,
     snapshot: watch::Sender<Snapshot>,
@@ -87,6 +89,8 @@ pub struct Coach {
     warm_gen: u64,
     /// Answers to key presses, in order.
     feedback: feedback::FeedbackQueue,
+    /// What the Baby Buddy worker did, from its thread.
+    synced: mpsc::UnboundedReceiver<super::babybuddy::Synced>,
 }
 
 impl Coach {
@@ -102,12 +106,16 @@ impl Coach {
         let (readied_tx, readied_rx) = mpsc::unbounded_channel();
         let (reloaded_tx, reloaded_rx) = mpsc::unbounded_channel();
         let (opened_tx, opened_rx) = mpsc::unbounded_channel();
-        let (scheduler, written) = Scheduler::new(&cfg, &paths.data_dir);
+        let (mut scheduler, written) = Scheduler::new(&cfg, &paths.data_dir);
+        let synced = scheduler
+            .sync_results()
+            .expect("a new scheduler's results are not taken yet");
         super::login_start::ensure(&paths.data_dir, || scheduler.has_sessions_ahead());
         Self {
             scheduler,
             written,
             held: Default::default(),
+            held_synced: Default::default(),
             audio: Audio::new(output, cfg.volume),
             preparer: Preparer::new(),
             epoch: Instant::now(),
@@ -131,6 +139,7 @@ impl Coach {
             warm_clip: None,
             warm_gen: 0,
             feedback: Default::default(),
+            synced,
             paths,
             cfg,
         }
@@ -215,6 +224,7 @@ impl Coach {
                     self.publish();
                 }
                 Some(result) = self.written.recv() => self.on_written(result),
+                Some(done) = self.synced.recv() => self.on_synced(done),
                 _ = self.scheduler.zone_changed() => {
                     // Local times (daily sessions, the feed plan's times) move with the zone.
                     self.scheduler.follow_zone();
@@ -268,7 +278,7 @@ impl Coach {
                 reply(answer, r)
             }
             Request::Schedule(r) => self.on_schedule(r),
-            Request::Summary(answer) => reply(answer, Ok(self.scheduler.summary().to_map())),
+            Request::Summary(answer) => reply(answer, Ok(self.scheduler.summary_map())),
             Request::Announce(text, refused, answer) => reply(answer, self.announce(text, refused)),
             Request::TryVoice(engine, voice, answer) => self.try_voice(&engine, &voice, answer),
         }

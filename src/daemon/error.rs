@@ -31,6 +31,8 @@ pub enum CoachError {
     NotFound(String),
     /// The state could not be written (disk full, read-only...); nothing was changed.
     StorageFailed(String),
+    /// The Baby Buddy server could not be read or written (what is waiting stays queued).
+    SyncFailed(String),
 }
 
 impl From<crate::engine::CommandError> for CoachError {

@@ -7,6 +7,7 @@
 
 pub mod args;
 pub mod audio;
+pub mod babybuddy;
 pub mod bus;
 pub mod caught;
 pub mod coach;

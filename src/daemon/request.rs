@@ -52,10 +52,13 @@ impl SessionCommand {
 /// A change to, or a question about, feeds and schedules.
 #[derive(Debug)]
 pub enum ScheduleRequest {
-    /// Log a feed that started at `start` (Unix seconds); returns its id.
+    /// Log a feed that started at `start` (Unix seconds), and ended at `end` if given;
+    /// returns its id.
     LogFeed {
         /// Start, Unix seconds.
         start: i64,
+        /// End, Unix seconds (`None`: it runs until ended).
+        end: Option<i64>,
         /// left, right, both or "".
         side: String,
         /// Free text.
@@ -99,6 +102,10 @@ pub enum ScheduleRequest {
     Upcoming(Answer<Vec<UpcomingRow>>),
     /// Notices not yet told (missed sessions), cleared by reading.
     TakeNotices(Answer<Vec<String>>),
+    /// End the running feed now; returns its id, start and end.
+    EndFeed(Answer<(u64, i64, i64)>),
+    /// Send what waits for Baby Buddy and read its feedings; answered when read.
+    SyncBabyBuddy(Answer<()>),
 }
 
 /// Everything a client can ask.

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
+use tokio::sync::mpsc;
 
 use super::error::CoachError;
 use super::request::{Answer, FeedRow, ScheduleRequest, UpcomingRow, reply};
@@ -25,6 +26,7 @@ use crate::schedule::store::Store;
 use crate::schedule::{Due, FeedPlan, Occurrence, Outcome, Planner, Side, State, parse_when};
 
 mod requests;
+mod sync;
 #[cfg(test)]
 mod tests;
 
@@ -75,6 +77,13 @@ pub struct Scheduler {
     heads_up: Option<Duration>,
     /// What "now" is.
     clock: WallClock,
+    /// The Baby Buddy server feeds sync with, if one is configured.
+    sync: Option<sync::SyncLink>,
+    /// Which worker is the current one.
+    sync_generation: u64,
+    /// Where workers send their results, and the coach's end of it (until it takes it).
+    sync_tx: mpsc::UnboundedSender<super::babybuddy::Synced>,
+    sync_rx: Option<mpsc::UnboundedReceiver<super::babybuddy::Synced>>,
 }
 
 impl Scheduler {
@@ -102,7 +111,8 @@ impl Scheduler {
         tz: TimeZone,
     ) -> (Self, WriteResults) {
         let (writer, results) = Writer::spawn(store);
-        let scheduler = Self {
+        let (sync_tx, sync_rx) = mpsc::unbounded_channel();
+        let mut scheduler = Self {
             writer,
             state,
             staged: None,
@@ -115,7 +125,12 @@ impl Scheduler {
             grace: cfg.grace,
             heads_up: cfg.heads_up,
             clock,
+            sync: None,
+            sync_generation: 0,
+            sync_tx,
+            sync_rx: Some(sync_rx),
         };
+        scheduler.configure_sync(cfg.babybuddy.as_ref());
         (scheduler, results)
     }
 
@@ -124,6 +139,8 @@ impl Scheduler {
         self.config_plan = cfg.feed_plan.clone();
         self.grace = cfg.grace;
         self.heads_up = cfg.heads_up;
+        self.configure_sync(cfg.babybuddy.as_ref());
+        self.pump_sync();
     }
 
     /// Returns when the system's time zone changed; the scheduler then plans in the new one.
@@ -170,9 +187,13 @@ impl Scheduler {
     /// When the wall-clock timer should next wake the coach.
     pub fn next_wake(&self) -> Option<Timestamp> {
         let wake = self.planner().next_wake(self.now(), self.heads_up);
-        match self.retry_at {
+        let wake = match self.retry_at {
             Some(r) => wake.map(|w| w.max(r)),
             None => wake,
+        };
+        match (wake, self.sync_wake()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 
@@ -271,6 +292,7 @@ impl Scheduler {
         if let Some(answer) = staged.reply {
             answer(result);
         }
+        self.pump_sync();
         if ok { staged.run } else { Vec::new() }
     }
 
@@ -310,7 +332,10 @@ impl Scheduler {
                 }
             }
         }
-        self.flush();
+        self.end_overdue_feed();
+        if !self.flush() {
+            self.pump_sync();
+        }
         if busy { None } else { self.heads_up(now) }
     }
 
@@ -339,6 +364,13 @@ impl Scheduler {
         q.contains(local).then_some(q.action)
     }
 
+    /// The `Summary` map: where the day stands, and the Baby Buddy sync's `sync_*` keys.
+    pub fn summary_map(&self) -> std::collections::HashMap<String, String> {
+        let mut m = self.summary().to_map();
+        m.extend(self.sync_summary().0);
+        m
+    }
+
     /// Where the day stands, for `where` and the answers to key presses.
     pub fn summary(&self) -> crate::feedback::DaySummary {
         let now = self.now();
@@ -352,10 +384,11 @@ impl Scheduler {
             next_feed_due,
             last_feed: self
                 .state
-                .feeds
+                .all_feeds()
                 .last()
                 .and_then(|f| Some((Timestamp::from_second(f.at).ok()?, f.side))),
-            next_side: crate::schedule::next_side(&self.state.feeds),
+            next_side: crate::schedule::next_side(&self.state.all_feeds()),
+            trouble: self.sync_summary().1,
         }
     }
 

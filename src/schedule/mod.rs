@@ -16,6 +16,7 @@ mod feed_plan;
 mod model;
 mod parse;
 mod planner;
+pub mod sync;
 
 pub use feed_plan::*;
 pub use model::*;

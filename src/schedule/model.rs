@@ -75,6 +75,9 @@ pub struct Feed {
     pub id: u64,
     /// When the feed started, Unix seconds.
     pub at: i64,
+    /// When it ended, Unix seconds; `None` while it runs (or where it was never said).
+    #[serde(default)]
+    pub end: Option<i64>,
     /// Which side.
     #[serde(default)]
     pub side: Side,
@@ -248,6 +251,9 @@ pub struct State {
     /// When the feed plan was last set (Unix seconds): its sessions before this do not count.
     #[serde(default)]
     pub plan_since: i64,
+    /// The Baby Buddy sync: outbox, links, feedings logged elsewhere.
+    #[serde(default)]
+    pub babybuddy: super::sync::SyncState,
 }
 
 impl State {
@@ -263,6 +269,17 @@ impl State {
             snoozed: self.snoozed.clone(),
             missed_untold: self.missed_untold.clone(),
             plan_since: self.plan_since,
+            babybuddy: self.babybuddy.clone(),
+        }
+    }
+
+    /// The feeds the plan and the side are worked out from: the log and the feedings logged
+    /// elsewhere (Baby Buddy), oldest first.
+    pub fn all_feeds(&self) -> std::borrow::Cow<'_, [Feed]> {
+        if self.babybuddy.mirror.is_empty() {
+            std::borrow::Cow::Borrowed(&self.feeds)
+        } else {
+            std::borrow::Cow::Owned(super::sync::merged(&self.feeds, &self.babybuddy.mirror))
         }
     }
 
@@ -272,12 +289,21 @@ impl State {
         self.next_id
     }
 
-    /// Logs, at `now`, a feed that started at `at`; returns its id.
-    pub fn log_feed(&mut self, now: Timestamp, at: Timestamp, side: Side, note: &str) -> u64 {
+    /// Logs, at `now`, a feed that started at `at` (and ended at `end`, if said); returns its
+    /// id.
+    pub fn log_feed(
+        &mut self,
+        now: Timestamp,
+        at: Timestamp,
+        end: Option<Timestamp>,
+        side: Side,
+        note: &str,
+    ) -> u64 {
         let id = self.new_id();
         self.feeds.push(Feed {
             id,
             at: at.as_second(),
+            end: end.map(|e| e.as_second()),
             side,
             note: note.to_string(),
             logged: now.as_second(),
@@ -286,11 +312,15 @@ impl State {
         id
     }
 
-    /// Corrects a feed's time (and side, if given); false if there is no such feed.
+    /// Corrects a feed's time (and side, if given); an end it has moves with its start, so
+    /// it lasts as long as before. False if there is no such feed.
     pub fn correct_feed(&mut self, id: u64, at: Timestamp, side: Option<Side>) -> bool {
         let Some(f) = self.feeds.iter_mut().find(|f| f.id == id) else {
             return false;
         };
+        if let Some(end) = f.end.as_mut() {
+            *end += at.as_second() - f.at;
+        }
         f.at = at.as_second();
         if let Some(s) = side {
             f.side = s;
@@ -354,5 +384,17 @@ impl State {
             .retain(|s| !matches!(s.rule, Rule::Once { at } if at < cutoff));
         let extra = self.missed_untold.len().saturating_sub(MAX_UNTOLD);
         self.missed_untold.drain(..extra);
+        let extra = self.babybuddy.untold.len().saturating_sub(MAX_UNTOLD);
+        self.babybuddy.untold.drain(..extra);
+        // Where feeds of the last month are on Baby Buddy (to correct or delete them there);
+        // older ones are history.
+        let month = now.as_second() - 30 * 86_400;
+        let recent: std::collections::HashSet<u64> =
+            self.feeds.iter().filter(|f| f.at >= month).map(|f| f.id).collect();
+        let queued: std::collections::HashSet<u64> =
+            self.babybuddy.outbox.iter().map(|o| o.feed).collect();
+        self.babybuddy
+            .links
+            .retain(|id, _| recent.contains(id) || queued.contains(id));
     }
 }

@@ -37,7 +37,7 @@ const NOW: Timestamp = Timestamp::UNIX_EPOCH;
 fn an_interval_plan_predicts_from_the_last_feed_and_moves_when_one_is_logged() {
     let tz = berlin();
     let mut st = State::default();
-    st.log_feed(NOW, at(&tz, 2026, 11, 25, 14, 0), Side::Left, "");
+    st.log_feed(NOW, at(&tz, 2026, 11, 25, 14, 0), None, Side::Left, "");
     let plan = interval_plan(3, 10);
     let p = Planner {
         state: &st,
@@ -55,7 +55,7 @@ fn an_interval_plan_predicts_from_the_last_feed_and_moves_when_one_is_logged() {
     assert_eq!(next.reason(&tz), "feed plan: feed due at 17:00");
     assert_eq!(p.next_wake(now, None), Some(next.at));
     // a feed logged at 15:30 moves the prediction to 18:30
-    st.log_feed(NOW, at(&tz, 2026, 11, 25, 15, 30), Side::Right, "");
+    st.log_feed(NOW, at(&tz, 2026, 11, 25, 15, 30), None, Side::Right, "");
     let p = Planner {
         state: &st,
         plan: Some(&plan),
@@ -345,7 +345,7 @@ fn snooze_skip_and_cancel() {
 fn a_feed_logged_while_a_plan_session_is_snoozed_replaces_it() {
     let tz = berlin();
     let mut st = State::default();
-    st.log_feed(NOW, at(&tz, 2026, 11, 25, 14, 0), Side::Both, "");
+    st.log_feed(NOW, at(&tz, 2026, 11, 25, 14, 0), None, Side::Both, "");
     let plan = interval_plan(3, 10);
     let now = at(&tz, 2026, 11, 25, 16, 45);
     let next = Planner {
@@ -358,7 +358,7 @@ fn a_feed_logged_while_a_plan_session_is_snoozed_replaces_it() {
     st.snooze(&next, now, Duration::from_secs(600));
     // the baby woke early: a feed is logged at 16:46; the old prediction is gone, the new one is
     // 19:46 - 10 min
-    st.log_feed(NOW, at(&tz, 2026, 11, 25, 16, 46), Side::Left, "early");
+    st.log_feed(NOW, at(&tz, 2026, 11, 25, 16, 46), None, Side::Left, "early");
     let p = Planner {
         state: &st,
         plan: Some(&plan),
@@ -373,8 +373,8 @@ fn a_feed_logged_while_a_plan_session_is_snoozed_replaces_it() {
 fn feeds_can_be_corrected_and_deleted() {
     let tz = berlin();
     let mut st = State::default();
-    let a = st.log_feed(NOW, at(&tz, 2026, 11, 25, 14, 0), Side::Left, "");
-    let b = st.log_feed(NOW, at(&tz, 2026, 11, 25, 17, 0), Side::Right, "typo");
+    let a = st.log_feed(NOW, at(&tz, 2026, 11, 25, 14, 0), None, Side::Left, "");
+    let b = st.log_feed(NOW, at(&tz, 2026, 11, 25, 17, 0), None, Side::Right, "typo");
     assert!(st.correct_feed(b, at(&tz, 2026, 11, 25, 13, 0), Some(Side::Both)));
     assert_eq!(st.feeds[0].id, b, "kept in time order");
     assert!(st.delete_feed(a));
@@ -441,10 +441,7 @@ fn a_worst_case_state_keeps_the_planner_bounded() {
     let now = at(&tz, 2026, 11, 25, 12, 0);
     let mut st = State::default();
     for i in 0..18_250 {
-        st.log_feed(
-            NOW,
-            Timestamp::from_second(now.as_second() - 60 - i * 8640).unwrap(),
-            Side::Left,
+        st.log_feed(NOW, Timestamp::from_second(now.as_second() - 60 - i * 8640).unwrap(), None, Side::Left,
             "",
         );
     }
@@ -486,6 +483,7 @@ fn the_next_side_follows_the_feed_log() {
     let feed = |side: Side| Feed {
         id: 1,
         at: 0,
+        end: None,
         side,
         note: String::new(),
         logged: 0,

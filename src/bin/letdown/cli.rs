@@ -103,10 +103,19 @@ pub enum Remote {
     /// Make letdownd re-read its config and routines.
     Reload,
     /// Log that a feed started (now, or --at / --ago), so the feed plan can predict the next.
+    ///
+    /// A feed logged without --for runs until `letdown fed --end`, the next feed, or (with
+    /// Baby Buddy connected) its max_feed; with Baby Buddy it is a running timer meanwhile.
     Fed {
         /// When it started, local time HH:MM (today, or yesterday if that is later than now).
         #[arg(long, value_name = "HH:MM", conflicts_with = "ago", value_parser = hour_minute)]
         at: Option<HourMinute>,
+        /// How long it lasted, for a feed that is over, e.g. `--ago 25m --for 20m`.
+        #[arg(long = "for", value_name = "DURATION", value_parser = feed_length)]
+        lasted: Option<Duration>,
+        /// End the running feed now (a key for "feed done").
+        #[arg(long, conflicts_with_all = ["at", "ago", "side", "note", "lasted"])]
+        end: bool,
         /// How long ago it started, e.g. 20m (up to 2 days).
         #[arg(long, value_name = "DURATION", value_parser = ago)]
         ago: Option<Duration>,
@@ -200,9 +209,44 @@ pub enum FeedsAction {
     },
 }
 
+/// Baby Buddy: connect, see how the sync goes, sync now.
+#[derive(Subcommand)]
+pub enum BabyBuddyAction {
+    /// Check the server and token, and sync feeds with it from now on.
+    ///
+    /// Writes [babybuddy] into config.toml and reloads letdownd. The token stays in its file
+    /// (make it with: install -m 600 /dev/null FILE, then put the key from Baby Buddy's user
+    /// settings in it).
+    Connect {
+        /// The server, e.g. https://baby.example.org (http:// only to this machine).
+        url: String,
+        /// The file holding the API key (mode 600).
+        #[arg(long, value_name = "PATH")]
+        token_file: PathBuf,
+        /// Whose feeds: the child's slug or id (needed when the server has several).
+        #[arg(long, value_name = "SLUG_OR_ID")]
+        child: Option<String>,
+        /// Accept plain http:// to another machine (the key crosses the network readable).
+        #[arg(long)]
+        allow_insecure_http: bool,
+    },
+    /// Stop syncing (removes [babybuddy] from config.toml; the token file is kept).
+    Disconnect,
+    /// The server, the child, the last sync, what waits to be sent, and what went wrong.
+    Status,
+    /// Send what waits and read the feedings now.
+    Sync,
+}
+
 /// Commands run here, without letdownd.
 #[derive(Subcommand)]
 pub enum Local {
+    /// Sync feeds with a Baby Buddy server: `babybuddy connect URL --token-file PATH`.
+    #[command(name = "babybuddy")]
+    BabyBuddy {
+        #[command(subcommand)]
+        action: BabyBuddyAction,
+    },
     /// Print (or install) keyboard shortcuts for your desktop.
     Shortcuts {
         /// gnome, kde, sway, i3 or hyprland (default: detected from XDG_CURRENT_DESKTOP).
@@ -358,6 +402,10 @@ fn extension(text: &str) -> Result<Duration, String> {
 }
 
 fn snooze(text: &str) -> Result<Duration, String> {
+    bounded(text, Duration::from_secs(1), Duration::from_secs(86_400))
+}
+
+fn feed_length(text: &str) -> Result<Duration, String> {
     bounded(text, Duration::from_secs(1), Duration::from_secs(86_400))
 }
 

@@ -31,6 +31,7 @@ pub fn run(
     timeout: std::time::Duration,
 ) -> anyhow::Result<ExitCode> {
     match command {
+        Local::BabyBuddy { action } => crate::babybuddy::run(action, config, paths, timeout)?,
         Local::Shortcuts { remove: true, .. } => letdown::shortcuts::remove()?,
         Local::Shortcuts {
             desktop, install, ..

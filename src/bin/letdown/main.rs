@@ -1,7 +1,9 @@
 //! `letdown`: the command-line tool. Remote control of letdownd (`remote`), and the commands
 //! that work on routines here (`local`).
 
+mod babybuddy;
 mod cli;
+mod config_edit;
 mod local;
 mod record;
 mod remote;

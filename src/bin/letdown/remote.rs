@@ -248,13 +248,21 @@ async fn dispatch(
         }
     };
     Ok(match command {
+        Remote::Fed { end: true, .. } => {
+            let (id, start, end) = p.end_feed().await.map_err(said)?;
+            println!("feed {id} ended at {}", local_time(end));
+            let (start, end) = (ts(start), ts(end));
+            Some(letdown::feedback::feed_ended(start, end, &zone()))
+        }
         Remote::Fed {
             at,
             ago,
+            lasted,
             side,
             note,
+            end: false,
         } => {
-            let (start, side) = fed(p, at, ago, side, note).await?;
+            let (start, side) = fed(p, at, ago, lasted, side, note).await?;
             Some(tell(summary().await, &|s| {
                 letdown::feedback::fed(start, side, s, &zone())
             }))
@@ -458,10 +466,15 @@ fn zone() -> jiff::tz::TimeZone {
     jiff::tz::TimeZone::system()
 }
 
+fn ts(unix: i64) -> jiff::Timestamp {
+    jiff::Timestamp::from_second(unix).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+}
+
 async fn fed(
     p: &CoachProxy<'_>,
     at: Option<HourMinute>,
     ago: Option<Duration>,
+    lasted: Option<Duration>,
     side: Option<String>,
     note: Option<String>,
 ) -> anyhow::Result<(jiff::Timestamp, letdown::schedule::Side)> {
@@ -474,14 +487,20 @@ async fn fed(
         }
         (None, None) => now,
     };
-    let id = p
-        .log_feed(
-            start.as_second(),
-            side.as_deref().unwrap_or(""),
-            note.as_deref().unwrap_or(""),
-        )
-        .await
-        .map_err(said)?;
+    let (side_arg, note_arg) = (side.as_deref().unwrap_or(""), note.as_deref().unwrap_or(""));
+    let id = match lasted {
+        Some(d) => {
+            p.log_finished_feed(
+                start.as_second(),
+                start.as_second() + d.as_secs() as i64,
+                side_arg,
+                note_arg,
+            )
+            .await
+        }
+        None => p.log_feed(start.as_second(), side_arg, note_arg).await,
+    }
+    .map_err(said)?;
     println!("feed {id} logged at {}", local_time(start.as_second()));
     let side = letdown::schedule::Side::parse(side.as_deref().unwrap_or("")).unwrap_or_default();
     Ok((start, side))
@@ -614,7 +633,7 @@ async fn upcoming(p: &CoachProxy<'_>) -> anyhow::Result<()> {
 }
 
 /// A Unix time as local "Sat 14:05".
-fn local_time(unix: i64) -> String {
+pub fn local_time(unix: i64) -> String {
     jiff::Timestamp::from_second(unix)
         .map(|t| t.to_zoned_datetime(zone()).strftime("%a %H:%M").to_string())
         .unwrap_or_else(|_| unix.to_string())

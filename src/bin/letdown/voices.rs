@@ -103,41 +103,16 @@ fn list(voices: &[InstalledVoice], cfg: &Config) {
 }
 
 /// Sets `[voice] engine` and `voice` in the config file at `path`, keeping everything else
-/// in it as it is (comments too). The result is checked before it is written, and written
-/// atomically: a crash leaves the old file or the new one, never half of one.
+/// in it as it is (comments too).
 fn set_voice(path: &Path, v: &InstalledVoice) -> anyhow::Result<()> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-    };
-    let mut doc: toml_edit::DocumentMut = text
-        .parse()
-        .with_context(|| format!("{} is not valid TOML", path.display()))?;
-    let voice = doc
-        .entry("voice")
-        .or_insert_with(toml_edit::table)
-        .as_table_mut()
-        .with_context(|| format!("{}: voice is not a table", path.display()))?;
-    voice["engine"] = toml_edit::value(v.engine.name());
-    voice["voice"] = toml_edit::value(v.name.as_str());
-    let new = doc.to_string();
-    Config::parse(path, &new).map_err(|d| {
-        anyhow::anyhow!(
-            "the config would have problems, so it was not changed:\n{}",
-            d.iter()
-                .map(|d| d.to_string())
-                .collect::<Vec<_>>()
-                .join("\n")
-        )
-    })?;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    use std::io::Write;
-    tmp.write_all(new.as_bytes())?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    crate::config_edit::edit(path, |doc| {
+        let voice = doc
+            .entry("voice")
+            .or_insert_with(toml_edit::table)
+            .as_table_mut()
+            .with_context(|| format!("{}: voice is not a table", path.display()))?;
+        voice["engine"] = toml_edit::value(v.engine.name());
+        voice["voice"] = toml_edit::value(v.name.as_str());
+        Ok(())
+    })
 }

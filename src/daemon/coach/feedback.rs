@@ -193,6 +193,8 @@ impl Coach {
 
     /// "Where am I" with no session: what is next, the last feed and the side, said aloud.
     pub(super) fn where_idle(&mut self) -> Result<String, CoachError> {
+        // Said from what is known now; a read older than 30 s is renewed for next time.
+        self.scheduler.refresh_if_stale();
         let text = crate::feedback::where_idle(&self.scheduler.summary(), self.scheduler.tz());
         self.announce(text.clone(), false)?;
         Ok(text)

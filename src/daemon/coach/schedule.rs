@@ -65,10 +65,27 @@ impl Coach {
         {
             self.on_schedule(r);
         }
+        while !self.scheduler.writing()
+            && let Some(s) = self.held_synced.pop_front()
+        {
+            self.scheduler.synced(s);
+        }
         self.check_schedule();
         if failed {
             self.prepare_ahead();
         }
+        self.publish();
+    }
+
+    /// The Baby Buddy worker finished a job: its result is written like any change; feedings
+    /// read from the server may move the next session and the side.
+    pub(super) fn on_synced(&mut self, done: crate::daemon::babybuddy::Synced) {
+        if self.scheduler.writing() {
+            // One change at a time: the result waits for the write in flight.
+            self.held_synced.push_back(done);
+            return;
+        }
+        self.scheduler.synced(done);
         self.publish();
     }
 
@@ -86,6 +103,8 @@ impl Coach {
     pub(super) fn check_schedule(&mut self) {
         let busy = self.live.is_some() || self.pending.is_some();
         if let Some(minutes) = self.scheduler.due(busy) {
+            // The side it names may have changed on the phone: read again for next time.
+            self.scheduler.refresh_if_stale();
             log::info!("heads-up: session in {minutes} min");
             let text = self.heads_up_text(minutes);
             match self.warm_clip.take() {

@@ -20,13 +20,20 @@ impl Scheduler {
         match request {
             ScheduleRequest::LogFeed {
                 start,
+                end,
                 side,
                 note,
                 answer,
             } => {
-                let r = self.log_feed(start, &side, &note);
+                self.refresh_if_stale();
+                let r = self.log_feed(start, end, &side, &note);
                 self.answer(answer, r)
             }
+            ScheduleRequest::EndFeed(answer) => {
+                let r = self.end_feed();
+                self.answer(answer, r)
+            }
+            ScheduleRequest::SyncBabyBuddy(answer) => self.sync_now(answer),
             ScheduleRequest::CorrectFeed {
                 id,
                 start,
@@ -85,16 +92,27 @@ impl Scheduler {
                 self.answer(answer, r)
             }
         }
-        self.flush()
+        let changed = self.flush();
+        if !changed {
+            self.pump_sync();
+        }
+        changed
     }
 
     pub(super) fn log_feed(
         &mut self,
         start: i64,
+        end: Option<i64>,
         side: &str,
         note: &str,
     ) -> Result<u64, CoachError> {
         let side = Side::parse(side).map_err(CoachError::InvalidArgument)?;
+        if side == Side::Unknown && self.syncing() {
+            return Err(CoachError::InvalidArgument(
+                "Baby Buddy needs a side for each feeding: log it with --side left, right or both"
+                    .into(),
+            ));
+        }
         let chars = note.chars().count();
         if chars > crate::schedule::MAX_NOTE_CHARS {
             return Err(CoachError::InvalidArgument(format!(
@@ -109,7 +127,59 @@ impl Scheduler {
                 "a feed cannot start in the future".into(),
             ));
         }
-        Ok(self.change(|s| s.log_feed(now, at, side, note)))
+        let end = match end {
+            None => None,
+            Some(e) if e <= start => {
+                return Err(CoachError::InvalidArgument(
+                    "a feed must end after it starts".into(),
+                ));
+            }
+            Some(e) if e - start > MAX_FEED_LENGTH => {
+                return Err(CoachError::InvalidArgument(
+                    "a feed lasts at most a day (Baby Buddy's limit too)".into(),
+                ));
+            }
+            Some(e) if e > now.as_second() + 300 => {
+                return Err(CoachError::InvalidArgument(
+                    "a feed cannot end in the future; log it when it ends, or start it now and end it with `letdown fed --end`".into(),
+                ));
+            }
+            Some(e) => Some(timestamp(e)?),
+        };
+        // A feed that runs ends when the next one starts.
+        if let Some((running, running_at)) = self.running_feed()
+            && running_at < start
+        {
+            let limit = self.sync.as_ref().map(|l| l.settings.max_feed.as_secs() as i64);
+            let ends = limit.map_or(start, |l| start.min(running_at + l));
+            self.change(|s| {
+                if let Some(f) = s.feeds.iter_mut().find(|f| f.id == running) {
+                    f.end = Some(ends);
+                }
+            });
+            self.queue_feed(running, None, false);
+        }
+        let id = self.change(|s| {
+            s.babybuddy.ended_untold.clear();
+            s.log_feed(now, at, end, side, note)
+        });
+        self.queue_feed(id, Some(start), true);
+        Ok(id)
+    }
+
+    /// Ends the running feed now.
+    pub(super) fn end_feed(&mut self) -> Result<(u64, i64, i64), CoachError> {
+        let (id, at) = self.running_feed().ok_or_else(|| {
+            CoachError::NotFound("no feed is running; `letdown fed --side left` starts one".into())
+        })?;
+        let now = self.now().as_second().max(at + 1);
+        self.change(|s| {
+            if let Some(f) = s.feeds.iter_mut().find(|f| f.id == id) {
+                f.end = Some(now);
+            }
+        });
+        self.queue_feed(id, None, false);
+        Ok((id, at, now))
     }
 
     pub(super) fn correct_feed(
@@ -124,18 +194,20 @@ impl Scheduler {
             Some(Side::parse(side).map_err(CoachError::InvalidArgument)?)
         };
         let at = timestamp(start)?;
-        if !self.state.feeds.iter().any(|f| f.id == id) {
+        let Some(old) = self.state.feeds.iter().find(|f| f.id == id).map(|f| f.at) else {
             return Err(no_feed(id));
-        }
+        };
         self.change(|s| s.correct_feed(id, at, side));
+        self.queue_feed(id, Some(old), false);
         Ok(())
     }
 
     pub(super) fn delete_feed(&mut self, id: u64) -> Result<(), CoachError> {
-        if !self.state.feeds.iter().any(|f| f.id == id) {
+        let Some(old) = self.state.feeds.iter().find(|f| f.id == id).map(|f| f.at) else {
             return Err(no_feed(id));
-        }
+        };
         self.change(|s| s.delete_feed(id));
+        self.queue_feed(id, Some(old), false);
         Ok(())
     }
 
@@ -233,14 +305,22 @@ impl Scheduler {
             .collect()
     }
 
-    /// The missed sessions not yet told, cleared (a change, when there are any).
+    /// The missed sessions and Baby Buddy refusals not yet told, cleared (a change, when
+    /// there are any).
     pub(super) fn take_notices(&mut self) -> Vec<String> {
-        if self.state.missed_untold.is_empty() {
+        if self.state.missed_untold.is_empty() && self.state.babybuddy.untold.is_empty() {
             return Vec::new();
         }
-        self.change(|s| std::mem::take(&mut s.missed_untold))
+        self.change(|s| {
+            let mut all = std::mem::take(&mut s.missed_untold);
+            all.append(&mut s.babybuddy.untold);
+            all
+        })
     }
 }
+
+/// The longest feed that can be logged, seconds (Baby Buddy refuses longer ones too).
+const MAX_FEED_LENGTH: i64 = 86_400;
 
 /// A schedule's routine, or the default one for "".
 pub(super) fn routine_or(routine: &str, default_routine: &str) -> String {

@@ -12,7 +12,7 @@ use rusqlite::{Connection, OpenFlags, params};
 use crate::schedule::{Feed, Side, State};
 
 /// The schema this build reads and writes (`PRAGMA user_version`).
-pub const SCHEMA: i64 = 1;
+pub const SCHEMA: i64 = 2;
 
 /// Opens (creating if `create`) the database at `path`, set up for durable commits: WAL, every
 /// commit flushed to disk before it returns. Refuses a schema newer than this build's.
@@ -27,10 +27,19 @@ pub fn open(path: &Path, create: bool) -> Result<Connection, String> {
                 "BEGIN;
                  CREATE TABLE feeds (
                      id INTEGER PRIMARY KEY, at INTEGER NOT NULL, side TEXT NOT NULL,
-                     note TEXT NOT NULL, logged INTEGER NOT NULL);
+                     note TEXT NOT NULL, logged INTEGER NOT NULL, ended INTEGER);
                  CREATE INDEX feeds_at ON feeds(at);
                  CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-                 PRAGMA user_version = 1;
+                 PRAGMA user_version = 2;
+                 COMMIT;",
+            )
+            .map_err(|e| e.to_string())?,
+        // Version 1 had no feed ends (feeds that end came with the Baby Buddy sync).
+        1 => conn
+            .execute_batch(
+                "BEGIN;
+                 ALTER TABLE feeds ADD COLUMN ended INTEGER;
+                 PRAGMA user_version = 2;
                  COMMIT;",
             )
             .map_err(|e| e.to_string())?,
@@ -77,7 +86,7 @@ pub fn read(conn: &Connection) -> Result<State, String> {
         None => State::default(),
     };
     let mut stmt = conn
-        .prepare("SELECT id, at, side, note, logged FROM feeds ORDER BY at, id")
+        .prepare("SELECT id, at, side, note, logged, ended FROM feeds ORDER BY at, id")
         .map_err(|e| e.to_string())?;
     let rows = stmt
         .query_map([], |r| {
@@ -87,14 +96,16 @@ pub fn read(conn: &Connection) -> Result<State, String> {
                 r.get::<_, String>(2)?,
                 r.get::<_, String>(3)?,
                 r.get::<_, i64>(4)?,
+                r.get::<_, Option<i64>>(5)?,
             ))
         })
         .map_err(|e| e.to_string())?;
     for row in rows {
-        let (id, at, side, note, logged) = row.map_err(|e| e.to_string())?;
+        let (id, at, side, note, logged, end) = row.map_err(|e| e.to_string())?;
         state.feeds.push(Feed {
             id: id as u64,
             at,
+            end,
             side: Side::parse(&side).map_err(|e| format!("feed {id}: {e}"))?,
             note,
             logged,
@@ -111,13 +122,13 @@ pub fn write_difference(conn: &mut Connection, from: &State, to: &State) -> Resu
         let before: HashMap<u64, &Feed> = from.feeds.iter().map(|f| (f.id, f)).collect();
         let mut upsert = tx
             .prepare_cached(
-                "INSERT OR REPLACE INTO feeds (id, at, side, note, logged) VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT OR REPLACE INTO feeds (id, at, side, note, logged, ended) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )
             .map_err(|e| e.to_string())?;
         for f in &to.feeds {
             if before.get(&f.id) != Some(&f) {
                 upsert
-                    .execute(params![f.id as i64, f.at, f.side.name(), f.note, f.logged])
+                    .execute(params![f.id as i64, f.at, f.side.name(), f.note, f.logged, f.end])
                     .map_err(|e| e.to_string())?;
             }
         }

@@ -6,16 +6,10 @@ const NOW: Timestamp = Timestamp::constant(1_800_000_000, 0);
 
 fn some_state() -> State {
     let mut st = State::default();
-    st.log_feed(
-        NOW,
-        Timestamp::from_second(1_799_990_000).unwrap(),
-        Side::Left,
+    st.log_feed(NOW, Timestamp::from_second(1_799_990_000).unwrap(), None, Side::Left,
         "n \"q\" ');",
     );
-    st.log_feed(
-        NOW,
-        Timestamp::from_second(1_799_995_000).unwrap(),
-        Side::Both,
+    st.log_feed(NOW, Timestamp::from_second(1_799_995_000).unwrap(), None, Side::Both,
         "",
     );
     st.add_schedule(
@@ -61,7 +55,7 @@ fn state_round_trips_and_every_kind_of_change_is_kept() {
         Some(Side::Right)
     ));
     assert!(st.delete_feed(second));
-    st.log_feed(NOW, NOW, Side::Unknown, "third");
+    st.log_feed(NOW, NOW, None, Side::Unknown, "third");
     st.missed_untold.push("told later".into());
     store.save(st.clone()).unwrap();
     let again = Store::open(dir.path()).1.state;
@@ -195,7 +189,7 @@ fn a_database_deleted_while_running_gets_the_whole_state_at_the_next_change() {
     for f in names(dir.path()) {
         std::fs::remove_file(dir.path().join(f)).unwrap();
     }
-    st.log_feed(NOW, NOW, Side::Right, "after");
+    st.log_feed(NOW, NOW, None, Side::Right, "after");
     store.save(st.clone()).unwrap();
     assert_eq!(
         Store::open(dir.path()).1.state,
@@ -215,7 +209,7 @@ fn a_failed_write_changes_nothing_on_disk() {
     std::fs::rename(&data, dir.path().join("away")).unwrap();
     std::fs::write(&data, b"x").unwrap();
     let mut next = st.clone();
-    next.log_feed(NOW, NOW, Side::Left, "lost");
+    next.log_feed(NOW, NOW, None, Side::Left, "lost");
     assert!(store.save(next).is_err());
     assert_eq!(store.on_disk(), &st);
     std::fs::remove_file(&data).unwrap();

@@ -1,0 +1,235 @@
+//! The Baby Buddy worker: one thread beside the coach that does every HTTP request, so a
+//! server that is down, slow or hung never holds up a key press. It is given one job at a time
+//! (a feed to bring up to date on the server, or the feedings to read) and sends back what
+//! happened; the scheduler alone changes the state and writes it.
+
+use std::sync::mpsc as std_mpsc;
+
+use tokio::sync::mpsc;
+
+use crate::babybuddy::api::{ApiError, Client, NewFeeding};
+use crate::babybuddy::{Child, Settings};
+use crate::schedule::Feed;
+use crate::schedule::sync::{Link, Outgoing, RemoteFeeding, method_of_side};
+
+/// Work for the worker.
+#[derive(Debug)]
+pub enum Job {
+    /// Make the server's copy of a feed match it.
+    Send {
+        /// The outbox entry, as it is on disk.
+        entry: Outgoing,
+        /// The feed as it is now (`None`: deleted).
+        feed: Option<Feed>,
+        /// What the feed is on the server, if known.
+        link: Option<Link>,
+    },
+    /// Read the child's feedings that ended at or after `end_min` (Unix seconds).
+    Read {
+        /// The window's start.
+        end_min: i64,
+    },
+}
+
+/// What a job came to.
+#[derive(Debug)]
+pub enum Synced {
+    /// A feed was sent: where it is on the server now (`None`: deleted there), or why not.
+    Sent {
+        /// The worker that did it (results of a worker since replaced are dropped).
+        generation: u64,
+        /// The entry as it was sent.
+        entry: Outgoing,
+        /// The result.
+        result: Result<Option<Link>, ApiError>,
+    },
+    /// Feedings were read.
+    Read {
+        /// The worker that did it.
+        generation: u64,
+        /// The feedings, or why not.
+        result: Result<Vec<RemoteFeeding>, ApiError>,
+    },
+}
+
+/// The worker's handle: jobs go in, results come out on the coach's channel.
+pub struct Worker {
+    jobs: std_mpsc::Sender<Job>,
+    /// Which worker this is (a new one at each reconfiguration).
+    pub generation: u64,
+}
+
+impl Worker {
+    /// Starts a worker for `settings`, sending results to `results`. The token is read on the
+    /// worker's thread (a slow disk never holds up the coach); a token that cannot be read
+    /// fails each job with the reason.
+    pub fn spawn(
+        settings: Settings,
+        generation: u64,
+        results: mpsc::UnboundedSender<Synced>,
+    ) -> Worker {
+        let (jobs, rx) = std_mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("babybuddy".into())
+            .spawn(move || run(settings, generation, rx, results));
+        if let Err(e) = spawned {
+            log::error!("cannot start the Baby Buddy worker: {e}");
+        }
+        Worker { jobs, generation }
+    }
+
+    /// Hands over a job (false if the worker is gone).
+    pub fn give(&self, job: Job) -> bool {
+        self.jobs.send(job).is_ok()
+    }
+}
+
+fn run(
+    settings: Settings,
+    generation: u64,
+    jobs: std_mpsc::Receiver<Job>,
+    results: mpsc::UnboundedSender<Synced>,
+) {
+    let mut client: Option<Client> = None;
+    let mut child: Option<u64> = None;
+    while let Ok(job) = jobs.recv() {
+        let ready = connect(&settings, &mut client, &mut child);
+        let out = match job {
+            Job::Send { entry, feed, link } => Synced::Sent {
+                generation,
+                result: ready.and_then(|(c, child)| push(c, child, &entry, feed.as_ref(), link)),
+                entry,
+            },
+            Job::Read { end_min } => Synced::Read {
+                generation,
+                result: ready.and_then(|(c, child)| c.feedings(child, end_min)),
+            },
+        };
+        if results.send(out).is_err() {
+            break;
+        }
+    }
+}
+
+/// The client and the child's id, made and looked up once.
+fn connect<'c>(
+    settings: &Settings,
+    client: &'c mut Option<Client>,
+    child: &mut Option<u64>,
+) -> Result<(&'c Client, u64), ApiError> {
+    if client.is_none() {
+        let token = crate::babybuddy::read_token(&settings.token_file).map_err(ApiError::Setup)?;
+        *client = Some(Client::new(&settings.url, token));
+    }
+    let c = client.as_ref().expect("made above");
+    let id = match (*child, &settings.child) {
+        (Some(id), _) => id,
+        (None, Child::Id(id)) => *id,
+        (None, slug) => c.child_id(slug)?,
+    };
+    *child = Some(id);
+    Ok((c, id))
+}
+
+/// Brings the server's copy of one feed up to date: a running feed is a timer, an ended one a
+/// feeding, a deleted one nothing. Each step first looks for what an earlier try may have
+/// made (by child and start), so a try repeated after a lost answer or a crash makes nothing
+/// twice.
+pub fn push(
+    c: &Client,
+    child: u64,
+    entry: &Outgoing,
+    feed: Option<&Feed>,
+    link: Option<Link>,
+) -> Result<Option<Link>, ApiError> {
+    let mut starts = entry.starts.clone();
+    if let Some(f) = feed
+        && !starts.contains(&f.at)
+    {
+        starts.push(f.at);
+    }
+    let find_timer = |starts: &[i64]| -> Result<Option<u64>, ApiError> {
+        for &s in starts {
+            if let Some(id) = c.find_timer(child, s)? {
+                return Ok(Some(id));
+            }
+        }
+        Ok(None)
+    };
+    let find_feeding = |starts: &[i64]| -> Result<Option<u64>, ApiError> {
+        for &s in starts {
+            if let Some(id) = c.find_feeding(child, s)? {
+                return Ok(Some(id));
+            }
+        }
+        Ok(None)
+    };
+    let Some(f) = feed else {
+        match link {
+            Some(Link::Timer(t)) => c.delete_timer(t)?,
+            Some(Link::Feeding(id)) => c.delete_feeding(id)?,
+            None => {
+                if let Some(id) = find_feeding(&starts)? {
+                    c.delete_feeding(id)?;
+                }
+                if let Some(t) = find_timer(&starts)? {
+                    c.delete_timer(t)?;
+                }
+            }
+        }
+        return Ok(None);
+    };
+    let Some(end) = f.end else {
+        // Running: a timer the family sees on their phones.
+        let timer = match link {
+            Some(Link::Timer(t)) => Some(t),
+            Some(Link::Feeding(id)) => return Ok(Some(Link::Feeding(id))),
+            None => find_timer(&starts)?,
+        };
+        return match timer {
+            Some(t) => {
+                c.move_timer(t, f.at)?;
+                Ok(Some(Link::Timer(t)))
+            }
+            None => c.start_timer(child, f.at).map(|t| Some(Link::Timer(t))),
+        };
+    };
+    let method = method_of_side(f.side).ok_or_else(|| {
+        ApiError::Refused(
+            "Baby Buddy needs a side for each feeding; give the feed one with `letdown feeds fix`"
+                .into(),
+        )
+    })?;
+    let body = NewFeeding {
+        child,
+        start: f.at,
+        end,
+        method,
+        notes: f.note.clone(),
+    };
+    let id = match link {
+        Some(Link::Feeding(id)) => {
+            c.patch_feeding(id, &body)?;
+            id
+        }
+        timer => {
+            let id = match find_feeding(&starts)? {
+                Some(id) => {
+                    c.patch_feeding(id, &body)?;
+                    id
+                }
+                None => c.post_feeding(&body)?,
+            };
+            // The timer it was, if any (one whose answer was lost is looked for).
+            let t = match timer {
+                Some(Link::Timer(t)) => Some(t),
+                _ => find_timer(&starts)?,
+            };
+            if let Some(t) = t {
+                c.delete_timer(t)?;
+            }
+            id
+        }
+    };
+    Ok(Some(Link::Feeding(id)))
+}

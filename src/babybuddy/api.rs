@@ -310,11 +310,14 @@ impl Client {
         }
     }
 
-    /// The first item of a list query, if any.
-    fn first_id(&self, path: &str) -> Result<Option<u64>, ApiError> {
+    /// The first item of a list query whose id is not in `taken`, if any.
+    fn first_id(&self, path: &str, taken: &[u64]) -> Result<Option<u64>, ApiError> {
         let v = self.call("GET", path, None)?;
         let (_, results) = page(&v).ok_or_else(|| self.not_baby_buddy())?;
-        Ok(results.first().and_then(|r| r.get("id")?.as_u64()))
+        Ok(results
+            .iter()
+            .filter_map(|r| r.get("id")?.as_u64())
+            .find(|id| !taken.contains(id)))
     }
 
     /// A window of one second around `start`, as a list filter.
@@ -326,12 +329,21 @@ impl Client {
         )
     }
 
-    /// The child's timer that started at `start`, if there is one.
-    pub fn find_timer(&self, child: u64, start: i64) -> Result<Option<u64>, ApiError> {
-        self.first_id(&format!(
-            "/api/timers/?child={child}&{}&limit=1",
-            Self::at_start(start)
-        ))
+    /// The child's timer that started at `start`, if there is one not in `taken` (the
+    /// timers and feedings of letdown's other feeds).
+    pub fn find_timer(
+        &self,
+        child: u64,
+        start: i64,
+        taken: &[u64],
+    ) -> Result<Option<u64>, ApiError> {
+        self.first_id(
+            &format!(
+                "/api/timers/?child={child}&{}&limit={PAGE}",
+                Self::at_start(start)
+            ),
+            taken,
+        )
     }
 
     /// Starts a timer for the child at `start`, as the family sees a running feed.
@@ -361,12 +373,20 @@ impl Client {
         gone_is_fine(self.call("DELETE", &format!("/api/timers/{id}/"), None))
     }
 
-    /// The child's feeding that started at `start`, if there is one.
-    pub fn find_feeding(&self, child: u64, start: i64) -> Result<Option<u64>, ApiError> {
-        self.first_id(&format!(
-            "/api/feedings/?child={child}&{}&limit=1",
-            Self::at_start(start)
-        ))
+    /// The child's feeding that started at `start`, if there is one not in `taken`.
+    pub fn find_feeding(
+        &self,
+        child: u64,
+        start: i64,
+        taken: &[u64],
+    ) -> Result<Option<u64>, ApiError> {
+        self.first_id(
+            &format!(
+                "/api/feedings/?child={child}&{}&limit={PAGE}",
+                Self::at_start(start)
+            ),
+            taken,
+        )
     }
 
     /// Creates a feeding; returns its id.

@@ -23,6 +23,8 @@ pub enum Job {
         feed: Option<Feed>,
         /// What the feed is on the server, if known.
         link: Option<Link>,
+        /// What letdown's other feeds are on the server: never taken for this one's.
+        taken: Vec<u64>,
     },
     /// Read the child's feedings that ended at or after `end_min` (Unix seconds).
     Read {
@@ -95,9 +97,16 @@ fn run(
     while let Ok(job) = jobs.recv() {
         let ready = connect(&settings, &mut client, &mut child);
         let out = match job {
-            Job::Send { entry, feed, link } => Synced::Sent {
+            Job::Send {
+                entry,
+                feed,
+                link,
+                taken,
+            } => Synced::Sent {
                 generation,
-                result: ready.and_then(|(c, child)| push(c, child, &entry, feed.as_ref(), link)),
+                result: ready.and_then(|(c, child)| {
+                    push(c, child, &entry, feed.as_ref(), link, &taken)
+                }),
                 entry,
             },
             Job::Read { end_min } => Synced::Read {
@@ -141,6 +150,7 @@ pub fn push(
     entry: &Outgoing,
     feed: Option<&Feed>,
     link: Option<Link>,
+    taken: &[u64],
 ) -> Result<Option<Link>, ApiError> {
     let mut starts = entry.starts.clone();
     if let Some(f) = feed
@@ -150,7 +160,7 @@ pub fn push(
     }
     let find_timer = |starts: &[i64]| -> Result<Option<u64>, ApiError> {
         for &s in starts {
-            if let Some(id) = c.find_timer(child, s)? {
+            if let Some(id) = c.find_timer(child, s, taken)? {
                 return Ok(Some(id));
             }
         }
@@ -158,7 +168,7 @@ pub fn push(
     };
     let find_feeding = |starts: &[i64]| -> Result<Option<u64>, ApiError> {
         for &s in starts {
-            if let Some(id) = c.find_feeding(child, s)? {
+            if let Some(id) = c.find_feeding(child, s, taken)? {
                 return Ok(Some(id));
             }
         }

@@ -146,9 +146,9 @@ impl Scheduler {
             }
             Some(e) => Some(timestamp(e)?),
         };
-        // A feed that runs ends when the next one starts.
+        // A feed that runs ends when the next one starts (one feed runs at a time).
         if let Some((running, running_at)) = self.running_feed()
-            && running_at < start
+            && running_at <= start
         {
             let limit = self.sync.as_ref().map(|l| l.settings.max_feed.as_secs() as i64);
             let ends = limit.map_or(start, |l| start.min(running_at + l));

@@ -107,6 +107,17 @@ impl Scheduler {
                 entry: entry.clone(),
                 feed: self.state.feeds.iter().find(|f| f.id == entry.feed).cloned(),
                 link: self.state.babybuddy.links.get(&entry.feed).copied(),
+                taken: self
+                    .state
+                    .babybuddy
+                    .links
+                    .iter()
+                    .filter(|(feed, _)| **feed != entry.feed)
+                    .map(|(_, l)| match l {
+                        crate::schedule::sync::Link::Timer(id)
+                        | crate::schedule::sync::Link::Feeding(id) => *id,
+                    })
+                    .collect(),
             };
             link.sending = Some(entry.feed);
             link.worker.give(job);

@@ -34,6 +34,12 @@ pub const BINDINGS: &[(&str, &str, &str, &str)] = &[
         "<Super><Alt>backslash",
     ),
     (
+        "fed-end",
+        "Feed done (end the running feed)",
+        "fed --end",
+        "<Super><Alt>period",
+    ),
+    (
         "snooze",
         "Snooze the next session 10 minutes",
         "snooze 10m",
@@ -56,6 +62,7 @@ pub fn kde_key(accel: &str) -> String {
         "bracketleft" => "[".to_string(),
         "bracketright" => "]".to_string(),
         "backslash" => "\\".to_string(),
+        "period" => ".".to_string(),
         k if k.len() == 1 => k.to_uppercase(),
         k => k.to_string(),
     };

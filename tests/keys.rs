@@ -42,10 +42,10 @@ fn every_bound_command_is_answered_aloud() {
         let args: Vec<&str> = args.split_whitespace().collect();
         // The moment each is pressed in: a session in its silent hands-on time for the
         // session keys (a paused one for resume), a session scheduled for snooze and skip,
-        // nothing for the rest.
+        // nothing for the rest (fed-end comes after fed-both, whose feed it ends).
         let session = !matches!(
             *id,
-            "start" | "fed-left" | "fed-right" | "fed-both" | "snooze" | "skip"
+            "start" | "fed-left" | "fed-right" | "fed-both" | "fed-end" | "snooze" | "skip"
         );
         let idle = d.wait_state("idle", Duration::from_millis(100));
         if session && idle {

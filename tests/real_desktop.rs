@@ -62,10 +62,11 @@ const PROBES: &[(&str, &[&str], &str)] = &[
         &[],
         r#"grep -Eq '^NoNewPrivs:\s+1' /proc/self/status && echo APPLIED"#,
     ),
+    // TCP/IP stays (Baby Buddy); a netlink socket, which any user may open, does not.
     (
-        "RestrictAddressFamilies=AF_UNIX",
+        "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",
         &[],
-        r#"(exec 3<>/dev/tcp/127.0.0.1/9) 2>&1 | grep -q 'not supported' && echo APPLIED"#,
+        r#"python3 -c 'import socket; socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)' 2>&1 | grep -q 'not supported' && echo APPLIED"#,
     ),
     (
         "RestrictNamespaces=yes",

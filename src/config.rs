@@ -351,7 +351,11 @@ fn babybuddy(
             toml::de::DeValue::Integer(i) => match u64::from_str_radix(i.as_str(), i.radix()) {
                 Ok(id) if id > 0 => Some(Child::Id(id)),
                 _ => {
-                    c.error(v.span(), "babybuddy.child", "must be a child's id (1 or more) or its slug");
+                    c.error(
+                        v.span(),
+                        "babybuddy.child",
+                        "must be a child's id (1 or more) or its slug",
+                    );
                     None
                 }
             },
@@ -359,20 +363,42 @@ fn babybuddy(
                 Some(Child::Slug(s.trim().to_string()))
             }
             _ => {
-                c.error(v.span(), "babybuddy.child", "must be a child's id or its slug (\"jane-doe\")");
+                c.error(
+                    v.span(),
+                    "babybuddy.child",
+                    "must be a child's id or its slug (\"jane-doe\")",
+                );
                 None
             }
         },
     };
     let sync_every = c
-        .duration(t, "sync_every", Duration::from_secs(60), Duration::from_secs(86_400))
+        .duration(
+            t,
+            "sync_every",
+            Duration::from_secs(60),
+            Duration::from_secs(86_400),
+        )
         .unwrap_or(DEFAULT_SYNC_EVERY);
     let max_feed = c
-        .duration(t, "max_feed", Duration::from_secs(600), Duration::from_secs(6 * 3600))
+        .duration(
+            t,
+            "max_feed",
+            Duration::from_secs(600),
+            Duration::from_secs(6 * 3600),
+        )
         .unwrap_or(DEFAULT_MAX_FEED);
-    for (key, missing) in [("url", url.is_none()), ("token_file", token_file.is_none()), ("child", child.is_none())] {
+    for (key, missing) in [
+        ("url", url.is_none()),
+        ("token_file", token_file.is_none()),
+        ("child", child.is_none()),
+    ] {
         if missing && t.get(key).is_none() {
-            c.error(span.clone(), &format!("babybuddy.{key}"), "is missing (`letdown babybuddy connect` writes it)");
+            c.error(
+                span.clone(),
+                &format!("babybuddy.{key}"),
+                "is missing (`letdown babybuddy connect` writes it)",
+            );
         }
     }
     let token_file = token_file?;
@@ -409,13 +435,31 @@ mod tests {
         assert_eq!(b.child, crate::babybuddy::Child::Id(2));
         assert_eq!(b.sync_every.as_secs(), 120);
         assert_eq!(b.max_feed, crate::babybuddy::DEFAULT_MAX_FEED);
-        let errs = parse("[babybuddy]\nurl = \"http://10.0.0.2\"\ntoken_file = \"t\"\nchild = \"jane\"\n").unwrap_err();
+        let errs =
+            parse("[babybuddy]\nurl = \"http://10.0.0.2\"\ntoken_file = \"t\"\nchild = \"jane\"\n")
+                .unwrap_err();
         let lines: Vec<String> = errs.iter().map(|d| d.to_string()).collect();
-        assert!(lines.iter().any(|l| l.starts_with("config.toml:2:7: babybuddy.url") && l.contains("allow_insecure_http")), "{lines:?}");
-        assert!(lines.iter().any(|l| l.starts_with("config.toml:3:14: babybuddy.token_file")), "{lines:?}");
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("config.toml:2:7: babybuddy.url")
+                    && l.contains("allow_insecure_http")),
+            "{lines:?}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("config.toml:3:14: babybuddy.token_file")),
+            "{lines:?}"
+        );
         let errs = parse("[babybuddy]\nurl = \"https://b.example\"\n").unwrap_err();
         let lines: Vec<String> = errs.iter().map(|d| d.to_string()).collect();
-        assert!(lines.iter().any(|l| l.contains("babybuddy.child: is missing")), "{lines:?}");
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("babybuddy.child: is missing")),
+            "{lines:?}"
+        );
     }
 
     #[test]

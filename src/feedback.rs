@@ -278,6 +278,25 @@ mod tests {
     }
 
     #[test]
+    fn a_feed_ended_says_how_long_and_where_says_what_is_wrong_with_the_sync() {
+        let utc = TimeZone::UTC;
+        assert_eq!(
+            feed_ended(t(4, 10), t(4, 32), &utc),
+            "Feed ended at 04:32, after 22 minutes."
+        );
+        let day = DaySummary {
+            trouble: Some(
+                "Baby Buddy has not answered for 2 hours. 3 feeds are waiting to be sent.".into(),
+            ),
+            ..Default::default()
+        };
+        assert_eq!(
+            where_idle(&day, &utc),
+            "No massage now. No massage is scheduled. Baby Buddy has not answered for 2 hours. 3 feeds are waiting to be sent."
+        );
+    }
+
+    #[test]
     fn the_summary_map_round_trips() {
         let day = DaySummary {
             next_session: Some((t(6, 58), "daily".into())),

@@ -112,16 +112,24 @@ impl Server {
             "/api/children/",
             Some(json!({"first_name": first, "last_name": "Test", "birth_date": "2026-11-01"})),
         );
-        v["id"].as_u64().unwrap_or_else(|| panic!("no child made: {v}"))
+        v["id"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no child made: {v}"))
     }
 
     fn list(&self, what: &str, child: u64) -> Vec<Value> {
-        let v = self.api("GET", &format!("/api/{what}/?child={child}&limit=1000"), None);
+        let v = self.api(
+            "GET",
+            &format!("/api/{what}/?child={child}&limit=1000"),
+            None,
+        );
         v["results"].as_array().cloned().unwrap_or_default()
     }
 
     fn token_file(&self, d: &Desktop) -> PathBuf {
-        let p = d.home.write("config/bb-token", &format!("{}\n", self.token));
+        let p = d
+            .home
+            .write("config/bb-token", &format!("{}\n", self.token));
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
         p
@@ -203,7 +211,11 @@ fn connect_refuses_what_would_not_work_and_names_the_fix() {
         let mut all = vec!["babybuddy", "connect"];
         all.extend_from_slice(args);
         let out = d.letdown(&all);
-        assert!(!out.status.success(), "{all:?} was accepted: {}", text(&out));
+        assert!(
+            !out.status.success(),
+            "{all:?} was accepted: {}",
+            text(&out)
+        );
         let t = text(&out);
         assert!(!t.contains(&server.token), "the token was printed: {t}");
         t
@@ -213,7 +225,10 @@ fn connect_refuses_what_would_not_work_and_names_the_fix() {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&wrong, std::fs::Permissions::from_mode(0o600)).unwrap();
     let t = connect(&[&server.url(), "--token-file", wrong.to_str().unwrap()]);
-    assert!(t.contains("refused the token") && t.contains("token file"), "{t}");
+    assert!(
+        t.contains("refused the token") && t.contains("token file"),
+        "{t}"
+    );
     // A token file others can read.
     let open = d.home.write("config/open-token", &server.token);
     std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o644)).unwrap();
@@ -221,20 +236,40 @@ fn connect_refuses_what_would_not_work_and_names_the_fix() {
     assert!(t.contains(&format!("chmod 600 {}", open.display())), "{t}");
     // Plain http to another machine.
     let t = connect(&["http://192.0.2.7:8000", "--token-file", token_arg]);
-    assert!(t.contains("https://") && t.contains("allow_insecure_http"), "{t}");
+    assert!(
+        t.contains("https://") && t.contains("allow_insecure_http"),
+        "{t}"
+    );
     // Nothing listening.
-    let t = connect(&[&format!("http://127.0.0.1:{}", free_port()), "--token-file", token_arg]);
-    assert!(t.contains("cannot reach") && t.contains("server running"), "{t}");
+    let t = connect(&[
+        &format!("http://127.0.0.1:{}", free_port()),
+        "--token-file",
+        token_arg,
+    ]);
+    assert!(
+        t.contains("cannot reach") && t.contains("server running"),
+        "{t}"
+    );
     // Not Baby Buddy (a server that answers 404 to everything: Baby Buddy's own static path).
-    let t = connect(&[&format!("{}/static", server.url()), "--token-file", token_arg]);
-    assert!(t.contains("does not answer like a Baby Buddy server"), "{t}");
+    let t = connect(&[
+        &format!("{}/static", server.url()),
+        "--token-file",
+        token_arg,
+    ]);
+    assert!(
+        t.contains("does not answer like a Baby Buddy server"),
+        "{t}"
+    );
     // No child, then several and none chosen.
     let t = connect(&[&server.url(), "--token-file", token_arg]);
     assert!(t.contains("no child yet"), "{t}");
     server.add_child("Ada");
     server.add_child("Bo");
     let t = connect(&[&server.url(), "--token-file", token_arg]);
-    assert!(t.contains("several children") && t.contains("--child"), "{t}");
+    assert!(
+        t.contains("several children") && t.contains("--child"),
+        "{t}"
+    );
     // Nothing was written by any of them.
     assert!(!d.home.path("config/letdown/config.toml").exists());
 }
@@ -249,9 +284,15 @@ fn feeds_go_to_baby_buddy_and_feedings_logged_there_move_the_plan() {
         "[feed_plan]\ninterval = \"3h\"\nlead = \"10m\"\n",
     );
     let conf = std::fs::read_to_string(d.home.path("config/letdown/config.toml")).unwrap();
-    assert!(conf.contains("[feed_plan]"), "the user's config was kept: {conf}");
+    assert!(
+        conf.contains("[feed_plan]"),
+        "the user's config was kept: {conf}"
+    );
     assert!(conf.contains(&format!("child = {child}")), "{conf}");
-    assert!(!conf.contains(&server.token), "the token went into config.toml");
+    assert!(
+        !conf.contains(&server.token),
+        "the token went into config.toml"
+    );
 
     // A key press starts a feed: a running timer on the family's phones within 2 s.
     let pressed = now();
@@ -260,7 +301,10 @@ fn feeds_go_to_baby_buddy_and_feedings_logged_there_move_the_plan() {
         let t = server.list("timers", child);
         (t.len() == 1, t)
     });
-    assert!((unix(&timers[0]["start"]) - pressed).abs() <= 2, "{timers:?}");
+    assert!(
+        (unix(&timers[0]["start"]) - pressed).abs() <= 2,
+        "{timers:?}"
+    );
 
     // Ending it makes it a left-breast feeding with its start and end.
     std::thread::sleep(Duration::from_millis(1500));
@@ -273,11 +317,19 @@ fn feeds_go_to_baby_buddy_and_feedings_logged_there_move_the_plan() {
     });
     assert_eq!(feedings[0]["method"], "left breast");
     assert_eq!(feedings[0]["type"], "breast milk");
-    assert!((unix(&feedings[0]["start"]) - pressed).abs() <= 2, "{feedings:?}");
-    assert!((unix(&feedings[0]["end"]) - ended).abs() <= 2, "{feedings:?}");
+    assert!(
+        (unix(&feedings[0]["start"]) - pressed).abs() <= 2,
+        "{feedings:?}"
+    );
+    assert!(
+        (unix(&feedings[0]["end"]) - ended).abs() <= 2,
+        "{feedings:?}"
+    );
 
     // A finished feed is posted whole.
-    d.ok(&["--quiet", "fed", "--side", "right", "--ago", "50m", "--for", "20m"]);
+    d.ok(&[
+        "--quiet", "fed", "--side", "right", "--ago", "50m", "--for", "20m",
+    ]);
     let feedings = wait_until(Duration::from_secs(2), "the finished feed", || {
         let f = server.list("feedings", child);
         (f.len() == 2, f)
@@ -286,7 +338,10 @@ fn feeds_go_to_baby_buddy_and_feedings_logged_there_move_the_plan() {
         .iter()
         .find(|f| f["method"] == "right breast")
         .expect("the right-breast feeding");
-    assert!((unix(&whole["start"]) - (now() - 3000)).abs() <= 3, "{whole}");
+    assert!(
+        (unix(&whole["start"]) - (now() - 3000)).abs() <= 3,
+        "{whole}"
+    );
     assert_eq!(unix(&whole["end"]) - unix(&whole["start"]), 1200, "{whole}");
 
     // On letdown's side the left feed is the last: the right side is next.
@@ -309,7 +364,11 @@ fn feeds_go_to_baby_buddy_and_feedings_logged_there_move_the_plan() {
     let w = d.ok(&["--quiet", "where"]);
     assert!(w.contains("The left side is next."), "{w}");
     let due = summary(&d, "next_feed_due");
-    assert_eq!(due, phone_start + 3 * 3600, "the plan follows the phone's feeding");
+    assert_eq!(
+        due,
+        phone_start + 3 * 3600,
+        "the plan follows the phone's feeding"
+    );
 
     // Deleted on the phone: letdown's own last feed counts again.
     server.api("DELETE", &format!("/api/feedings/{phone_id}/"), None);
@@ -373,7 +432,10 @@ fn a_server_down_or_hung_never_slows_a_key_and_loses_nothing() {
     // Up: each `fed` ends the feed before it.
     let up: Vec<f64> = (0..5).map(|i| time_fed(&d, sides[i % 2])).collect();
     wait_until(Duration::from_secs(5), "five feeds sent", || {
-        let n = (server.list("feedings", child).len(), server.list("timers", child).len());
+        let n = (
+            server.list("feedings", child).len(),
+            server.list("timers", child).len(),
+        );
         (n == (4, 1), n)
     });
 
@@ -401,10 +463,7 @@ fn a_server_down_or_hung_never_slows_a_key_and_loses_nothing() {
     for i in 0..5 {
         std::thread::sleep(Duration::from_millis(1100));
         let t = Instant::now();
-        let out = d.call(
-            "LogFeed",
-            &["xss", &now().to_string(), sides[i % 2], ""],
-        );
+        let out = d.call("LogFeed", &["xss", &now().to_string(), sides[i % 2], ""]);
         assert!(out.status.success(), "{}", text(&out));
         hung_calls.push(t.elapsed().as_secs_f64() * 1000.0);
     }
@@ -432,15 +491,22 @@ fn a_server_down_or_hung_never_slows_a_key_and_loses_nothing() {
             .skip(1)
             .map(|l| {
                 let f: Vec<&str> = l.split(',').collect();
-                (f[1].parse::<jiff::Timestamp>().unwrap().as_second(), f[2].to_string())
+                (
+                    f[1].parse::<jiff::Timestamp>().unwrap().as_second(),
+                    f[2].to_string(),
+                )
             })
             .collect()
     };
     assert_eq!(feeds.len(), 15);
-    wait_until(Duration::from_secs(20), "nothing waiting to be sent", || {
-        let n = summary(&d, "sync_outbox");
-        (n == 0, n)
-    });
+    wait_until(
+        Duration::from_secs(20),
+        "nothing waiting to be sent",
+        || {
+            let n = summary(&d, "sync_outbox");
+            (n == 0, n)
+        },
+    );
     let (feedings, timers) = (server.list("feedings", child), server.list("timers", child));
     let log: String = d
         .daemon_log()
@@ -448,10 +514,17 @@ fn a_server_down_or_hung_never_slows_a_key_and_loses_nothing() {
         .filter(|l| l.contains("Baby Buddy") || l.contains("WARN"))
         .collect::<Vec<_>>()
         .join("\n");
-    assert_eq!(timers.len(), 1, "only the last feed runs: {timers:?}\n{log}\nfeeds: {feeds:?}");
+    assert_eq!(
+        timers.len(),
+        1,
+        "only the last feed runs: {timers:?}\n{log}\nfeeds: {feeds:?}"
+    );
     assert_eq!(feedings.len(), 14, "each ended feed once: {feedings:?}");
     for (start, _) in &feeds[..14] {
-        let n = feedings.iter().filter(|f| unix(&f["start"]) == *start).count();
+        let n = feedings
+            .iter()
+            .filter(|f| unix(&f["start"]) == *start)
+            .count();
         assert_eq!(n, 1, "the feed at {start} is there {n} times");
     }
     drop(held);
@@ -469,26 +542,37 @@ fn kill_9_at_any_moment_sends_each_feed_exactly_once() {
         // Finished feeds two minutes apart, each a minute long: never overlapping.
         let start = base + i * 120;
         let ago = format!("{}s", now() - start);
-        let out = d.letdown(&["--quiet", "fed", "--side", "left", "--ago", &ago, "--for", "1m"]);
+        let out = d.letdown(&[
+            "--quiet", "fed", "--side", "left", "--ago", &ago, "--for", "1m",
+        ]);
         assert!(out.status.success(), "{}", text(&out));
         rng ^= rng << 13;
         rng ^= rng >> 7;
         rng ^= rng << 17;
         std::thread::sleep(Duration::from_millis(rng % 120));
-        let _ = Command::new("kill").args(["-9", &d.daemon_pid().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-9", &d.daemon_pid().to_string()])
+            .status();
         d.reap_daemon();
         d.start_daemon_quick();
     }
     d.ok(&["--timeout", "30s", "babybuddy", "sync"]);
-    wait_until(Duration::from_secs(20), "nothing waiting to be sent", || {
-        let n = summary(&d, "sync_outbox");
-        (n == 0, n)
-    });
+    wait_until(
+        Duration::from_secs(20),
+        "nothing waiting to be sent",
+        || {
+            let n = summary(&d, "sync_outbox");
+            (n == 0, n)
+        },
+    );
     let feedings = server.list("feedings", child);
     assert_eq!(feedings.len(), 20, "{feedings:?}");
     for i in 0..20 {
         let start = base + i * 120;
-        let n = feedings.iter().filter(|f| unix(&f["start"]) == start).count();
+        let n = feedings
+            .iter()
+            .filter(|f| unix(&f["start"]) == start)
+            .count();
         assert_eq!(n, 1, "feed {i} is in Baby Buddy {n} times");
     }
     assert!(server.list("timers", child).is_empty());

@@ -32,7 +32,9 @@ pub enum ApiError {
     #[error("the server failed (HTTP {0})")]
     Server(u16),
     /// The token was refused (401, 403).
-    #[error("the server refused the token (HTTP {0}); make a new API key in Baby Buddy's user settings and put it in the token file")]
+    #[error(
+        "the server refused the token (HTTP {0}); make a new API key in Baby Buddy's user settings and put it in the token file"
+    )]
     Denied(u16),
     /// The request was refused as it is (400): sending it again will not help.
     #[error("Baby Buddy refused it: {0}")]
@@ -172,8 +174,7 @@ pub fn all_pages(
     let mut items = Vec::new();
     for _ in 0..MAX_PAGES {
         let v = fetch(items.len())?;
-        let (count, results) =
-            page(&v).ok_or_else(|| ApiError::NotBabyBuddy(what.to_string()))?;
+        let (count, results) = page(&v).ok_or_else(|| ApiError::NotBabyBuddy(what.to_string()))?;
         items.extend(results.iter().cloned());
         if results.is_empty() || items.len() >= count {
             break;
@@ -223,7 +224,11 @@ impl Client {
         let auth = self.token.header();
         let sent = match (method, body) {
             ("GET", _) => self.agent.get(&url).header("Authorization", &auth).call(),
-            ("DELETE", _) => self.agent.delete(&url).header("Authorization", &auth).call(),
+            ("DELETE", _) => self
+                .agent
+                .delete(&url)
+                .header("Authorization", &auth)
+                .call(),
             ("POST", Some(b)) => self
                 .agent
                 .post(&url)
@@ -278,7 +283,13 @@ impl Client {
     /// The children on the server (also the check that it is Baby Buddy and the token works).
     pub fn children(&self) -> Result<Vec<ChildInfo>, ApiError> {
         let items = all_pages(
-            |offset| self.call("GET", &format!("/api/children/?limit={PAGE}&offset={offset}"), None),
+            |offset| {
+                self.call(
+                    "GET",
+                    &format!("/api/children/?limit={PAGE}&offset={offset}"),
+                    None,
+                )
+            },
             &self.base,
         )?;
         items
@@ -497,7 +508,10 @@ mod tests {
     fn times_carry_offsets_and_are_kept_in_utc() {
         assert_eq!(unix("2026-12-02T10:00:00Z"), Some(1_796_205_600));
         assert_eq!(unix("2026-12-02T05:00:00-05:00"), Some(1_796_205_600));
-        assert_eq!(unix("2026-12-02T11:00:00.123456+01:00"), Some(1_796_205_600));
+        assert_eq!(
+            unix("2026-12-02T11:00:00.123456+01:00"),
+            Some(1_796_205_600)
+        );
         assert_eq!(rfc3339(1_796_205_600), "2026-12-02T10:00:00Z");
         assert_eq!(unix("yesterday"), None);
     }
@@ -538,7 +552,10 @@ mod tests {
             refusal(text),
             "Another entry intersects the specified time period. Conflicting entry: Feeding (12/2/26 10:00 - 10:20)"
         );
-        assert_eq!(refusal(r#"{"end":["Start time must come before end time."]}"#), "end: Start time must come before end time.");
+        assert_eq!(
+            refusal(r#"{"end":["Start time must come before end time."]}"#),
+            "end: Start time must come before end time."
+        );
         assert!(!ApiError::Refused("x".into()).retryable());
         assert!(ApiError::Timeout.retryable());
         assert!(ApiError::Server(502).retryable());

@@ -104,9 +104,8 @@ fn run(
                 taken,
             } => Synced::Sent {
                 generation,
-                result: ready.and_then(|(c, child)| {
-                    push(c, child, &entry, feed.as_ref(), link, &taken)
-                }),
+                result: ready
+                    .and_then(|(c, child)| push(c, child, &entry, feed.as_ref(), link, &taken)),
                 entry,
             },
             Job::Read { end_min } => Synced::Read {

@@ -389,8 +389,12 @@ impl State {
         // Where feeds of the last month are on Baby Buddy (to correct or delete them there);
         // older ones are history.
         let month = now.as_second() - 30 * 86_400;
-        let recent: std::collections::HashSet<u64> =
-            self.feeds.iter().filter(|f| f.at >= month).map(|f| f.id).collect();
+        let recent: std::collections::HashSet<u64> = self
+            .feeds
+            .iter()
+            .filter(|f| f.at >= month)
+            .map(|f| f.id)
+            .collect();
         let queued: std::collections::HashSet<u64> =
             self.babybuddy.outbox.iter().map(|o| o.feed).collect();
         self.babybuddy

@@ -205,8 +205,7 @@ impl SyncState {
             }
         }
         if let Some(i) = self.outbox.iter().position(|o| o.feed == sent.feed) {
-            if self.outbox[i].next_try == sent.next_try && self.outbox[i].starts == sent.starts
-            {
+            if self.outbox[i].next_try == sent.next_try && self.outbox[i].starts == sent.starts {
                 self.outbox.remove(i);
             } else {
                 // Changed while it was sent: the new state goes next, to the copy just made.
@@ -347,7 +346,11 @@ mod tests {
         let in_flight = s.outbox[0].clone();
         s.queue(7, Some(100), 1005);
         s.sent(&in_flight, Some(Link::Timer(3)), 1006);
-        assert_eq!(s.outbox.len(), 1, "the change made meanwhile is still to send");
+        assert_eq!(
+            s.outbox.len(),
+            1,
+            "the change made meanwhile is still to send"
+        );
         assert!(s.outbox[0].starts.is_empty(), "it is linked now");
         let again = s.outbox[0].clone();
         s.sent(&again, Some(Link::Feeding(9)), 1007);
@@ -386,10 +389,16 @@ mod tests {
     fn the_mirror_leaves_out_own_feeds_and_keeps_when_each_was_first_seen() {
         let mut s = SyncState::default();
         s.links.insert(1, Link::Feeding(50));
-        s.read(vec![remote(50, 100, "left breast"), remote(51, 5000, "bottle")], 6000);
+        s.read(
+            vec![remote(50, 100, "left breast"), remote(51, 5000, "bottle")],
+            6000,
+        );
         assert_eq!(s.mirror.len(), 1);
         assert_eq!(s.mirror[0].seen, 6000);
-        s.read(vec![remote(51, 5000, "bottle"), remote(52, 7000, "right breast")], 8000);
+        s.read(
+            vec![remote(51, 5000, "bottle"), remote(52, 7000, "right breast")],
+            8000,
+        );
         assert_eq!(s.mirror[0].seen, 6000);
         assert_eq!(s.mirror[1].seen, 8000);
         s.read(vec![], 9000);

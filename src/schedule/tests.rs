@@ -358,7 +358,13 @@ fn a_feed_logged_while_a_plan_session_is_snoozed_replaces_it() {
     st.snooze(&next, now, Duration::from_secs(600));
     // the baby woke early: a feed is logged at 16:46; the old prediction is gone, the new one is
     // 19:46 - 10 min
-    st.log_feed(NOW, at(&tz, 2026, 11, 25, 16, 46), None, Side::Left, "early");
+    st.log_feed(
+        NOW,
+        at(&tz, 2026, 11, 25, 16, 46),
+        None,
+        Side::Left,
+        "early",
+    );
     let p = Planner {
         state: &st,
         plan: Some(&plan),
@@ -441,7 +447,11 @@ fn a_worst_case_state_keeps_the_planner_bounded() {
     let now = at(&tz, 2026, 11, 25, 12, 0);
     let mut st = State::default();
     for i in 0..18_250 {
-        st.log_feed(NOW, Timestamp::from_second(now.as_second() - 60 - i * 8640).unwrap(), None, Side::Left,
+        st.log_feed(
+            NOW,
+            Timestamp::from_second(now.as_second() - 60 - i * 8640).unwrap(),
+            None,
+            Side::Left,
             "",
         );
     }

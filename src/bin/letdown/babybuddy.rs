@@ -94,7 +94,11 @@ fn connect(
     })?;
     println!(
         "connected to {url}: feeds of {} (id {}) sync with it; written to {}",
-        if chosen.name.is_empty() { &chosen.slug } else { &chosen.name },
+        if chosen.name.is_empty() {
+            &chosen.slug
+        } else {
+            &chosen.name
+        },
         chosen.id,
         config.display()
     );
@@ -159,7 +163,9 @@ fn reload(timeout: Duration) {
                 println!("{p}");
             }
         }
-        Err(e) => eprintln!("letdown: letdownd did not reload ({e}); it reads the settings when it starts"),
+        Err(e) => eprintln!(
+            "letdown: letdownd did not reload ({e}); it reads the settings when it starts"
+        ),
     }
 }
 

@@ -286,6 +286,7 @@ async fn cues_keep_their_time_while_the_state_is_written_to_a_slow_disk() {
         let (a, r) = oneshot::channel();
         tx.send(Request::Schedule(ScheduleRequest::LogFeed {
             start: jiff::Timestamp::now().as_second() - 60,
+            end: None,
             side: "left".into(),
             note: String::new(),
             answer: a,
@@ -476,6 +477,7 @@ async fn routine_paths_are_not_read_and_notes_are_bounded() {
     let err = ask(&mut c, |answer| {
         Request::Schedule(ScheduleRequest::LogFeed {
             start: jiff::Timestamp::now().as_second(),
+            end: None,
             side: "left".into(),
             note,
             answer,
@@ -487,6 +489,7 @@ async fn routine_paths_are_not_read_and_notes_are_bounded() {
     ask_written(&mut c, |answer| {
         Request::Schedule(ScheduleRequest::LogFeed {
             start: jiff::Timestamp::now().as_second(),
+            end: None,
             side: "left".into(),
             note,
             answer,

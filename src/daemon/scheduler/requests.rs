@@ -150,7 +150,10 @@ impl Scheduler {
         if let Some((running, running_at)) = self.running_feed()
             && running_at <= start
         {
-            let limit = self.sync.as_ref().map(|l| l.settings.max_feed.as_secs() as i64);
+            let limit = self
+                .sync
+                .as_ref()
+                .map(|l| l.settings.max_feed.as_secs() as i64);
             let ends = limit.map_or(start, |l| start.min(running_at + l));
             self.change(|s| {
                 if let Some(f) = s.feeds.iter_mut().find(|f| f.id == running) {

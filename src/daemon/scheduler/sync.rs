@@ -51,11 +51,7 @@ impl Scheduler {
             settings.child
         );
         self.sync = Some(SyncLink {
-            worker: Worker::spawn(
-                settings.clone(),
-                self.sync_generation,
-                self.sync_tx.clone(),
-            ),
+            worker: Worker::spawn(settings.clone(), self.sync_generation, self.sync_tx.clone()),
             settings: settings.clone(),
             sending: None,
             reading: false,
@@ -105,7 +101,12 @@ impl Scheduler {
         {
             let job = Job::Send {
                 entry: entry.clone(),
-                feed: self.state.feeds.iter().find(|f| f.id == entry.feed).cloned(),
+                feed: self
+                    .state
+                    .feeds
+                    .iter()
+                    .find(|f| f.id == entry.feed)
+                    .cloned(),
                 link: self.state.babybuddy.links.get(&entry.feed).copied(),
                 taken: self
                     .state
@@ -154,8 +155,8 @@ impl Scheduler {
     /// (a key press that depends on them); the answer does not wait for it.
     pub fn refresh_if_stale(&mut self) {
         let now = self.now().as_second();
-        let stale = self.state.babybuddy.last_sync
-            < now - crate::babybuddy::FRESH_FOR.as_secs() as i64;
+        let stale =
+            self.state.babybuddy.last_sync < now - crate::babybuddy::FRESH_FOR.as_secs() as i64;
         if let Some(link) = self.sync.as_mut()
             && stale
             && !link.reading
@@ -195,7 +196,10 @@ impl Scheduler {
         let generation = match &done {
             Synced::Sent { generation, .. } | Synced::Read { generation, .. } => *generation,
         };
-        let Some(link) = self.sync.as_mut().filter(|_| generation == self.sync_generation)
+        let Some(link) = self
+            .sync
+            .as_mut()
+            .filter(|_| generation == self.sync_generation)
         else {
             return;
         };
@@ -219,15 +223,21 @@ impl Scheduler {
                             .feeds
                             .iter()
                             .find(|f| f.id == entry.feed)
-                            .map(|f| crate::schedule::local_hm(
-                                Timestamp::from_second(f.at).unwrap_or(Timestamp::UNIX_EPOCH),
-                                &self.tz,
-                            ));
+                            .map(|f| {
+                                crate::schedule::local_hm(
+                                    Timestamp::from_second(f.at).unwrap_or(Timestamp::UNIX_EPOCH),
+                                    &self.tz,
+                                )
+                            });
                         self.change(|s| {
                             s.babybuddy.failed(&entry, &e.to_string(), retry, now);
                             if !retry {
-                                let which = at.map(|t| format!("the feed at {t}")).unwrap_or("a deleted feed".into());
-                                s.babybuddy.untold.push(format!("Baby Buddy refused {which}: {e}"));
+                                let which = at
+                                    .map(|t| format!("the feed at {t}"))
+                                    .unwrap_or("a deleted feed".into());
+                                s.babybuddy
+                                    .untold
+                                    .push(format!("Baby Buddy refused {which}: {e}"));
                             }
                         });
                     }

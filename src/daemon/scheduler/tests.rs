@@ -186,3 +186,251 @@ async fn a_daily_time_in_the_skipped_hour_runs_after_the_gap() {
         "23 hours later"
     );
 }
+
+// The Baby Buddy sync, scheduler side: what each feed change queues (in the same write), what
+// the worker's results change, and the running feed. The worker's results are made here; the
+// worker itself talks to a port where nothing listens.
+
+const BABY_BUDDY: &str = "[babybuddy]\nurl = \"http://127.0.0.1:9\"\ntoken_file = \"/nonexistent/token\"\nchild = 1\nmax_feed = \"1h\"\n[feed_plan]\ninterval = \"3h\"\nlead = \"10m\"\n";
+
+impl Fixture {
+    /// Answers a schedule request and waits for its change to be on disk.
+    async fn ask<T: std::fmt::Debug>(
+        &mut self,
+        make: impl FnOnce(Answer<T>) -> ScheduleRequest,
+    ) -> Result<T, CoachError> {
+        let (tx, mut rx) = oneshot::channel();
+        if self.s.handle(make(tx), |_| Ok(()), |_| None, "r") {
+            self.settle().await;
+        }
+        rx.try_recv().expect("answered")
+    }
+
+    async fn fed(&mut self, side: &str, end: Option<i64>) -> Result<u64, CoachError> {
+        let start = self.s.now().as_second();
+        self.ask(|answer| ScheduleRequest::LogFeed {
+            start,
+            end,
+            side: side.into(),
+            note: String::new(),
+            answer,
+        })
+        .await
+    }
+
+    /// What the store holds now (read again from the file).
+    fn on_disk(&self) -> State {
+        Store::open(self._dir.path()).1.state
+    }
+
+    /// The worker's result for the entry of `feed`, as it is now.
+    fn sent(&self, feed: u64, link: Option<Link>) -> Synced {
+        let entry = self
+            .s
+            .state
+            .babybuddy
+            .outbox
+            .iter()
+            .find(|o| o.feed == feed)
+            .expect("an entry")
+            .clone();
+        Synced::Sent {
+            generation: self.s.sync_generation,
+            entry,
+            result: Ok(link),
+        }
+    }
+}
+
+use crate::daemon::babybuddy::Synced;
+use crate::daemon::request::Answer;
+use crate::schedule::sync::{Link, RemoteFeeding};
+
+#[tokio::test]
+async fn a_feed_and_its_outbox_entry_are_written_together_and_the_next_feed_ends_it() {
+    let mut f = fixture(BABY_BUDDY, "Europe/Berlin", "2026-06-01T10:00");
+    let first = f.fed("left", None).await.unwrap();
+    let disk = f.on_disk();
+    assert_eq!(disk.feeds[0].end, None, "it runs");
+    assert_eq!(disk.babybuddy.outbox.len(), 1, "queued in the same write");
+    assert_eq!(disk.babybuddy.outbox[0].feed, first);
+    f.clock.set(at("2026-06-01T10:20", &f.tz));
+    let second = f.fed("right", None).await.unwrap();
+    let disk = f.on_disk();
+    assert_eq!(
+        disk.feeds[0].end,
+        Some(at("2026-06-01T10:20", &f.tz).as_second()),
+        "the next feed ended it"
+    );
+    let queued: Vec<u64> = disk.babybuddy.outbox.iter().map(|o| o.feed).collect();
+    assert_eq!(queued, vec![first, second], "one entry per feed");
+    // Ended by key.
+    f.clock.set(at("2026-06-01T10:35", &f.tz));
+    let (id, _, end) = f.ask(ScheduleRequest::EndFeed).await.unwrap();
+    assert_eq!(
+        (id, end),
+        (second, at("2026-06-01T10:35", &f.tz).as_second())
+    );
+    let none = f.ask(ScheduleRequest::EndFeed).await.unwrap_err();
+    assert!(matches!(none, CoachError::NotFound(_)), "{none:?}");
+    // No side: Baby Buddy needs one, and nothing is invented.
+    let e = f.fed("", None).await.unwrap_err();
+    assert!(matches!(e, CoachError::InvalidArgument(_)), "{e:?}");
+}
+
+#[tokio::test]
+async fn results_link_feeds_and_a_refusal_is_kept_and_told_once() {
+    let mut f = fixture(BABY_BUDDY, "Europe/Berlin", "2026-06-01T10:00");
+    let id = f
+        .fed("left", Some(at("2026-06-01T10:00", &f.tz).as_second() + 60))
+        .await;
+    let id = id.unwrap_or_else(|e| panic!("{e:?}"));
+    // (a feed that ends in the future is refused; this one ends a minute on: 5 min leeway)
+    let done = f.sent(id, Some(Link::Feeding(42)));
+    f.s.synced(done);
+    f.settle().await;
+    let disk = f.on_disk();
+    assert!(disk.babybuddy.outbox.is_empty());
+    assert_eq!(disk.babybuddy.links.get(&id), Some(&Link::Feeding(42)));
+    // A correction goes out again; the server refuses it for good.
+    let start = at("2026-06-01T09:50", &f.tz).as_second();
+    f.ask(|a| ScheduleRequest::CorrectFeed {
+        id,
+        start,
+        side: String::new(),
+        answer: a,
+    })
+    .await
+    .unwrap();
+    let Synced::Sent {
+        generation, entry, ..
+    } = f.sent(id, None)
+    else {
+        unreachable!()
+    };
+    f.s.synced(Synced::Sent {
+        generation,
+        entry,
+        result: Err(crate::babybuddy::api::ApiError::Refused(
+            "it overlaps".into(),
+        )),
+    });
+    f.settle().await;
+    let disk = f.on_disk();
+    assert!(disk.babybuddy.outbox[0].stuck, "kept, not retried");
+    assert_eq!(
+        f.s.summary_map().get("sync_stuck").map(String::as_str),
+        Some("1")
+    );
+    let told = f.ask(ScheduleRequest::TakeNotices).await.unwrap();
+    assert!(
+        told.iter().any(|t| t.contains("refused the feed at 09:50")),
+        "{told:?}"
+    );
+    assert!(
+        f.ask(ScheduleRequest::TakeNotices)
+            .await
+            .unwrap()
+            .is_empty(),
+        "told twice"
+    );
+    // A worker since replaced: its results are dropped.
+    let Synced::Sent { entry, .. } = f.sent(id, None) else {
+        unreachable!()
+    };
+    f.s.synced(Synced::Sent {
+        generation: f.s.sync_generation + 1,
+        entry,
+        result: Ok(Some(Link::Feeding(7))),
+    });
+    assert!(!f.s.writing(), "an old worker's result changed the state");
+}
+
+#[tokio::test]
+async fn feedings_logged_on_the_phone_move_the_side_and_the_plan() {
+    let mut f = fixture(BABY_BUDDY, "Europe/Berlin", "2026-06-01T10:00");
+    f.fed("left", None).await.unwrap();
+    assert_eq!(f.s.summary().next_side, Some(Side::Right));
+    let due = f.s.summary().next_feed_due.unwrap();
+    assert_eq!(f.local(due), "13:00");
+    f.clock.set(at("2026-06-01T11:00", &f.tz));
+    let tz = f.tz.clone();
+    let phone = |id: u64, start: &str, method: &str| RemoteFeeding {
+        id,
+        start: at(start, &tz).as_second(),
+        end: at(start, &tz).as_second() + 900,
+        method: method.into(),
+        kind: "breast milk".into(),
+        seen: 0,
+    };
+    let read = vec![phone(5, "2026-06-01T10:30", "right breast")];
+    f.s.synced(Synced::Read {
+        generation: f.s.sync_generation,
+        result: Ok(read),
+    });
+    f.settle().await;
+    assert_eq!(
+        f.s.summary().next_side,
+        Some(Side::Left),
+        "the phone's right feed"
+    );
+    assert_eq!(f.local(f.s.summary().next_feed_due.unwrap()), "13:30");
+    // A bottle after it: a feed for the plan, not for the side.
+    let read = vec![
+        phone(5, "2026-06-01T10:30", "right breast"),
+        phone(6, "2026-06-01T10:50", "bottle"),
+    ];
+    f.s.synced(Synced::Read {
+        generation: f.s.sync_generation,
+        result: Ok(read),
+    });
+    f.settle().await;
+    assert_eq!(f.s.summary().next_side, Some(Side::Left));
+    assert_eq!(f.local(f.s.summary().next_feed_due.unwrap()), "13:50");
+    // Deleted on the phone: back to letdown's own.
+    f.s.synced(Synced::Read {
+        generation: f.s.sync_generation,
+        result: Ok(vec![]),
+    });
+    f.settle().await;
+    assert_eq!(f.s.summary().next_side, Some(Side::Right));
+    assert_eq!(f.local(f.s.summary().next_feed_due.unwrap()), "13:00");
+}
+
+#[tokio::test]
+async fn a_feed_never_ended_ends_at_max_feed_and_where_says_so() {
+    let mut f = fixture(BABY_BUDDY, "Europe/Berlin", "2026-06-01T10:00");
+    let id = f.fed("left", None).await.unwrap();
+    let wake = f.s.next_wake().unwrap();
+    assert!(
+        wake <= at("2026-06-01T11:00", &f.tz),
+        "woken by max_feed at the latest"
+    );
+    f.clock.set(at("2026-06-01T11:30", &f.tz));
+    f.s.due(false);
+    f.settle().await;
+    let disk = f.on_disk();
+    assert_eq!(
+        disk.feeds[0].end,
+        Some(at("2026-06-01T11:00", &f.tz).as_second())
+    );
+    assert!(disk.babybuddy.outbox.iter().any(|o| o.feed == id));
+    let trouble = f.s.summary().trouble.unwrap_or_default();
+    assert!(
+        trouble.contains("ended at 11:00, the 1h limit"),
+        "{trouble}"
+    );
+}
+
+#[tokio::test]
+async fn feeds_logged_before_connecting_are_not_sent_when_they_change() {
+    let mut f = fixture("", "Europe/Berlin", "2026-06-01T10:00");
+    let id = f
+        .fed("left", Some(at("2026-06-01T10:00", &f.tz).as_second() + 1))
+        .await
+        .unwrap();
+    let cfg = Config::parse(std::path::Path::new("config.toml"), BABY_BUDDY).unwrap();
+    f.s.configure(&cfg);
+    f.ask(|a| ScheduleRequest::DeleteFeed(id, a)).await.unwrap();
+    assert!(f.on_disk().babybuddy.outbox.is_empty());
+}

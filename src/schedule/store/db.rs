@@ -128,7 +128,14 @@ pub fn write_difference(conn: &mut Connection, from: &State, to: &State) -> Resu
         for f in &to.feeds {
             if before.get(&f.id) != Some(&f) {
                 upsert
-                    .execute(params![f.id as i64, f.at, f.side.name(), f.note, f.logged, f.end])
+                    .execute(params![
+                        f.id as i64,
+                        f.at,
+                        f.side.name(),
+                        f.note,
+                        f.logged,
+                        f.end
+                    ])
                     .map_err(|e| e.to_string())?;
             }
         }

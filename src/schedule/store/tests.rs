@@ -6,10 +6,18 @@ const NOW: Timestamp = Timestamp::constant(1_800_000_000, 0);
 
 fn some_state() -> State {
     let mut st = State::default();
-    st.log_feed(NOW, Timestamp::from_second(1_799_990_000).unwrap(), None, Side::Left,
+    st.log_feed(
+        NOW,
+        Timestamp::from_second(1_799_990_000).unwrap(),
+        None,
+        Side::Left,
         "n \"q\" ');",
     );
-    st.log_feed(NOW, Timestamp::from_second(1_799_995_000).unwrap(), None, Side::Both,
+    st.log_feed(
+        NOW,
+        Timestamp::from_second(1_799_995_000).unwrap(),
+        None,
+        Side::Both,
         "",
     );
     st.add_schedule(
@@ -215,4 +223,40 @@ fn a_failed_write_changes_nothing_on_disk() {
     std::fs::remove_file(&data).unwrap();
     std::fs::rename(dir.path().join("away"), &data).unwrap();
     assert_eq!(Store::open(&data).1.state, st);
+}
+
+/// A database of the first schema (no feed ends, no sync) is read, moved to the current one in
+/// place, and keeps every feed; what the sync adds is written and read back.
+#[test]
+fn a_first_schema_database_is_upgraded_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(FILE_NAME);
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE feeds (id INTEGER PRIMARY KEY, at INTEGER NOT NULL, side TEXT NOT NULL,
+                                 note TEXT NOT NULL, logged INTEGER NOT NULL);
+             CREATE INDEX feeds_at ON feeds(at);
+             CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+             INSERT INTO feeds VALUES (3, 1799990000, 'left', 'old', 1799990100);
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+    }
+    let (mut store, loaded) = Store::open(dir.path());
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    assert_eq!(loaded.state.feeds.len(), 1);
+    assert_eq!(loaded.state.feeds[0].note, "old");
+    assert_eq!(loaded.state.feeds[0].end, None);
+    let mut next = loaded.state.clone();
+    next.feeds[0].end = Some(1_799_991_000);
+    next.babybuddy.queue(3, Some(1_799_990_000), 1_800_000_000);
+    store.save(next.clone()).unwrap();
+    let (_, again) = Store::open(dir.path());
+    assert_eq!(again.state, next);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let v: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, db::SCHEMA);
 }

@@ -296,11 +296,16 @@ fn feeds_go_to_baby_buddy_and_feedings_logged_there_move_the_plan() {
 
     // A key press starts a feed: a running timer on the family's phones within 2 s.
     let pressed = now();
+    let key = Instant::now();
     d.ok(&["--quiet", "fed", "--side", "left"]);
     let timers = wait_until(Duration::from_secs(2), "a running timer", || {
         let t = server.list("timers", child);
         (t.len() == 1, t)
     });
+    println!(
+        "sync delay: the key press's timer is in Baby Buddy {:.0} ms after the press (polled every 50 ms)",
+        key.elapsed().as_secs_f64() * 1000.0
+    );
     assert!(
         (unix(&timers[0]["start"]) - pressed).abs() <= 2,
         "{timers:?}"

@@ -113,6 +113,19 @@ fn run(
                 result: ready.and_then(|(c, child)| c.feedings(child, end_min)),
             },
         };
+        // A refused token is read again for the next job (the user may have replaced it).
+        if matches!(
+            &out,
+            Synced::Sent {
+                result: Err(ApiError::Denied(_)),
+                ..
+            } | Synced::Read {
+                result: Err(ApiError::Denied(_)),
+                ..
+            }
+        ) {
+            client = None;
+        }
         if results.send(out).is_err() {
             break;
         }

@@ -144,10 +144,14 @@ impl Scheduler {
             None
         };
         let limit = self.running_feed_limit();
+        // Never in the past: what is due now may wait for a write in flight, and the coach
+        // must not spin meanwhile.
+        let soonest = self.now().as_second() + 1;
         [Some(read), retry, limit]
             .into_iter()
             .flatten()
             .min()
+            .map(|s| s.max(soonest))
             .and_then(|s| Timestamp::from_second(s).ok())
     }
 

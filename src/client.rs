@@ -47,6 +47,16 @@ pub trait Coach {
     /// Logs a feed that is over.
     fn log_finished_feed(&self, start: i64, end: i64, side: &str, note: &str) -> zbus::Result<u64>;
 
+    /// Logs a pumping session.
+    fn log_pumping(
+        &self,
+        start: i64,
+        end: i64,
+        amount_ml: f64,
+        side: &str,
+        note: &str,
+    ) -> zbus::Result<u64>;
+
     /// Ends the running feed now: (id, start, end).
     fn end_feed(&self) -> zbus::Result<(u64, i64, i64)>;
 

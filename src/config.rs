@@ -304,8 +304,12 @@ impl Config {
             if let Some(lead) = lead
                 && (interval.is_some() || !times.is_empty())
             {
+                let pumping = c.boolean(t, "pumping_counts_as_feed").unwrap_or(false);
                 match crate::schedule::FeedPlan::new(interval, times, lead, routine, quiet) {
-                    Ok(plan) => cfg.feed_plan = Some(plan),
+                    Ok(mut plan) => {
+                        plan.pumping_counts_as_feed = pumping;
+                        cfg.feed_plan = Some(plan)
+                    }
                     Err(e) => c.error(v.span(), "feed_plan", e),
                 }
             }

@@ -23,6 +23,10 @@ pub struct DaySummary {
     pub next_side: Option<Side>,
     /// What is wrong with the Baby Buddy sync, said by `where` (nothing when all is well).
     pub trouble: Option<String>,
+    /// The last pumping: when it started, and how much (ml).
+    pub last_pumped: Option<(Timestamp, f64)>,
+    /// Millilitres pumped today (local day), when any.
+    pub pumped_today_ml: Option<f64>,
 }
 
 impl DaySummary {
@@ -46,6 +50,13 @@ impl DaySummary {
         if let Some(t) = &self.trouble {
             m.insert("sync_trouble".into(), t.clone());
         }
+        if let Some((at, ml)) = self.last_pumped {
+            m.insert("last_pumped".into(), at.as_second().to_string());
+            m.insert("last_pumped_ml".into(), ml.to_string());
+        }
+        if let Some(ml) = self.pumped_today_ml {
+            m.insert("pumped_today_ml".into(), ml.to_string());
+        }
         m
     }
 
@@ -64,6 +75,11 @@ impl DaySummary {
             last_feed: time("last_feed").map(|t| (t, side("last_side").unwrap_or_default())),
             next_side: side("next_side").filter(|s| *s != Side::Unknown),
             trouble: m.get("sync_trouble").cloned(),
+            last_pumped: time("last_pumped").map(|t| {
+                let ml = m.get("last_pumped_ml").and_then(|v| v.parse().ok());
+                (t, ml.unwrap_or(0.0))
+            }),
+            pumped_today_ml: m.get("pumped_today_ml").and_then(|v| v.parse().ok()),
         }
     }
 }
@@ -181,11 +197,45 @@ pub fn where_idle(s: &DaySummary, tz: &TimeZone) -> String {
         out += " ";
         out += &n;
     }
+    if let Some((at, ml)) = s.last_pumped {
+        out += &format!(
+            " The last pumping was at {}, {}.",
+            local_hm(at, tz),
+            millilitres(ml)
+        );
+        if let Some(today) = s.pumped_today_ml {
+            out += &format!(" {} today.", amount(today));
+        }
+    }
     if let Some(t) = &s.trouble {
         out += " ";
         out += t;
     }
     out
+}
+
+/// "90 millilitres".
+fn millilitres(ml: f64) -> String {
+    format!("{} millilitres", amount(ml))
+}
+
+/// A whole number of millilitres as said ("90", "7.5" for less than 10).
+fn amount(ml: f64) -> String {
+    if ml < 10.0 && ml.fract() != 0.0 {
+        format!("{:.1}", ml)
+    } else {
+        format!("{}", ml.round() as i64)
+    }
+}
+
+/// After `letdown pumped`: "Logged 90 millilitres. 410 today."
+pub fn pumped(ml: f64, s: &DaySummary) -> String {
+    match s.pumped_today_ml {
+        Some(today) if today > ml => {
+            format!("Logged {}. {} today.", millilitres(ml), amount(today))
+        }
+        _ => format!("Logged {}.", millilitres(ml)),
+    }
 }
 
 /// The sentences `text` begins with, up to the first end of a sentence at or past `least`
@@ -244,6 +294,8 @@ mod tests {
             last_feed: Some((t(4, 10), Side::Left)),
             next_side: Some(Side::Right),
             trouble: None,
+            last_pumped: None,
+            pumped_today_ml: None,
         };
         assert_eq!(
             fed(t(4, 10), Side::Left, &day, &utc),
@@ -278,6 +330,26 @@ mod tests {
     }
 
     #[test]
+    fn pumping_is_answered_with_the_day_s_total() {
+        let utc = TimeZone::UTC;
+        let day = DaySummary {
+            last_pumped: Some((t(14, 20), 90.0)),
+            pumped_today_ml: Some(410.0),
+            ..Default::default()
+        };
+        assert_eq!(pumped(90.0, &day), "Logged 90 millilitres. 410 today.");
+        let first = DaySummary {
+            pumped_today_ml: Some(90.0),
+            ..day.clone()
+        };
+        assert_eq!(pumped(90.0, &first), "Logged 90 millilitres.");
+        assert_eq!(
+            where_idle(&day, &utc),
+            "No massage now. No massage is scheduled. The last pumping was at 14:20, 90 millilitres. 410 today."
+        );
+    }
+
+    #[test]
     fn a_feed_ended_says_how_long_and_where_says_what_is_wrong_with_the_sync() {
         let utc = TimeZone::UTC;
         assert_eq!(
@@ -304,6 +376,8 @@ mod tests {
             last_feed: Some((t(4, 10), Side::Both)),
             next_side: Some(Side::Left),
             trouble: Some("Baby Buddy has not answered for 2 hours.".into()),
+            last_pumped: Some((t(3, 0), 90.0)),
+            pumped_today_ml: Some(410.0),
         };
         assert_eq!(DaySummary::from_map(&day.to_map()), day);
         assert_eq!(DaySummary::from_map(&HashMap::new()), DaySummary::default());

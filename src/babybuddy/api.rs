@@ -441,6 +441,33 @@ impl Client {
             .ok_or_else(|| self.not_baby_buddy())
     }
 
+    /// The child's pumping entry that started at `start`, if there is one not in `taken`.
+    pub fn find_pumping(
+        &self,
+        child: u64,
+        start: i64,
+        taken: &[u64],
+    ) -> Result<Option<u64>, ApiError> {
+        self.first_id(
+            &format!(
+                "/api/pumping/?child={child}&{}&limit={PAGE}",
+                Self::at_start(start)
+            ),
+            taken,
+        )
+    }
+
+    /// Changes a pumping entry to match `p`.
+    pub fn patch_pumping(&self, id: u64, p: &NewPumping) -> Result<(), ApiError> {
+        self.call("PATCH", &format!("/api/pumping/{id}/"), Some(p.body()))
+            .map(drop)
+    }
+
+    /// Deletes a pumping entry; one already gone is fine.
+    pub fn delete_pumping(&self, id: u64) -> Result<(), ApiError> {
+        gone_is_fine(self.call("DELETE", &format!("/api/pumping/{id}/"), None))
+    }
+
     /// Creates a pumping entry; returns its id.
     pub fn post_pumping(&self, p: &NewPumping) -> Result<u64, ApiError> {
         let v = self.call("POST", "/api/pumping/", Some(p.body()))?;

@@ -7,25 +7,32 @@ use std::sync::mpsc as std_mpsc;
 
 use tokio::sync::mpsc;
 
+use crate::babybuddy::api::NewPumping;
 use crate::babybuddy::api::{ApiError, Client, NewFeeding};
 use crate::babybuddy::{Child, Settings};
-use crate::schedule::Feed;
-use crate::schedule::sync::{Link, Outgoing, RemoteFeeding, method_of_side};
+use crate::schedule::sync::{Link, Outgoing, Record, RemoteFeeding, method_of_side};
+use crate::schedule::{Feed, Pumping};
+
+/// An outbox entry to send, with what it is about as it is now.
+#[derive(Debug)]
+pub struct Send {
+    /// The outbox entry, as it is on disk.
+    pub entry: Outgoing,
+    /// The feed as it is now (`None`: deleted, or the entry is a pumping's).
+    pub feed: Option<Feed>,
+    /// The pumping as it is now (`None`: deleted, or the entry is a feed's).
+    pub pumping: Option<Pumping>,
+    /// What it is on the server, if known.
+    pub link: Option<Link>,
+    /// What letdown's other feeds (or pumpings) are on the server: never taken for this one.
+    pub taken: Vec<u64>,
+}
 
 /// Work for the worker.
 #[derive(Debug)]
 pub enum Job {
-    /// Make the server's copy of a feed match it.
-    Send {
-        /// The outbox entry, as it is on disk.
-        entry: Outgoing,
-        /// The feed as it is now (`None`: deleted).
-        feed: Option<Feed>,
-        /// What the feed is on the server, if known.
-        link: Option<Link>,
-        /// What letdown's other feeds are on the server: never taken for this one's.
-        taken: Vec<u64>,
-    },
+    /// Make the server's copy of a feed or pumping match it.
+    Send(Box<Send>),
     /// Read the child's feedings that ended at or after `end_min` (Unix seconds).
     Read {
         /// The window's start.
@@ -97,17 +104,25 @@ fn run(
     while let Ok(job) = jobs.recv() {
         let ready = connect(&settings, &mut client, &mut child);
         let out = match job {
-            Job::Send {
-                entry,
-                feed,
-                link,
-                taken,
-            } => Synced::Sent {
-                generation,
-                result: ready
-                    .and_then(|(c, child)| push(c, child, &entry, feed.as_ref(), link, &taken)),
-                entry,
-            },
+            Job::Send(send) => {
+                let Send {
+                    entry,
+                    feed,
+                    pumping,
+                    link,
+                    taken,
+                } = *send;
+                Synced::Sent {
+                    generation,
+                    result: ready.and_then(|(c, child)| match entry.record {
+                        Record::Feed => push(c, child, &entry, feed.as_ref(), link, &taken),
+                        Record::Pumping => {
+                            push_pumping(c, child, &entry, pumping.as_ref(), link, &taken)
+                        }
+                    }),
+                    entry,
+                }
+            }
             Job::Read { end_min } => Synced::Read {
                 generation,
                 result: ready.and_then(|(c, child)| c.feedings(child, end_min)),
@@ -190,7 +205,7 @@ pub fn push(
         match link {
             Some(Link::Timer(t)) => c.delete_timer(t)?,
             Some(Link::Feeding(id)) => c.delete_feeding(id)?,
-            None => {
+            Some(Link::Pumping(_)) | None => {
                 if let Some(id) = find_feeding(&starts)? {
                     c.delete_feeding(id)?;
                 }
@@ -206,7 +221,7 @@ pub fn push(
         let timer = match link {
             Some(Link::Timer(t)) => Some(t),
             Some(Link::Feeding(id)) => return Ok(Some(Link::Feeding(id))),
-            None => find_timer(&starts)?,
+            Some(Link::Pumping(_)) | None => find_timer(&starts)?,
         };
         return match timer {
             Some(t) => {
@@ -254,4 +269,66 @@ pub fn push(
         }
     };
     Ok(Some(Link::Feeding(id)))
+}
+
+/// Brings the server's copy of one pumping up to date (created, changed or deleted), looking
+/// first for one an earlier try made, like [`push`].
+pub fn push_pumping(
+    c: &Client,
+    child: u64,
+    entry: &Outgoing,
+    pumping: Option<&Pumping>,
+    link: Option<Link>,
+    taken: &[u64],
+) -> Result<Option<Link>, ApiError> {
+    let mut starts = entry.starts.clone();
+    if let Some(p) = pumping
+        && !starts.contains(&p.start)
+    {
+        starts.push(p.start);
+    }
+    let known = match link {
+        Some(Link::Pumping(id)) => Some(id),
+        _ => {
+            let mut found = None;
+            for &s in &starts {
+                if let Some(id) = c.find_pumping(child, s, taken)? {
+                    found = Some(id);
+                    break;
+                }
+            }
+            found
+        }
+    };
+    let Some(p) = pumping else {
+        if let Some(id) = known {
+            c.delete_pumping(id)?;
+        }
+        return Ok(None);
+    };
+    let side = match p.side.name() {
+        "" => String::new(),
+        "both" => "both sides".into(),
+        s => format!("{s} side"),
+    };
+    let notes = [side, p.note.clone()]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let body = NewPumping {
+        child,
+        amount_ml: p.amount_ml,
+        start: p.start,
+        end: p.end,
+        notes,
+    };
+    let id = match known {
+        Some(id) => {
+            c.patch_pumping(id, &body)?;
+            id
+        }
+        None => c.post_pumping(&body)?,
+    };
+    Ok(Some(Link::Pumping(id)))
 }

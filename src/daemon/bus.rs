@@ -168,6 +168,29 @@ impl CoachInterface {
         .await
     }
 
+    /// Logs a pumping (or hand expression) session from `start` to `end` (Unix seconds; the
+    /// same when its length was not said) of `amount_ml` millilitres; side left, right, both or
+    /// "". Returns its id.
+    async fn log_pumping(
+        &self,
+        start: i64,
+        end: i64,
+        amount_ml: f64,
+        side: &str,
+        note: &str,
+    ) -> Result<u64, CoachError> {
+        let (side, note) = (side.to_string(), note.to_string());
+        self.schedule_request(|answer| S::LogPumping {
+            start,
+            end,
+            amount_ml,
+            side,
+            note,
+            answer,
+        })
+        .await
+    }
+
     /// Ends the running feed now; returns its id, start and end (Unix seconds).
     async fn end_feed(&self) -> Result<(u64, i64, i64), CoachError> {
         self.schedule_request(S::EndFeed).await

@@ -66,6 +66,21 @@ pub enum ScheduleRequest {
         /// The new id.
         answer: Answer<u64>,
     },
+    /// Log a pumping session from `start` to `end` (Unix seconds); returns its id.
+    LogPumping {
+        /// Start, Unix seconds.
+        start: i64,
+        /// End, Unix seconds (the same as start when its length was not said).
+        end: i64,
+        /// Millilitres.
+        amount_ml: f64,
+        /// left, right, both or "".
+        side: String,
+        /// Free text.
+        note: String,
+        /// The new id.
+        answer: Answer<u64>,
+    },
     /// Correct a feed's start (and side, unless "").
     CorrectFeed {
         /// The feed.

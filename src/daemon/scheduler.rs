@@ -389,7 +389,29 @@ impl Scheduler {
                 .and_then(|f| Some((Timestamp::from_second(f.at).ok()?, f.side))),
             next_side: crate::schedule::next_side(&self.state.all_feeds()),
             trouble: self.sync_summary().1,
+            last_pumped: self
+                .state
+                .pumpings
+                .last()
+                .and_then(|p| Some((Timestamp::from_second(p.start).ok()?, p.amount_ml))),
+            pumped_today_ml: self.pumped_today(now),
         }
+    }
+
+    /// Millilitres pumped today (the local day of `now`), when any.
+    fn pumped_today(&self, now: Timestamp) -> Option<f64> {
+        let day = now.to_zoned_datetime(self.tz.clone()).date();
+        let today: Vec<f64> = self
+            .state
+            .pumpings
+            .iter()
+            .filter(|p| {
+                Timestamp::from_second(p.start)
+                    .is_ok_and(|t| t.to_zoned_datetime(self.tz.clone()).date() == day)
+            })
+            .map(|p| p.amount_ml)
+            .collect();
+        (!today.is_empty()).then(|| today.iter().sum())
     }
 
     /// Takes the missed sessions not yet told (the change is written like any other); empty

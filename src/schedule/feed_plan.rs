@@ -76,6 +76,7 @@ impl FeedPlan {
             lead: lead.as_secs(),
             routine,
             quiet,
+            pumping_counts_as_feed: false,
         })
     }
 
@@ -116,13 +117,24 @@ impl FeedPlan {
             .filter(|s| !s.is_empty())
             .map(|s| parse_window(s).map(|(from, to)| QuietHours { from, to, action }))
             .transpose()?;
-        FeedPlan::new(
+        let pumping = match map.get("pumping_counts_as_feed").map(String::as_str) {
+            None | Some("") | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                return Err(format!(
+                    "pumping_counts_as_feed is \"true\" or \"false\", not \"{other}\""
+                ));
+            }
+        };
+        let mut plan = FeedPlan::new(
             interval,
             times,
             lead,
             map.get("routine").cloned().unwrap_or_default(),
             quiet,
-        )
+        )?;
+        plan.pumping_counts_as_feed = pumping;
+        Ok(plan)
     }
 
     /// The plan as D-Bus shows it (the `FeedPlan` property), in `from_map`'s terms.
@@ -155,6 +167,9 @@ impl FeedPlan {
                 _ => "quieter",
             };
             m.insert("quiet".into(), action.into());
+        }
+        if self.pumping_counts_as_feed {
+            m.insert("pumping_counts_as_feed".into(), "true".into());
         }
         m
     }

@@ -89,6 +89,32 @@ pub struct Feed {
     pub logged: i64,
 }
 
+/// One logged pumping (or hand expression) session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pumping {
+    /// Stable id (from the same sequence as feeds and schedules).
+    pub id: u64,
+    /// When it started, Unix seconds.
+    pub start: i64,
+    /// When it ended, Unix seconds (the same as `start` when its length was not said).
+    pub end: i64,
+    /// How much, in millilitres.
+    pub amount_ml: f64,
+    /// Which side (`Unknown` when not said, or for both pumped together and not said).
+    #[serde(default)]
+    pub side: Side,
+    /// A free note.
+    #[serde(default)]
+    pub note: String,
+    /// When it was logged (Unix seconds).
+    #[serde(default)]
+    pub logged: i64,
+}
+
+/// The least and most a pumping can be logged with, millilitres: a few drops of colostrum to
+/// more than any one session gives (a typo, not a session, beyond it).
+pub const PUMPED_ML: std::ops::RangeInclusive<f64> = 1.0..=1000.0;
+
 /// When a schedule fires.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
@@ -152,6 +178,7 @@ pub const FEED_PLAN_KEYS: &[&str] = &[
     "routine",
     "quiet_hours",
     "quiet",
+    "pumping_counts_as_feed",
 ];
 
 /// A night window for the feed plan.
@@ -196,6 +223,9 @@ pub struct FeedPlan {
     /// An optional night window.
     #[serde(default)]
     pub quiet: Option<QuietHours>,
+    /// Pumping sessions count as feeds (exclusive pumpers schedule by pumping).
+    #[serde(default)]
+    pub pumping_counts_as_feed: bool,
 }
 
 /// How an occurrence was dealt with.
@@ -233,6 +263,9 @@ pub struct State {
     /// Logged feeds, oldest first.
     #[serde(default)]
     pub feeds: Vec<Feed>,
+    /// Logged pumping sessions, oldest first.
+    #[serde(default)]
+    pub pumpings: Vec<Pumping>,
     /// One-off and daily schedules.
     #[serde(default)]
     pub schedules: Vec<Schedule>,
@@ -263,6 +296,7 @@ impl State {
             version: self.version,
             next_id: self.next_id,
             feeds: Vec::new(),
+            pumpings: Vec::new(),
             schedules: self.schedules.clone(),
             plan: self.plan.clone(),
             handled: self.handled.clone(),
@@ -281,6 +315,26 @@ impl State {
         } else {
             std::borrow::Cow::Owned(super::sync::merged(&self.feeds, &self.babybuddy.mirror))
         }
+    }
+
+    /// The feeds the feed plan predicts from: [`State::all_feeds`], and the pumping sessions
+    /// too when `pumping` (`pumping_counts_as_feed`). A pumping says no side.
+    pub fn plan_feeds(&self, pumping: bool) -> std::borrow::Cow<'_, [Feed]> {
+        let feeds = self.all_feeds();
+        if !pumping || self.pumpings.is_empty() {
+            return feeds;
+        }
+        let mut all = feeds.into_owned();
+        all.extend(self.pumpings.iter().map(|p| Feed {
+            id: p.id,
+            at: p.start,
+            end: Some(p.end),
+            side: Side::Unknown,
+            note: String::new(),
+            logged: p.logged,
+        }));
+        all.sort_by_key(|f| f.at);
+        std::borrow::Cow::Owned(all)
     }
 
     /// Hands out a new id.
@@ -309,6 +363,30 @@ impl State {
             logged: now.as_second(),
         });
         self.feeds.sort_by_key(|f| f.at);
+        id
+    }
+
+    /// Logs, at `now`, a pumping from `start` to `end`; returns its id.
+    pub fn log_pumping(
+        &mut self,
+        now: Timestamp,
+        start: i64,
+        end: i64,
+        amount_ml: f64,
+        side: Side,
+        note: &str,
+    ) -> u64 {
+        let id = self.new_id();
+        self.pumpings.push(Pumping {
+            id,
+            start,
+            end,
+            amount_ml,
+            side,
+            note: note.to_string(),
+            logged: now.as_second(),
+        });
+        self.pumpings.sort_by_key(|p| p.start);
         id
     }
 
@@ -386,7 +464,7 @@ impl State {
         self.missed_untold.drain(..extra);
         let extra = self.babybuddy.untold.len().saturating_sub(MAX_UNTOLD);
         self.babybuddy.untold.drain(..extra);
-        // Where feeds of the last month are on Baby Buddy (to correct or delete them there);
+        // Where feeds and pumpings of the last month are on Baby Buddy (to correct or delete them there);
         // older ones are history.
         let month = now.as_second() - 30 * 86_400;
         let recent: std::collections::HashSet<u64> = self
@@ -394,6 +472,12 @@ impl State {
             .iter()
             .filter(|f| f.at >= month)
             .map(|f| f.id)
+            .chain(
+                self.pumpings
+                    .iter()
+                    .filter(|p| p.start >= month)
+                    .map(|p| p.id),
+            )
             .collect();
         let queued: std::collections::HashSet<u64> =
             self.babybuddy.outbox.iter().map(|o| o.feed).collect();

@@ -164,7 +164,13 @@ impl Planner<'_> {
             let lead = plan.lead as i64;
             let mut dues = Vec::new();
             if let Some(interval) = plan.interval.filter(|i| *i > 0) {
-                if let Some(last) = self.state.all_feeds().iter().map(|f| f.at).max() {
+                if let Some(last) = self
+                    .state
+                    .plan_feeds(plan.pumping_counts_as_feed)
+                    .iter()
+                    .map(|f| f.at)
+                    .max()
+                {
                     // Feeds go on every interval from the last logged one until a new one is logged.
                     let first_k = ((from.as_second() + lead - last) as f64 / interval as f64)
                         .floor()
@@ -191,7 +197,7 @@ impl Planner<'_> {
             // Sessions from before the plan was set or the last feed was logged do not count.
             let since = self
                 .state
-                .all_feeds()
+                .plan_feeds(plan.pumping_counts_as_feed)
                 .iter()
                 .map(|f| f.logged)
                 .max()

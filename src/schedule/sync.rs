@@ -34,13 +34,38 @@ pub enum Link {
     Timer(u64),
     /// A feeding.
     Feeding(u64),
+    /// A pumping entry.
+    Pumping(u64),
+}
+
+impl Link {
+    /// The id on the server.
+    pub fn id(self) -> u64 {
+        match self {
+            Link::Timer(id) | Link::Feeding(id) | Link::Pumping(id) => id,
+        }
+    }
+}
+
+/// What an outbox entry is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Record {
+    /// A feed (a timer, then a feeding).
+    #[default]
+    Feed,
+    /// A pumping session.
+    Pumping,
 }
 
 /// One feed whose server copy is to be brought up to date.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outgoing {
-    /// The feed's id in letdown's log.
+    /// The feed's (or pumping's) id in letdown's log.
     pub feed: u64,
+    /// Whether it is a feed or a pumping.
+    #[serde(default)]
+    pub record: Record,
     /// Starts the feed had while it was not yet known on the server: where to look for a copy
     /// whose answer was lost.
     #[serde(default)]
@@ -149,6 +174,11 @@ impl SyncState {
     /// so changes made before it was sent go as one. `start` is the feed's start before the
     /// change, remembered where no link says where the server's copy is.
     pub fn queue(&mut self, feed: u64, start: Option<i64>, now: i64) {
+        self.queue_record(Record::Feed, feed, start, now)
+    }
+
+    /// [`SyncState::queue`] for a feed or a pumping.
+    pub fn queue_record(&mut self, record: Record, feed: u64, start: Option<i64>, now: i64) {
         let linked = self.links.contains_key(&feed);
         match self.outbox.iter_mut().find(|o| o.feed == feed) {
             Some(o) => {
@@ -165,6 +195,7 @@ impl SyncState {
             }
             None => self.outbox.push(Outgoing {
                 feed,
+                record,
                 starts: start.filter(|_| !linked).into_iter().collect(),
                 attempts: 0,
                 next_try: now,
@@ -250,9 +281,8 @@ impl SyncState {
         let own: std::collections::HashSet<u64> = self
             .links
             .values()
-            .map(|l| match l {
-                Link::Timer(id) | Link::Feeding(id) => *id,
-            })
+            .filter(|l| matches!(l, Link::Feeding(_)))
+            .map(|l| l.id())
             .collect();
         let seen: BTreeMap<u64, i64> = self.mirror.iter().map(|m| (m.id, m.seen)).collect();
         self.mirror = feedings
@@ -327,6 +357,15 @@ mod tests {
             kind: "breast milk".into(),
             seen: 0,
         }
+    }
+
+    #[test]
+    fn a_pumping_link_is_not_a_feeding() {
+        // Baby Buddy numbers pumpings and feedings apart: pumping 50 is not feeding 50.
+        let mut s = SyncState::default();
+        s.links.insert(1, Link::Pumping(50));
+        s.read(vec![remote(50, 100, "left breast")], 6000);
+        assert_eq!(s.mirror.len(), 1);
     }
 
     #[test]

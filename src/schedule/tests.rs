@@ -25,6 +25,7 @@ fn interval_plan(hours: u64, lead_min: u64) -> FeedPlan {
         lead: lead_min * 60,
         routine: "quick-before-feed".into(),
         quiet: None,
+        pumping_counts_as_feed: false,
     }
 }
 
@@ -90,6 +91,7 @@ fn a_fixed_time_plan_runs_lead_before_each_time() {
         lead: 15 * 60,
         routine: String::new(),
         quiet: None,
+        pumping_counts_as_feed: false,
     };
     let p = Planner {
         state: &st,
@@ -122,6 +124,7 @@ fn quiet_hours_skip_or_quieten_plan_sessions() {
             to: (6, 0),
             action: QuietAction::Skip,
         }),
+        pumping_counts_as_feed: false,
     };
     let now = at(&tz, 2026, 11, 25, 12, 0);
     let p = Planner {

@@ -126,6 +126,28 @@ pub enum Remote {
         #[arg(long)]
         note: Option<String>,
     },
+    /// Log a pumping (or hand expression) session: `pumped --amount 90ml`.
+    ///
+    /// It ends now (or started --ago) and lasted --for, when said. Pumping counts as a feed for
+    /// the feed plan only with pumping_counts_as_feed = true in [feed_plan]. With Baby Buddy
+    /// connected it goes to its pumping records.
+    Pumped {
+        /// How much: millilitres or ounces, e.g. 90ml or 3oz (1 to 1000 ml).
+        #[arg(long, value_name = "AMOUNT", value_parser = pumped_amount)]
+        amount: f64,
+        /// Which side, if one: left, right or both.
+        #[arg(long, value_parser = ["left", "right", "both"])]
+        side: Option<String>,
+        /// How long ago it started, e.g. 20m (default: it just ended).
+        #[arg(long, value_name = "DURATION", value_parser = ago)]
+        ago: Option<Duration>,
+        /// How long it lasted, e.g. 15m.
+        #[arg(long = "for", value_name = "DURATION", value_parser = feed_length)]
+        lasted: Option<Duration>,
+        /// A note.
+        #[arg(long)]
+        note: Option<String>,
+    },
     /// List logged feeds; `feeds delete ID` and `feeds fix ID --at HH:MM` correct mistakes.
     Feeds {
         #[command(subcommand)]
@@ -405,6 +427,37 @@ fn snooze(text: &str) -> Result<Duration, String> {
     bounded(text, Duration::from_secs(1), Duration::from_secs(86_400))
 }
 
+/// Millilitres per US fluid ounce.
+const ML_PER_OZ: f64 = 29.5735;
+
+/// An amount with its unit, `90ml` or `3oz`, as millilitres within the pumping log's bounds.
+pub fn pumped_amount(text: &str) -> Result<f64, String> {
+    let t = text.trim().to_ascii_lowercase();
+    let (number, per) = if let Some(n) = t.strip_suffix("ml") {
+        (n, 1.0)
+    } else if let Some(n) = t.strip_suffix("oz") {
+        (n, ML_PER_OZ)
+    } else {
+        return Err(format!(
+            "\"{text}\" has no unit; write millilitres or ounces, e.g. 90ml or 3oz"
+        ));
+    };
+    let n: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("\"{text}\" is not an amount; write e.g. 90ml or 3oz"))?;
+    let ml = (n * per * 10.0).round() / 10.0;
+    let range = letdown::schedule::PUMPED_ML;
+    if !ml.is_finite() || !range.contains(&ml) {
+        return Err(format!(
+            "{text} is outside {} to {} ml",
+            range.start(),
+            range.end()
+        ));
+    }
+    Ok(ml)
+}
+
 fn feed_length(text: &str) -> Result<Duration, String> {
     bounded(text, Duration::from_secs(1), Duration::from_secs(86_400))
 }
@@ -419,4 +472,25 @@ fn hour_minute(text: &str) -> Result<HourMinute, String> {
 
 fn window(text: &str) -> Result<(HourMinute, HourMinute), String> {
     parse_window(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pumped_amount;
+
+    #[test]
+    fn amounts_need_a_unit_and_stay_in_bounds() {
+        assert_eq!(pumped_amount("90ml"), Ok(90.0));
+        assert_eq!(pumped_amount(" 90 ML "), Ok(90.0));
+        assert_eq!(pumped_amount("3oz"), Ok(88.7));
+        assert_eq!(pumped_amount("0.5oz"), Ok(14.8));
+        assert!(pumped_amount("90").unwrap_err().contains("no unit"));
+        assert!(
+            pumped_amount("lots ml")
+                .unwrap_err()
+                .contains("not an amount")
+        );
+        assert!(pumped_amount("0ml").unwrap_err().contains("1 to 1000 ml"));
+        assert!(pumped_amount("40oz").unwrap_err().contains("1 to 1000 ml"));
+    }
 }

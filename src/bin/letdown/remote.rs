@@ -59,7 +59,7 @@ fn verb(command: &Remote) -> Option<&'static str> {
         Remote::Extend { .. } => "extend",
         Remote::Start { .. } => "start",
         Remote::Where => "describe",
-        Remote::Fed { .. } => "log",
+        Remote::Fed { .. } | Remote::Pumped { .. } => "log",
         Remote::Snooze { .. } => "snooze",
         Remote::Skip => "skip",
         Remote::Cancel { .. } => "cancel",
@@ -248,6 +248,34 @@ async fn dispatch(
         }
     };
     Ok(match command {
+        Remote::Pumped {
+            amount,
+            side,
+            ago,
+            lasted,
+            note,
+        } => {
+            let now = jiff::Timestamp::now().as_second();
+            let length = lasted.map_or(0, |d| d.as_secs() as i64);
+            let start = match ago {
+                Some(a) => now - a.as_secs() as i64,
+                None => now - length,
+            };
+            let id = p
+                .log_pumping(
+                    start,
+                    start + length,
+                    amount,
+                    side.as_deref().unwrap_or(""),
+                    note.as_deref().unwrap_or(""),
+                )
+                .await
+                .map_err(said)?;
+            println!("pumping {id} logged at {}", local_time(start));
+            Some(tell(summary().await, &|s| {
+                letdown::feedback::pumped(amount, s)
+            }))
+        }
         Remote::Fed { end: true, .. } => {
             let (id, start, end) = p.end_feed().await.map_err(said)?;
             println!("feed {id} ended at {}", local_time(end));

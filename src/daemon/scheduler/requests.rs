@@ -29,6 +29,17 @@ impl Scheduler {
                 let r = self.log_feed(start, end, &side, &note);
                 self.answer(answer, r)
             }
+            ScheduleRequest::LogPumping {
+                start,
+                end,
+                amount_ml,
+                side,
+                note,
+                answer,
+            } => {
+                let r = self.log_pumping(start, end, amount_ml, &side, &note);
+                self.answer(answer, r)
+            }
             ScheduleRequest::EndFeed(answer) => {
                 let r = self.end_feed();
                 self.answer(answer, r)
@@ -167,6 +178,50 @@ impl Scheduler {
             s.log_feed(now, at, end, side, note)
         });
         self.queue_feed(id, Some(start), true);
+        Ok(id)
+    }
+
+    pub(super) fn log_pumping(
+        &mut self,
+        start: i64,
+        end: i64,
+        amount_ml: f64,
+        side: &str,
+        note: &str,
+    ) -> Result<u64, CoachError> {
+        let side = Side::parse(side).map_err(CoachError::InvalidArgument)?;
+        let bad = |m: String| Err(CoachError::InvalidArgument(m));
+        if !amount_ml.is_finite() || !crate::schedule::PUMPED_ML.contains(&amount_ml) {
+            return bad(format!(
+                "a pumping is {} to {} ml; {amount_ml} is not",
+                crate::schedule::PUMPED_ML.start(),
+                crate::schedule::PUMPED_ML.end()
+            ));
+        }
+        if note.chars().count() > crate::schedule::MAX_NOTE_CHARS {
+            return bad(format!(
+                "a note is at most {} characters",
+                crate::schedule::MAX_NOTE_CHARS
+            ));
+        }
+        timestamp(start)?;
+        let now = self.now();
+        if end < start {
+            return bad("a pumping must end after it starts".into());
+        }
+        if end - start > MAX_FEED_LENGTH {
+            return bad("a pumping lasts at most a day".into());
+        }
+        if end > now.as_second() + 300 {
+            return bad("a pumping cannot end in the future".into());
+        }
+        let id = self.change(|s| s.log_pumping(now, start, end, amount_ml, side, note));
+        self.queue_record(
+            crate::schedule::sync::Record::Pumping,
+            id,
+            Some(start),
+            true,
+        );
         Ok(id)
     }
 

@@ -74,6 +74,17 @@ impl Scheduler {
     /// Queues a feed to be sent (in the change being made). Feeds logged before the server
     /// was connected are not sent when they change.
     pub(super) fn queue_feed(&mut self, id: u64, old_start: Option<i64>, new: bool) {
+        self.queue_record(crate::schedule::sync::Record::Feed, id, old_start, new)
+    }
+
+    /// [`Scheduler::queue_feed`] for a feed or a pumping.
+    pub(super) fn queue_record(
+        &mut self,
+        record: crate::schedule::sync::Record,
+        id: u64,
+        old_start: Option<i64>,
+        new: bool,
+    ) {
         if self.sync.is_none() {
             return;
         }
@@ -82,7 +93,7 @@ impl Scheduler {
             || self.state.babybuddy.outbox.iter().any(|o| o.feed == id);
         if known {
             let now = self.now().as_second();
-            self.change(|s| s.babybuddy.queue(id, old_start, now));
+            self.change(|s| s.babybuddy.queue_record(record, id, old_start, now));
         }
     }
 
@@ -99,27 +110,41 @@ impl Scheduler {
         if link.sending.is_none()
             && let Some(entry) = self.state.babybuddy.next_to_send(now)
         {
-            let job = Job::Send {
+            use crate::schedule::sync::{Link, Record};
+            let pumping = entry.record == Record::Pumping;
+            let job = Job::Send(Box::new(crate::daemon::babybuddy::Send {
                 entry: entry.clone(),
-                feed: self
-                    .state
-                    .feeds
-                    .iter()
-                    .find(|f| f.id == entry.feed)
-                    .cloned(),
+                feed: (!pumping)
+                    .then(|| {
+                        self.state
+                            .feeds
+                            .iter()
+                            .find(|f| f.id == entry.feed)
+                            .cloned()
+                    })
+                    .flatten(),
+                pumping: pumping
+                    .then(|| {
+                        self.state
+                            .pumpings
+                            .iter()
+                            .find(|p| p.id == entry.feed)
+                            .cloned()
+                    })
+                    .flatten(),
                 link: self.state.babybuddy.links.get(&entry.feed).copied(),
+                // Ids of the same kind only: Baby Buddy numbers pumpings apart from feedings.
                 taken: self
                     .state
                     .babybuddy
                     .links
                     .iter()
-                    .filter(|(feed, _)| **feed != entry.feed)
-                    .map(|(_, l)| match l {
-                        crate::schedule::sync::Link::Timer(id)
-                        | crate::schedule::sync::Link::Feeding(id) => *id,
+                    .filter(|(feed, l)| {
+                        **feed != entry.feed && matches!(l, Link::Pumping(_)) == pumping
                     })
+                    .map(|(_, l)| l.id())
                     .collect(),
-            };
+            }));
             link.sending = Some(entry.feed);
             link.worker.give(job);
         }

@@ -1,15 +1,15 @@
 //! The SQLite file itself: its schema, reading all of it, and writing the difference between
 //! two states in one transaction.
 //!
-//! Feeds are rows (years of them load in milliseconds and one feed is one row written); the rest
-//! of [`State`] (schedules, the feed plan, what fired) is small and kept as one JSON value.
+//! Feeds and pumpings are rows (years of them load in milliseconds and one is one row
+//! written); the rest of [`State`] (schedules, the feed plan, what fired) is small and kept as one JSON value.
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags, params};
 
-use crate::schedule::{Feed, Side, State};
+use crate::schedule::{Feed, Pumping, Side, State};
 
 /// The schema this build reads and writes (`PRAGMA user_version`).
 pub const SCHEMA: i64 = 2;
@@ -29,16 +29,27 @@ pub fn open(path: &Path, create: bool) -> Result<Connection, String> {
                      id INTEGER PRIMARY KEY, at INTEGER NOT NULL, side TEXT NOT NULL,
                      note TEXT NOT NULL, logged INTEGER NOT NULL, ended INTEGER);
                  CREATE INDEX feeds_at ON feeds(at);
+                 CREATE TABLE pumpings (
+                     id INTEGER PRIMARY KEY, start INTEGER NOT NULL, end INTEGER NOT NULL,
+                     amount_ml REAL NOT NULL, side TEXT NOT NULL, note TEXT NOT NULL,
+                     logged INTEGER NOT NULL);
+                 CREATE INDEX pumpings_start ON pumpings(start);
                  CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
                  PRAGMA user_version = 2;
                  COMMIT;",
             )
             .map_err(|e| e.to_string())?,
-        // Version 1 had no feed ends (feeds that end came with the Baby Buddy sync).
+        // Version 1 had no feed ends (feeds that end came with the Baby Buddy sync) and no
+        // pumping log.
         1 => conn
             .execute_batch(
                 "BEGIN;
                  ALTER TABLE feeds ADD COLUMN ended INTEGER;
+                 CREATE TABLE pumpings (
+                     id INTEGER PRIMARY KEY, start INTEGER NOT NULL, end INTEGER NOT NULL,
+                     amount_ml REAL NOT NULL, side TEXT NOT NULL, note TEXT NOT NULL,
+                     logged INTEGER NOT NULL);
+                 CREATE INDEX pumpings_start ON pumpings(start);
                  PRAGMA user_version = 2;
                  COMMIT;",
             )
@@ -111,6 +122,36 @@ pub fn read(conn: &Connection) -> Result<State, String> {
             logged,
         });
     }
+    let mut stmt = conn
+        .prepare(
+            "SELECT id, start, end, amount_ml, side, note, logged FROM pumpings ORDER BY start, id",
+        )
+        .map_err(|e| e.to_string())?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, f64>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, i64>(6)?,
+            ))
+        })
+        .map_err(|e| e.to_string())?;
+    for row in rows {
+        let (id, start, end, amount_ml, side, note, logged) = row.map_err(|e| e.to_string())?;
+        state.pumpings.push(Pumping {
+            id: id as u64,
+            start,
+            end,
+            amount_ml,
+            side: Side::parse(&side).map_err(|e| format!("pumping {id}: {e}"))?,
+            note,
+            logged,
+        });
+    }
     Ok(state)
 }
 
@@ -146,6 +187,36 @@ pub fn write_difference(conn: &mut Connection, from: &State, to: &State) -> Resu
         for f in from.feeds.iter().filter(|f| !after.contains(&f.id)) {
             delete
                 .execute(params![f.id as i64])
+                .map_err(|e| e.to_string())?;
+        }
+        let before: HashMap<u64, &Pumping> = from.pumpings.iter().map(|p| (p.id, p)).collect();
+        let mut upsert = tx
+            .prepare_cached(
+                "INSERT OR REPLACE INTO pumpings (id, start, end, amount_ml, side, note, logged) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .map_err(|e| e.to_string())?;
+        for p in &to.pumpings {
+            if before.get(&p.id) != Some(&p) {
+                upsert
+                    .execute(params![
+                        p.id as i64,
+                        p.start,
+                        p.end,
+                        p.amount_ml,
+                        p.side.name(),
+                        p.note,
+                        p.logged
+                    ])
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        let after: std::collections::HashSet<u64> = to.pumpings.iter().map(|p| p.id).collect();
+        let mut delete = tx
+            .prepare_cached("DELETE FROM pumpings WHERE id = ?1")
+            .map_err(|e| e.to_string())?;
+        for p in from.pumpings.iter().filter(|p| !after.contains(&p.id)) {
+            delete
+                .execute(params![p.id as i64])
                 .map_err(|e| e.to_string())?;
         }
         let rest = to.without_feeds();

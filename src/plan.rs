@@ -2,13 +2,14 @@
 //!
 //! Given a routine and the lengths of its sounds (prompts, phrases, tones), the plan fixes when
 //! each sound starts. Collisions are settled here, once, by priority (the prompt first, then the
-//! countdown and end tone, then halfway, then "time left" reminders): a lower cue that would
-//! overlap a higher one is dropped, so an instruction is never interrupted by a cue.
+//! countdown and end tone, then halfway, then a step's repeated cue, then "time left"
+//! reminders): a lower cue that would overlap a higher one is dropped, so an instruction is
+//! never interrupted by a cue.
 
 use std::time::Duration;
 
 use crate::phrase::Phrase;
-use crate::routine::{Countdown, HalfwayCue, Routine, Timing};
+use crate::routine::{Countdown, HalfwayCue, RepeatedCue, Routine, Timing};
 use crate::tones::Earcon;
 
 /// Silence between a start tone and the prompt after it.
@@ -27,6 +28,8 @@ pub enum Sound {
     Prompt(usize),
     /// A stock phrase.
     Phrase(Phrase),
+    /// The words step N (0-based) repeats through its hands-on time (`every_say`).
+    Repeated(usize),
 }
 
 /// The lengths of the sounds a plan is made of; known once the voice has prepared them.
@@ -230,6 +233,8 @@ fn plan_step(
 
     // Hands-on cues, highest priority first; each is kept only if it fits without overlap.
     let mut wanted: Vec<PlannedCue> = Vec::new();
+    // Which of them are the countdown's (a tick may also be a repeated cue's).
+    let mut counts: Vec<bool> = Vec::new();
     let mut length = end;
     if step.cues.end_tone {
         let len = lengths.length(Sound::Tone(Earcon::StepEnd));
@@ -258,6 +263,8 @@ fn plan_step(
             Countdown::Spoken => Sound::Phrase(Phrase::Count(k)),
         };
         if let Some(at) = end.checked_sub(Duration::from_secs(k as u64)) {
+            counts.resize(wanted.len(), false);
+            counts.push(true);
             wanted.push(PlannedCue {
                 at,
                 from_end: true,
@@ -279,6 +286,25 @@ fn plan_step(
             len: lengths.length(sound),
         });
     }
+    // The repeated cue, at exact offsets from the start of the hands-on time: below the prompt,
+    // the countdown, the end tones and halfway, above "time left".
+    if let Some((every, cue)) = &step.cues.every {
+        let sound = match cue {
+            RepeatedCue::Say(_) => Sound::Repeated(index),
+            RepeatedCue::Tone(e) => Sound::Tone(*e),
+        };
+        let len = lengths.length(sound);
+        let mut at = hands_on_start + *every;
+        while at < end {
+            wanted.push(PlannedCue {
+                at,
+                from_end: false,
+                sound,
+                len,
+            });
+            at += *every;
+        }
+    }
     if let Some(every) = step.cues.remind_every {
         let mut left = every;
         while left < step.duration {
@@ -296,25 +322,19 @@ fn plan_step(
     // Countdown and end cues are kept in order of urgency; others must also stay clear of the
     // prompt and of every cue already kept.
     let mut kept: Vec<PlannedCue> = Vec::new();
+    let mut kept_counts: Vec<bool> = Vec::new();
+    counts.resize(wanted.len(), false);
     // A countdown is heard as a run ending at "one": once a count cannot be kept, the higher
     // ones are dropped too, so it never skips a number.
     let mut countdown_cut = false;
-    for c in wanted {
-        let is_count = matches!(
-            c.sound,
-            Sound::Phrase(Phrase::Count(_)) | Sound::Tone(Earcon::Tick)
-        );
+    for (c, is_count) in wanted.into_iter().zip(counts) {
         if is_count && countdown_cut {
             continue;
         }
         let is_end_cue = matches!(c.sound, Sound::Tone(Earcon::StepEnd | Earcon::SessionEnd));
         let clear_of_prompt =
             c.at >= prompt_end + if is_end_cue { Duration::ZERO } else { CUE_GAP };
-        let overlaps = kept.iter().any(|k| {
-            let k_is_count = matches!(
-                k.sound,
-                Sound::Phrase(Phrase::Count(_)) | Sound::Tone(Earcon::Tick)
-            );
+        let overlaps = kept.iter().zip(&kept_counts).any(|(k, &k_is_count)| {
             // Counts follow each other on the second, like a person counting: no extra gap.
             let gap = if is_end_cue
                 || (is_count && k_is_count)
@@ -329,6 +349,7 @@ fn plan_step(
         let within = c.at + c.len <= length;
         if (is_end_cue || clear_of_prompt) && !overlaps && within {
             kept.push(c);
+            kept_counts.push(is_count);
         } else if is_count {
             countdown_cut = true;
         }

@@ -210,6 +210,9 @@ pub fn prepare(routine: Routine, cfg: &Config, paths: &Paths) -> Result<Ready, P
             (None, Some(text)) => texts.push((Sound::Prompt(i), text.clone())),
             (None, None) => unreachable!("the routine parser requires a prompt"),
         }
+        if let Some((_, crate::routine::RepeatedCue::Say(text))) = &step.cues.every {
+            texts.push((Sound::Repeated(i), text.clone()));
+        }
     }
     texts.extend(
         phrase_bank(&routine)

@@ -12,6 +12,7 @@ impl SoundLengths for FixedLengths {
         match sound {
             Sound::Prompt(_) => Duration::from_secs(5),
             Sound::Phrase(_) => Duration::from_millis(800),
+            Sound::Repeated(_) => Duration::from_millis(1200),
             Sound::Tone(Earcon::Tick) => Duration::from_millis(70),
             Sound::Tone(Earcon::SessionEnd) => Duration::from_millis(1540),
             Sound::Tone(_) => Duration::from_millis(520),
@@ -224,4 +225,105 @@ fn a_lead_in_is_said_first_and_moves_only_the_first_step() {
         "the lead-in is not prepared"
     );
     assert_eq!(lead.text(), "The right side is next.");
+}
+
+#[test]
+fn a_repeated_cue_sounds_at_exact_offsets_from_the_hands_on_start() {
+    let r = routine(
+        "title = \"T\"\n[[steps]]\ntitle = \"Pump\"\nsay = \"a\"\nduration = \"2m\"\nevery = \"30s\"\nevery_say = \"Compress and hold.\"\n",
+    );
+    let p = Plan::new(&r, &FixedLengths);
+    let s = &p.steps[0];
+    let at: Vec<Duration> = s
+        .cues
+        .iter()
+        .filter(|c| c.sound == Sound::Repeated(0))
+        .map(|c| c.at - s.hands_on_start)
+        .collect();
+    assert_eq!(
+        at,
+        [30, 60, 90].map(Duration::from_secs),
+        "every 30 s after the hands-on start, none at its end"
+    );
+    assert!(s.cues.iter().all(|c| !c.from_end || c.sound != Sound::Repeated(0)));
+    assert!(p.sounds().contains(&Sound::Repeated(0)));
+}
+
+#[test]
+fn a_countdown_and_halfway_win_over_a_repeated_cue_and_it_wins_over_time_left() {
+    let r = routine(
+        "title = \"T\"\n[[steps]]\ntitle = \"Pump\"\nsay = \"a\"\nduration = \"60s\"\nevery = \"10s\"\nevery_tone = \"tick\"\nhalfway = \"spoken\"\ncountdown = \"spoken\"\nremind_every = \"20s\"\n",
+    );
+    let p = Plan::new(&r, &FixedLengths);
+    let s = &p.steps[0];
+    let from_start = |c: &PlannedCue| c.at - s.hands_on_start;
+    let ticks: Vec<u64> = s
+        .cues
+        .iter()
+        .filter(|c| c.sound == Sound::Tone(Earcon::Tick))
+        .map(|c| from_start(c).as_secs())
+        .collect();
+    // 30 s is halfway's, 50 s is clear; "one" at 59 s... the count 57-59 s is the countdown's.
+    assert_eq!(ticks, vec![10, 20, 40, 50], "{:?}", s.cues);
+    let left: Vec<u64> = s
+        .cues
+        .iter()
+        .filter(|c| matches!(c.sound, Sound::Phrase(Phrase::TimeLeft(_))))
+        .map(|c| from_start(c).as_secs())
+        .collect();
+    assert!(left.is_empty(), "\"time left\" at 20 and 40 s left overlaps the ticks: {left:?}");
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+    /// Whatever the interval, length and other cues: no two cues sound at once, none is inside
+    /// the prompt, every repeat kept is at an exact multiple of the interval from the hands-on
+    /// start, and a repeat is dropped only where a higher cue sounds.
+    #[test]
+    fn repeated_cues_never_overlap_and_keep_their_offsets(
+        secs in 20u64..300,
+        every in 3u64..60,
+        countdown in proptest::bool::ANY,
+        halfway in proptest::bool::ANY,
+        remind in proptest::option::of(10u64..120),
+    ) {
+        let mut text = format!(
+            "title = \"T\"\n[[steps]]\ntitle = \"Pump\"\nsay = \"a\"\nduration = \"{secs}s\"\nevery = \"{every}s\"\nevery_tone = \"tick\"\n"
+        );
+        if countdown { text += "countdown = \"spoken\"\n"; }
+        if halfway { text += "halfway = \"tone\"\n"; }
+        if let Some(r) = remind { text += &format!("remind_every = \"{r}s\"\n"); }
+        let r = routine(&text);
+        let p = Plan::new(&r, &FixedLengths);
+        let s = &p.steps[0];
+        let prompt_end = s.prompt_at + s.prompt_len;
+        for (i, a) in s.cues.iter().enumerate() {
+            if a.sound != Sound::Prompt(0) && a.at > s.prompt_at {
+                proptest::prop_assert!(a.at >= prompt_end, "{a:?} inside the prompt");
+            }
+            for b in &s.cues[i + 1..] {
+                proptest::prop_assert!(a.at + a.len <= b.at || b.at + b.len <= a.at || a.at == b.at && a.len.is_zero(), "{a:?} overlaps {b:?}");
+            }
+        }
+        let repeats: Vec<&PlannedCue> = s.cues.iter().filter(|c| c.sound == Sound::Tone(Earcon::Tick) && c.at < s.hands_on_end().saturating_sub(Duration::from_secs(3))).collect();
+        for c in &repeats {
+            let off = (c.at - s.hands_on_start).as_millis() as u64;
+            proptest::prop_assert_eq!(off % (every * 1000), 0, "{:?} off the grid", c);
+        }
+        // Every planned repeat that is missing has a higher cue within its reach.
+        let mut k = 1;
+        while s.hands_on_start + Duration::from_secs(every * k) < s.hands_on_end().saturating_sub(Duration::from_secs(4)) {
+            let at = s.hands_on_start + Duration::from_secs(every * k);
+            let kept = s.cues.iter().any(|c| c.at == at && c.sound == Sound::Tone(Earcon::Tick));
+            if !kept {
+                let blocked = s.cues.iter().any(|c| c.sound != Sound::Tone(Earcon::Tick)
+                    && c.at < at + Duration::from_millis(70) + CUE_GAP
+                    && at < c.at + c.len + CUE_GAP);
+                let near_end = at + Duration::from_millis(70) + CUE_GAP > s.hands_on_end();
+                proptest::prop_assert!(blocked || near_end || at < prompt_end + CUE_GAP, "the repeat at {:?} was lost", at);
+            }
+            k += 1;
+        }
+    }
 }

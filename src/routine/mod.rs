@@ -50,6 +50,15 @@ pub enum Countdown {
     Spoken,
 }
 
+/// What a step's repeated cue (`every`) plays.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RepeatedCue {
+    /// Words, synthesized like a prompt (`every_say`).
+    Say(String),
+    /// A tone (`every_tone`).
+    Tone(crate::tones::Earcon),
+}
+
 /// The cues of one step besides its prompt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CueSettings {
@@ -65,6 +74,9 @@ pub struct CueSettings {
     pub countdown_from: u32,
     /// Say "N seconds left" every so often, counted back from the end.
     pub remind_every: Option<Duration>,
+    /// A cue repeated through the hands-on time, at this interval from its start
+    /// (`every`, with `every_say` or `every_tone`).
+    pub every: Option<(Duration, RepeatedCue)>,
 }
 
 impl Default for CueSettings {
@@ -76,6 +88,7 @@ impl Default for CueSettings {
             countdown: Countdown::None,
             countdown_from: 3,
             remind_every: None,
+            every: None,
         }
     }
 }

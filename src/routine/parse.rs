@@ -7,7 +7,9 @@ use std::time::Duration;
 use toml::Spanned;
 use toml::de::DeValue;
 
-use super::{Countdown, CueSettings, HalfwayCue, Routine, Step, Timing, VoiceOverride};
+use super::{
+    Countdown, CueSettings, HalfwayCue, RepeatedCue, Routine, Step, Timing, VoiceOverride,
+};
 use crate::diagnostic::Diagnostic;
 use crate::toml_check::{Checker, Tbl};
 
@@ -40,6 +42,9 @@ const CUE_KEYS: &[&str] = &[
     "countdown",
     "countdown_from",
     "remind_every",
+    "every",
+    "every_say",
+    "every_tone",
 ];
 const STEP_KEYS: &[&str] = &["title", "say", "audio"];
 const BLOCK_KEYS: &[&str] = &["title", "sides", "steps"];
@@ -63,6 +68,8 @@ struct Defaults {
     countdown: Option<Countdown>,
     countdown_from: Option<u32>,
     remind_every: Option<Option<Duration>>,
+    every: Option<Duration>,
+    every_cue: Option<RepeatedCue>,
 }
 
 impl Defaults {
@@ -75,6 +82,8 @@ impl Defaults {
             countdown: self.countdown.or(base.countdown),
             countdown_from: self.countdown_from.or(base.countdown_from),
             remind_every: self.remind_every.or(base.remind_every),
+            every: self.every.or(base.every),
+            every_cue: self.every_cue.or_else(|| base.every_cue.clone()),
         }
     }
 
@@ -87,6 +96,7 @@ impl Defaults {
             countdown: self.countdown.unwrap_or(d.countdown),
             countdown_from: self.countdown_from.unwrap_or(d.countdown_from),
             remind_every: self.remind_every.unwrap_or(d.remind_every),
+            every: self.every.zip(self.every_cue.clone()),
         }
     }
 }
@@ -298,7 +308,48 @@ fn read_cues(c: &mut Checker<'_>, t: Tbl<'_, '_>) -> Defaults {
             .map(Some),
         None => None,
     };
+    let every = c.duration(t, "every", MIN_EVERY, Duration::from_secs(600));
+    let every_say = c.text(t, "every_say");
+    if let Some(s) = &every_say
+        && s.get_ref().chars().count() > MAX_EVERY_CHARS
+    {
+        c.error(
+            s.span(),
+            &t.field("every_say"),
+            format!("is longer than {MAX_EVERY_CHARS} characters: a repeated cue is a few words"),
+        );
+    }
+    let every_tone = c.string(t, "every_tone").and_then(|s| {
+        let found = crate::tones::Earcon::ALL
+            .into_iter()
+            .find(|e| e.name() == s.get_ref());
+        if found.is_none() {
+            let names: Vec<&str> = crate::tones::Earcon::ALL.iter().map(|e| e.name()).collect();
+            c.error(
+                s.span(),
+                &t.field("every_tone"),
+                format!(
+                    "unknown tone \"{}\"; use one of {}",
+                    s.get_ref(),
+                    names.join(", ")
+                ),
+            );
+        }
+        found
+    });
+    if let (Some(_), Some(tone)) = (&every_say, t.get("every_tone")) {
+        c.error(
+            tone.span(),
+            &t.field("every_tone"),
+            "give a repeated cue either every_say or every_tone, not both",
+        );
+    }
+    let every_cue = every_say
+        .map(|s| RepeatedCue::Say(s.into_inner()))
+        .or(every_tone.map(RepeatedCue::Tone));
     Defaults {
+        every,
+        every_cue,
         duration: c.duration(t, "duration", min, max),
         start_tone: c.boolean(t, "start_tone"),
         end_tone: c.boolean(t, "end_tone"),
@@ -437,6 +488,42 @@ impl StepReader<'_> {
                 "give the step a short title, e.g. title = \"Shoulders\"",
             );
         }
+        // A repeated cue needs an interval and a sound, and room to be heard between repeats.
+        match (own.every, &own.every_cue) {
+            (Some(_), None) => match t.get("every") {
+                Some(v) => c.error(
+                    v.span(),
+                    &t.field("every"),
+                    "a repeated cue needs what to play: every_say = \"...\" or every_tone = \"tick\"",
+                ),
+                None => c.missing(
+                    t,
+                    "every_say",
+                    "`every` in [defaults] needs what to play: every_say = \"...\" or every_tone = \"tick\"",
+                ),
+            },
+            (None, Some(_)) => c.missing(
+                t,
+                "every",
+                "every_say and every_tone need an interval: every = \"30s\"",
+            ),
+            (Some(every), Some(cue)) => {
+                let takes = repeated_cue_length(cue) + 2 * crate::plan::CUE_GAP;
+                if every < takes {
+                    let span = t.get("every").map_or(t.pos..t.pos, |v| v.span());
+                    c.error(
+                        span,
+                        &t.field("every"),
+                        format!(
+                            "{} is shorter than its cue takes with a pause either side (about {}); repeat it less often or make it shorter",
+                            crate::duration::show(every),
+                            crate::duration::show(Duration::from_millis(takes.as_millis().div_ceil(100) as u64 * 100))
+                        ),
+                    );
+                }
+            }
+            (None, None) => {}
+        }
         if own.duration.is_none() && t.get("duration").is_none() {
             c.missing(
                 t,
@@ -492,6 +579,20 @@ impl StepReader<'_> {
             .chain(self.opts.audio_dirs.iter())
             .cloned()
             .collect()
+    }
+}
+
+/// The shortest interval of a repeated cue.
+const MIN_EVERY: Duration = Duration::from_secs(3);
+/// The longest words a repeated cue says.
+const MAX_EVERY_CHARS: usize = 80;
+
+/// About how long a repeated cue plays, before any voice has said it: a tone's own length, or
+/// speech at a calm 14 characters a second (the check errs towards room to breathe).
+pub fn repeated_cue_length(cue: &RepeatedCue) -> Duration {
+    match cue {
+        RepeatedCue::Tone(e) => crate::tones::EarconSet::Chime.render(*e).duration(),
+        RepeatedCue::Say(text) => Duration::from_secs_f64(text.chars().count() as f64 / 14.0),
     }
 }
 

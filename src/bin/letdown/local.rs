@@ -288,6 +288,7 @@ fn sound_name(sound: Sound) -> String {
         Sound::Tone(e) => format!("tone:{}", e.name()),
         Sound::Prompt(i) => format!("prompt:{}", i + 1),
         Sound::Phrase(p) => format!("phrase:{}", p.text()),
+        Sound::Repeated(i) => format!("repeated:{}", i + 1),
     }
 }
 

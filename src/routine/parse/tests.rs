@@ -239,3 +239,64 @@ fn shipped_routines_are_valid_and_sized_as_promised() {
         }
     }
 }
+
+#[test]
+fn a_repeated_cue_is_read_from_a_step_or_the_defaults() {
+    let r = parse(
+        "title = \"P\"\n[defaults]\nevery = \"30s\"\nevery_say = \"Compress and hold.\"\n[[steps]]\ntitle = \"Pump\"\nsay = \"Pump.\"\nduration = \"2m\"\n[[steps]]\ntitle = \"Rest\"\nsay = \"Rest.\"\nduration = \"1m\"\nevery_tone = \"tick\"\n",
+    )
+    .unwrap();
+    assert_eq!(
+        r.steps[0].cues.every,
+        Some((
+            Duration::from_secs(30),
+            RepeatedCue::Say("Compress and hold.".into())
+        ))
+    );
+    assert_eq!(
+        r.steps[1].cues.every,
+        Some((
+            Duration::from_secs(30),
+            RepeatedCue::Tone(crate::tones::Earcon::Tick)
+        ))
+    );
+}
+
+#[test]
+fn every_mistake_in_a_repeated_cue_is_located() {
+    let m = messages(
+        "title = \"P\"\n[[steps]]\ntitle = \"A\"\nsay = \"a\"\nduration = \"1m\"\nevery = \"30s\"\n",
+    );
+    assert!(
+        m.iter().any(|l| l.starts_with("r.toml:6:9: steps[0].every: a repeated cue needs what to play")),
+        "{m:?}"
+    );
+    let m = messages(
+        "title = \"P\"\n[[steps]]\ntitle = \"A\"\nsay = \"a\"\nduration = \"1m\"\nevery_say = \"Hold.\"\n",
+    );
+    assert!(
+        m.iter().any(|l| l.contains("steps[0].every: is missing") && l.contains("every = \"30s\"")),
+        "{m:?}"
+    );
+    let m = messages(
+        "title = \"P\"\n[[steps]]\ntitle = \"A\"\nsay = \"a\"\nduration = \"1m\"\nevery = \"3s\"\nevery_say = \"Compress gently, hold it there, and then let go slowly.\"\n",
+    );
+    assert!(
+        m.iter().any(|l| l.starts_with("r.toml:6:9: steps[0].every: 3s is shorter than its cue")),
+        "{m:?}"
+    );
+    let m = messages(
+        "title = \"P\"\n[[steps]]\ntitle = \"A\"\nsay = \"a\"\nduration = \"1m\"\nevery = \"10s\"\nevery_tone = \"bong\"\n",
+    );
+    assert!(
+        m.iter().any(|l| l.starts_with("r.toml:7:14: steps[0].every_tone: unknown tone \"bong\"")),
+        "{m:?}"
+    );
+    let m = messages(
+        "title = \"P\"\n[[steps]]\ntitle = \"A\"\nsay = \"a\"\nduration = \"1m\"\nevery = \"10s\"\nevery_tone = \"tick\"\nevery_say = \"Hold.\"\n",
+    );
+    assert!(
+        m.iter().any(|l| l.contains("steps[0].every_tone: give a repeated cue either")),
+        "{m:?}"
+    );
+}

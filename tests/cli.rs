@@ -126,7 +126,7 @@ fn unknown_routines_and_bad_config_say_what_to_do() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains(
-            "no routine named \"nope\"; known routines: lactation-massage, quick-before-feed"
+            "no routine named \"nope\"; known routines: engorgement-relief, hand-expression, hands-on-pumping, lactation-massage, quick-before-feed"
         ),
         "{err}"
     );

@@ -8,6 +8,8 @@ mod common;
 use common::{FLOOR, Home, onset, read_wav, rms};
 
 const MS: usize = 48; // samples per millisecond
+/// The level below which a rendered prompt has ended (see where it is used).
+const PROMPT_END: f32 = 0.001;
 
 fn render_and_check(routine: &str, durations_s: &[u64]) {
     let home = Home::new();
@@ -76,7 +78,11 @@ fn render_and_check(routine: &str, durations_s: &[u64]) {
                     i + 1
                 );
                 // 5. hands-on time starts when the prompt's sound ends
-                let last_sound = at + span.iter().rposition(|x| x.abs() > FLOOR).unwrap();
+                // Where its sound ends, measured below FLOOR: a prompt is trimmed at 0.003 of its
+                // own level and plays here at the render's volume (0.8), so a slowly fading last
+                // word ("slow", "lightly") crosses FLOOR more than 10 ms before it ends. Nothing
+                // else sounds then (the next cue keeps CUE_GAP), and the render has no noise.
+                let last_sound = at + span.iter().rposition(|x| x.abs() > PROMPT_END).unwrap();
                 let hands_on_start =
                     (step["hands_on_start_ms"].as_f64().unwrap() * MS as f64).round() as usize;
                 assert!(
@@ -142,4 +148,97 @@ fn plan_prints_a_readable_timeline_with_the_total() {
         ms % 1000
     );
     assert_eq!(*total.split(" (").next().unwrap(), shown);
+}
+
+/// Whether `samples` is a whole number of `secs` intervals (within a sample of rounding).
+fn on_grid(samples: usize, secs: usize) -> bool {
+    let grid = secs * 1000 * MS;
+    let r = samples % grid;
+    r <= 1 || grid - r <= 1
+}
+
+/// The repeated cues of a rendered routine's plan: (step index, offset from its hands-on start
+/// in samples), and the step titles in order.
+fn repeats_and_titles(routine: &str) -> (Vec<(usize, usize)>, Vec<String>) {
+    let home = Home::new();
+    let plan: serde_json::Value =
+        serde_json::from_str(&home.ok(&["plan", routine, "--json"])).unwrap();
+    let mut repeats = Vec::new();
+    let mut titles = Vec::new();
+    for (i, step) in plan["steps"].as_array().unwrap().iter().enumerate() {
+        titles.push(step["title"].as_str().unwrap().to_string());
+        // (hands_on_start_ms is from the session's start, like at_sample)
+        let hands_on = (step["hands_on_start_ms"].as_f64().unwrap() * MS as f64).round() as usize;
+        for cue in step["cues"].as_array().unwrap() {
+            let name = cue["sound"].as_str().unwrap();
+            if name.starts_with("repeated:") {
+                let at = cue["at_sample"].as_u64().unwrap() as usize;
+                repeats.push((i, at - hands_on));
+            }
+        }
+    }
+    (repeats, titles)
+}
+
+#[test]
+fn hands_on_pumping_renders_with_its_compressions_on_the_second() {
+    render_and_check(
+        "hands-on-pumping",
+        &[8, 40, 30, 40, 30, 30, 600, 150, 150, 3],
+    );
+    let (repeats, titles) = repeats_and_titles("hands-on-pumping");
+    let pumping: Vec<usize> = repeats.iter().filter(|r| r.0 == 6).map(|r| r.1).collect();
+    // Every 30 s of ten minutes, but where a reminder or the countdown sounds: 16 or more.
+    assert!(pumping.len() >= 16, "{pumping:?}");
+    for off in &pumping {
+        assert!(
+            on_grid(*off, 30),
+            "a compression cue off the 30 s grid: {off}"
+        );
+    }
+    let sides: Vec<&String> = titles
+        .iter()
+        .filter(|t| t.contains(", left") || t.contains(", right"))
+        .collect();
+    assert_eq!(
+        sides,
+        [
+            "Top and bottom, left",
+            "Both sides, left",
+            "Top and bottom, right",
+            "Both sides, right",
+            "Hand express, left",
+            "Hand express, right"
+        ]
+    );
+}
+
+#[test]
+fn hand_expression_renders_marmet_s_three_rounds_in_order() {
+    render_and_check(
+        "hand-expression",
+        &[5, 360, 360, 60, 30, 15, 240, 240, 60, 30, 15, 150, 150, 3],
+    );
+    let (repeats, titles) = repeats_and_titles("hand-expression");
+    assert_eq!(titles[1], "Express left, first round");
+    assert_eq!(titles[12], "Express right, last round");
+    assert!(
+        repeats.iter().any(|r| r.0 == 11),
+        "the last round has its cue: {repeats:?}"
+    );
+}
+
+#[test]
+fn engorgement_relief_renders_light_strokes_then_cold() {
+    render_and_check("engorgement-relief", &[5, 40, 40, 60, 60, 60, 60, 120, 3]);
+    let (repeats, titles) = repeats_and_titles("engorgement-relief");
+    assert_eq!(titles[0], "Before you start");
+    assert_eq!(titles[7], "Cold");
+    for (step, off) in &repeats {
+        assert!(
+            (3..=6).contains(step),
+            "a repeated cue outside the strokes: {step}"
+        );
+        assert!(on_grid(*off, 15), "off the 15 s grid: {off}");
+    }
 }

@@ -245,7 +245,11 @@ fn a_repeated_cue_sounds_at_exact_offsets_from_the_hands_on_start() {
         [30, 60, 90].map(Duration::from_secs),
         "every 30 s after the hands-on start, none at its end"
     );
-    assert!(s.cues.iter().all(|c| !c.from_end || c.sound != Sound::Repeated(0)));
+    assert!(
+        s.cues
+            .iter()
+            .all(|c| !c.from_end || c.sound != Sound::Repeated(0))
+    );
     assert!(p.sounds().contains(&Sound::Repeated(0)));
 }
 
@@ -271,7 +275,10 @@ fn a_countdown_and_halfway_win_over_a_repeated_cue_and_it_wins_over_time_left() 
         .filter(|c| matches!(c.sound, Sound::Phrase(Phrase::TimeLeft(_))))
         .map(|c| from_start(c).as_secs())
         .collect();
-    assert!(left.is_empty(), "\"time left\" at 20 and 40 s left overlaps the ticks: {left:?}");
+    assert!(
+        left.is_empty(),
+        "\"time left\" at 20 and 40 s left overlaps the ticks: {left:?}"
+    );
 }
 
 proptest::proptest! {

@@ -20,6 +20,18 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         "quick-before-feed.toml",
         include_str!("../../routines/quick-before-feed.toml"),
     ),
+    (
+        "hands-on-pumping.toml",
+        include_str!("../../routines/hands-on-pumping.toml"),
+    ),
+    (
+        "hand-expression.toml",
+        include_str!("../../routines/hand-expression.toml"),
+    ),
+    (
+        "engorgement-relief.toml",
+        include_str!("../../routines/engorgement-relief.toml"),
+    ),
 ];
 
 /// Where a routine came from.
@@ -277,7 +289,10 @@ mod tests {
         assert_eq!(
             names,
             [
+                "engorgement-relief",
                 "extra",
+                "hand-expression",
+                "hands-on-pumping",
                 "lactation-massage",
                 "only-packaged",
                 "quick-before-feed"

@@ -235,6 +235,11 @@ fn shipped_routines_are_valid_and_sized_as_promised() {
             // plus roughly 8 s of speech per step: 8-12 minutes in all
             "lactation-massage" => assert!((420..=600).contains(&hands_on), "{hands_on}"),
             "quick-before-feed" => assert!((100..=170).contains(&hands_on), "{hands_on}"),
+            // About 20 minutes in all with the pumping step at 10 (docs/ROUTINES.md).
+            "hands-on-pumping" => assert!((960..=1140).contains(&hands_on), "{hands_on}"),
+            // Marmet: 5-7, 3-5 and 2-3 minutes a side, with massage between: 20-30 minutes.
+            "hand-expression" => assert!((1500..=1740).contains(&hands_on), "{hands_on}"),
+            "engorgement-relief" => assert!((360..=540).contains(&hands_on), "{hands_on}"),
             other => panic!("unexpected routine {other}"),
         }
     }
@@ -275,28 +280,32 @@ fn every_mistake_in_a_repeated_cue_is_located() {
         "title = \"P\"\n[[steps]]\ntitle = \"A\"\nsay = \"a\"\nduration = \"1m\"\nevery_say = \"Hold.\"\n",
     );
     assert!(
-        m.iter().any(|l| l.contains("steps[0].every: is missing") && l.contains("every = \"30s\"")),
+        m.iter()
+            .any(|l| l.contains("steps[0].every: is missing") && l.contains("every = \"30s\"")),
         "{m:?}"
     );
     let m = messages(
         "title = \"P\"\n[[steps]]\ntitle = \"A\"\nsay = \"a\"\nduration = \"1m\"\nevery = \"3s\"\nevery_say = \"Compress gently, hold it there, and then let go slowly.\"\n",
     );
     assert!(
-        m.iter().any(|l| l.starts_with("r.toml:6:9: steps[0].every: 3s is shorter than its cue")),
+        m.iter()
+            .any(|l| l.starts_with("r.toml:6:9: steps[0].every: 3s is shorter than its cue")),
         "{m:?}"
     );
     let m = messages(
         "title = \"P\"\n[[steps]]\ntitle = \"A\"\nsay = \"a\"\nduration = \"1m\"\nevery = \"10s\"\nevery_tone = \"bong\"\n",
     );
     assert!(
-        m.iter().any(|l| l.starts_with("r.toml:7:14: steps[0].every_tone: unknown tone \"bong\"")),
+        m.iter()
+            .any(|l| l.starts_with("r.toml:7:14: steps[0].every_tone: unknown tone \"bong\"")),
         "{m:?}"
     );
     let m = messages(
         "title = \"P\"\n[[steps]]\ntitle = \"A\"\nsay = \"a\"\nduration = \"1m\"\nevery = \"10s\"\nevery_tone = \"tick\"\nevery_say = \"Hold.\"\n",
     );
     assert!(
-        m.iter().any(|l| l.contains("steps[0].every_tone: give a repeated cue either")),
+        m.iter()
+            .any(|l| l.contains("steps[0].every_tone: give a repeated cue either")),
         "{m:?}"
     );
 }

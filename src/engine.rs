@@ -89,6 +89,9 @@ pub enum CommandError {
     /// Resume while running.
     #[error("the session is not paused")]
     NotPaused,
+    /// Extend on a step that lasts until `next`.
+    #[error("this step lasts until you say next; there is no end to move")]
+    OpenStep,
     /// Extension of zero, or past [`MAX_EXTENSION`].
     #[error(
         "a step can be extended by 1 second up to {} minutes in all",
@@ -108,8 +111,10 @@ pub struct Status {
     pub step_elapsed: Duration,
     /// Time until the current step ends, at the current pace.
     pub step_remaining: Duration,
-    /// Hands-on time left in the current step.
+    /// Hands-on time left in the current step (zero in a step that lasts until `next`).
     pub hands_on_remaining: Duration,
+    /// The current step lasts until `next`.
+    pub open: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -134,6 +139,8 @@ pub struct Session {
     now: Duration,
     current: Option<Current>,
     events: VecDeque<Event>,
+    /// Steps that last until `next` end at their shown length instead (a render).
+    close_open_steps: bool,
 }
 
 impl Session {
@@ -145,7 +152,34 @@ impl Session {
             now: Duration::ZERO,
             current: None,
             events: VecDeque::new(),
+            close_open_steps: false,
         }
+    }
+
+    /// The same session, but a step that lasts until `next` ends at the length the plan shows
+    /// it at, as if `next` came then: what a render plays.
+    pub fn closing_open_steps(mut self) -> Self {
+        self.close_open_steps = true;
+        self
+    }
+
+    /// Whether step `index` runs until `next` in this session.
+    fn open(&self, index: usize) -> bool {
+        self.plan.steps[index].open && !self.close_open_steps
+    }
+
+    /// The cues of step `index` this session plays: an open step's go on past its shown
+    /// length.
+    fn cues(&self, index: usize) -> impl Iterator<Item = &crate::plan::PlannedCue> {
+        let step = &self.plan.steps[index];
+        let beyond: &[crate::plan::PlannedCue] = if self.open(index) { &step.beyond } else { &[] };
+        step.cues.iter().chain(beyond)
+    }
+
+    /// When the current step ends, from its origin (`None`: it lasts until `next`).
+    fn step_end(&self, cur: &Current) -> Option<Duration> {
+        let step = &self.plan.steps[cur.index];
+        (!self.open(cur.index)).then(|| step.length + cur.extra + cur.delay)
     }
 
     /// The plan this session follows.
@@ -169,16 +203,17 @@ impl Session {
             return None;
         }
         let cur = self.current.as_ref()?;
-        let step = &self.plan.steps[cur.index];
-        let next_cue = step
-            .cues
-            .iter()
+        let next_cue = self
+            .cues(cur.index)
             .zip(&cur.fired)
             .filter(|(_, f)| !**f)
             .map(|(c, _)| self.cue_offset(cur, c.at, c.from_end))
             .min();
-        let end = step.length + cur.extra + cur.delay;
-        Some(cur.origin + next_cue.map_or(end, |c| c.min(end)))
+        let wake = match (next_cue, self.step_end(cur)) {
+            (Some(c), Some(e)) => c.min(e),
+            (c, e) => c.or(e)?,
+        };
+        Some(cur.origin + wake)
     }
 
     /// Tells the engine that time `now` has come: due cues and step changes are emitted.
@@ -193,16 +228,26 @@ impl Session {
             (Some(cur), State::Running | State::Paused) => {
                 let step = &self.plan.steps[cur.index];
                 let elapsed = cur.paused_elapsed.unwrap_or(now.saturating_sub(cur.origin));
+                let open = self.open(cur.index);
                 let end = step.length + cur.extra + cur.delay;
                 let hands_on_end = step.hands_on_end() + cur.extra + cur.delay;
+                let (step_remaining, hands_on_remaining) = if open {
+                    (Duration::ZERO, Duration::ZERO)
+                } else {
+                    (
+                        end.saturating_sub(elapsed),
+                        hands_on_end
+                            .saturating_sub(elapsed)
+                            .min(step.hands_on + cur.extra),
+                    )
+                };
                 Status {
                     state: self.state,
                     step: Some(cur.index),
                     step_elapsed: elapsed,
-                    step_remaining: end.saturating_sub(elapsed),
-                    hands_on_remaining: hands_on_end
-                        .saturating_sub(elapsed)
-                        .min(step.hands_on + cur.extra),
+                    step_remaining,
+                    hands_on_remaining,
+                    open,
                 }
             }
             _ => Status {
@@ -211,6 +256,7 @@ impl Session {
                 step_elapsed: Duration::ZERO,
                 step_remaining: Duration::ZERO,
                 hands_on_remaining: Duration::ZERO,
+                open: false,
             },
         }
     }
@@ -347,6 +393,10 @@ impl Session {
     pub fn extend(&mut self, now: Duration, by: Duration) -> Result<(), CommandError> {
         self.advance(now);
         self.require_session()?;
+        let index = self.current.as_ref().expect("session has a step").index;
+        if self.open(index) {
+            return Err(CommandError::OpenStep);
+        }
         let cur = self.current.as_mut().expect("session has a step");
         if by < Duration::from_secs(1) || cur.extra + by > MAX_EXTENSION {
             return Err(CommandError::BadExtension);
@@ -382,13 +432,14 @@ impl Session {
     }
 
     fn enter_step(&mut self, index: usize, at: Duration) {
+        let cues = self.cues(index).count();
         self.current = Some(Current {
             index,
             origin: at,
             paused_elapsed: None,
             extra: Duration::ZERO,
             delay: Duration::ZERO,
-            fired: vec![false; self.plan.steps[index].cues.len()],
+            fired: vec![false; cues],
         });
         self.emit(at, EventKind::StepStarted(index));
     }
@@ -414,22 +465,26 @@ impl Session {
         while self.state == State::Running {
             let plan = Arc::clone(&self.plan);
             let cur = self.current.as_ref().expect("running has a step");
-            let step = &plan.steps[cur.index];
-            let due = step
-                .cues
-                .iter()
+            let due = self
+                .cues(cur.index)
                 .enumerate()
                 .filter(|(i, _)| !cur.fired[*i])
-                .map(|(i, c)| (cur.origin + self.cue_offset(cur, c.at, c.from_end), i))
-                .min();
-            let end = cur.origin + step.length + cur.extra + cur.delay;
+                .map(|(i, c)| {
+                    (
+                        cur.origin + self.cue_offset(cur, c.at, c.from_end),
+                        i,
+                        c.sound,
+                    )
+                })
+                .min_by_key(|(at, i, _)| (*at, *i));
+            let end = self.step_end(cur).map(|e| cur.origin + e);
             match due {
-                Some((at, i)) if at <= now && at <= end => {
-                    let sound = step.cues[i].sound;
+                Some((at, i, sound)) if at <= now && end.is_none_or(|e| at <= e) => {
                     self.current.as_mut().expect("step").fired[i] = true;
                     self.emit(at, EventKind::Play(sound));
                 }
-                _ if end <= now => {
+                _ if end.is_some_and(|e| e <= now) => {
+                    let end = end.expect("checked");
                     let index = cur.index;
                     if index + 1 < plan.steps.len() {
                         self.enter_step(index + 1, end);

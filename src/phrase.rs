@@ -9,6 +9,8 @@
 pub enum Phrase {
     /// "Halfway."
     Halfway,
+    /// "Six minutes.": how long a step that lasts until `next` has lasted (seconds).
+    Elapsed(u32),
     /// "Thirty seconds left." (seconds)
     TimeLeft(u32),
     /// A countdown number: "Three."
@@ -36,6 +38,7 @@ impl Phrase {
     pub fn text(self) -> String {
         match self {
             Phrase::Halfway => "Halfway.".into(),
+            Phrase::Elapsed(s) => format!("{}.", capitalize(&spoken_duration(s))),
             Phrase::TimeLeft(s) => format!("{} left.", capitalize(&spoken_duration(s))),
             Phrase::Count(n) => format!("{}.", capitalize(&number_words(n))),
             Phrase::StepOf(n, total) => {

@@ -18,6 +18,8 @@ pub const TONE_TO_PROMPT: Duration = Duration::from_millis(250);
 pub const LEAD_IN_GAP: Duration = Duration::from_millis(600);
 /// The least silence kept around a cue in the hands-on time.
 pub const CUE_GAP: Duration = Duration::from_millis(300);
+/// How long an open step's repeated cues and reminders go on (it lasts until `next`).
+pub const OPEN_HORIZON: Duration = Duration::from_secs(3600);
 
 /// Something that sounds: a tone or a piece of speech.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -65,10 +67,15 @@ pub struct StepPlan {
     pub hands_on_start: Duration,
     /// How long hands-on time lasts.
     pub hands_on: Duration,
-    /// The whole step, end tones included; the next step starts right after.
+    /// The whole step, end tones included; the next step starts right after. For a step that
+    /// lasts until `next` ([`StepPlan::open`]), the length it is shown and rendered at.
     pub length: Duration,
     /// Every cue, sorted by `at`.
     pub cues: Vec<PlannedCue>,
+    /// The step lasts until `next` (`until = "next"`): live, it never ends on its own.
+    pub open: bool,
+    /// An open step's cues after its shown length, up to [`OPEN_HORIZON`] (live only).
+    pub beyond: Vec<PlannedCue>,
 }
 
 impl StepPlan {
@@ -140,12 +147,22 @@ pub fn phrase_bank(routine: &Routine) -> Vec<Phrase> {
         if step.cues.halfway == HalfwayCue::Spoken {
             v.push(Phrase::Halfway);
         }
-        if let Some(every) = step.cues.remind_every {
-            let mut left = every;
-            while left < step.duration {
-                v.push(Phrase::TimeLeft(left.as_secs() as u32));
-                left += every;
+        match step.cues.remind_every {
+            Some(every) if step.open => {
+                let mut so_far = every;
+                while so_far < OPEN_HORIZON {
+                    v.push(Phrase::Elapsed(so_far.as_secs() as u32));
+                    so_far += every;
+                }
             }
+            Some(every) => {
+                let mut left = every;
+                while left < step.duration {
+                    v.push(Phrase::TimeLeft(left.as_secs() as u32));
+                    left += every;
+                }
+            }
+            None => {}
         }
     }
     v.extend(routine.lead_in);
@@ -230,6 +247,13 @@ fn plan_step(
         Timing::WithPrompt => step.duration.max(prompt_len),
     };
     let end = hands_on_start + hands_on;
+    // An open step's cues are planned up to the horizon; what falls after its shown length is
+    // kept apart, for live sessions.
+    let horizon = if step.open {
+        hands_on_start + OPEN_HORIZON
+    } else {
+        end
+    };
 
     // Hands-on cues, highest priority first; each is kept only if it fits without overlap.
     let mut wanted: Vec<PlannedCue> = Vec::new();
@@ -286,6 +310,21 @@ fn plan_step(
             len: lengths.length(sound),
         });
     }
+    if let Some(every) = step.cues.remind_every.filter(|_| step.open) {
+        // "Six minutes.": how long an open step has lasted; above its repeated cue (a cue
+        // every 30 s would otherwise take every whole minute).
+        let mut so_far = every;
+        while hands_on_start + so_far < horizon {
+            let sound = Sound::Phrase(Phrase::Elapsed(so_far.as_secs() as u32));
+            wanted.push(PlannedCue {
+                at: hands_on_start + so_far,
+                from_end: false,
+                sound,
+                len: lengths.length(sound),
+            });
+            so_far += every;
+        }
+    }
     // The repeated cue, at exact offsets from the start of the hands-on time: below the prompt,
     // the countdown, the end tones and halfway, above "time left".
     if let Some((every, cue)) = &step.cues.every {
@@ -295,7 +334,7 @@ fn plan_step(
         };
         let len = lengths.length(sound);
         let mut at = hands_on_start + *every;
-        while at < end {
+        while at < horizon {
             wanted.push(PlannedCue {
                 at,
                 from_end: false,
@@ -305,7 +344,7 @@ fn plan_step(
             at += *every;
         }
     }
-    if let Some(every) = step.cues.remind_every {
+    if let Some(every) = step.cues.remind_every.filter(|_| !step.open) {
         let mut left = every;
         while left < step.duration {
             let sound = Sound::Phrase(Phrase::TimeLeft(left.as_secs() as u32));
@@ -346,7 +385,7 @@ fn plan_step(
             };
             c.at < k.at + k.len + gap && k.at < c.at + c.len + gap
         });
-        let within = c.at + c.len <= length;
+        let within = c.at + c.len <= length.max(horizon);
         if (is_end_cue || clear_of_prompt) && !overlaps && within {
             kept.push(c);
             kept_counts.push(is_count);
@@ -354,7 +393,9 @@ fn plan_step(
             countdown_cut = true;
         }
     }
-    cues.extend(kept);
+    let (shown, beyond): (Vec<PlannedCue>, Vec<PlannedCue>) =
+        kept.into_iter().partition(|c| c.at + c.len <= length);
+    cues.extend(shown);
     cues.sort_by_key(|c| c.at);
     StepPlan {
         title: title.to_string(),
@@ -364,6 +405,8 @@ fn plan_step(
         hands_on,
         length,
         cues,
+        open: step.open,
+        beyond,
     }
 }
 

@@ -32,7 +32,8 @@ pub struct Rendered {
 /// Mixes a session of `ready` from start to finish.
 pub fn render(ready: &Ready, levels: Levels) -> Result<Rendered, String> {
     let sounds = ready.sounds.load_all()?;
-    let mut session = Session::new(ready.plan.clone());
+    // A step that lasts until `next` is rendered at the length the plan shows it at.
+    let mut session = Session::new(ready.plan.clone()).closing_open_steps();
     let total = to_samples(ready.plan.total()) as usize;
     let mut samples = vec![0.0f32; total];
     let mut events = Vec::new();

@@ -188,8 +188,9 @@ fn hands_on_pumping_renders_with_its_compressions_on_the_second() {
     );
     let (repeats, titles) = repeats_and_titles("hands-on-pumping");
     let pumping: Vec<usize> = repeats.iter().filter(|r| r.0 == 6).map(|r| r.1).collect();
-    // Every 30 s of ten minutes, but where a reminder or the countdown sounds: 16 or more.
-    assert!(pumping.len() >= 16, "{pumping:?}");
+    // Every 30 s of the ten minutes it is rendered at (19), but where "Two minutes.", "Four
+    // minutes."... are said: 15.
+    assert_eq!(pumping.len(), 15, "{pumping:?}");
     for off in &pumping {
         assert!(
             on_grid(*off, 30),

@@ -44,7 +44,7 @@ impl From<crate::engine::CommandError> for CoachError {
                 CoachError::NotRunning(format!("{msg}; start one with `letdown start`"))
             }
             E::AlreadyRunning => CoachError::AlreadyRunning(msg),
-            E::AlreadyPaused | E::NotPaused => CoachError::WrongState(msg),
+            E::AlreadyPaused | E::NotPaused | E::OpenStep => CoachError::WrongState(msg),
             E::BadExtension => CoachError::InvalidArgument(msg),
         }
     }

@@ -59,22 +59,48 @@ impl Live {
         let index = st.step.unwrap_or(0);
         let total = self.ready.plan.steps.len();
         let title = self.ready.plan.steps[index].title.clone();
-        let left = st.hands_on_remaining.as_secs() as u32;
-        // Round to the phrase bank's 5-second steps.
-        let rounded = (left.div_ceil(5) * 5).max(5);
-        let text = format!(
-            "Step {} of {total}, {title}: {} left{}.",
-            index + 1,
-            crate::phrase::spoken_duration(left),
-            if st.state == State::Paused {
-                ", paused"
+        let paused = if st.state == State::Paused {
+            ", paused"
+        } else {
+            ""
+        };
+        let (text, time) = if st.open {
+            // A step that lasts until `next`: how long it has lasted, in whole minutes (the
+            // reminders' phrases), or seconds in its first minute.
+            let step = &self.ready.plan.steps[index];
+            let so_far = st
+                .step_elapsed
+                .saturating_sub(step.hands_on_start)
+                .as_secs() as u32;
+            let said = if so_far >= 60 {
+                so_far / 60 * 60
             } else {
-                ""
-            }
-        );
+                (so_far / 5 * 5).max(5)
+            };
+            (
+                format!(
+                    "Step {} of {total}, {title}: {} so far{paused}.",
+                    index + 1,
+                    crate::phrase::spoken_duration(said)
+                ),
+                Phrase::Elapsed(said),
+            )
+        } else {
+            let left = st.hands_on_remaining.as_secs() as u32;
+            // Round to the phrase bank's 5-second steps.
+            let rounded = (left.div_ceil(5) * 5).max(5);
+            (
+                format!(
+                    "Step {} of {total}, {title}: {} left{paused}.",
+                    index + 1,
+                    crate::phrase::spoken_duration(left)
+                ),
+                Phrase::TimeLeft(rounded),
+            )
+        };
         let sounds = [
             Sound::Phrase(Phrase::StepOf(index as u32 + 1, total as u32)),
-            Sound::Phrase(Phrase::TimeLeft(rounded)),
+            Sound::Phrase(time),
         ];
         let missing = sounds
             .iter()

@@ -509,3 +509,142 @@ proptest! {
         prop_assert!(matches!(s.state(), State::Idle | State::Finished | State::Paused));
     }
 }
+
+const OPEN: &str = "title = \"T\"\n[[steps]]\ntitle = \"Massage\"\nsay = \"a\"\nduration = \"10s\"\n[[steps]]\ntitle = \"Pump\"\nsay = \"b\"\nuntil = \"next\"\nevery = \"30s\"\nevery_say = \"Squeeze.\"\nremind_every = \"2m\"\n[[steps]]\ntitle = \"After\"\nsay = \"c\"\nduration = \"10s\"\n";
+
+#[test]
+fn a_step_that_lasts_until_next_never_ends_by_itself_and_says_how_long_it_has_lasted() {
+    let p = plan(OPEN);
+    assert!(p.steps[1].open);
+    let mut s = Session::new(p.clone());
+    s.start(S(0)).unwrap();
+    let pump_start = p.step_start(1);
+    let hands_on = pump_start + p.steps[1].hands_on_start;
+    // Two hours on: still in the pump step, cues went on to the horizon and then stopped.
+    let events = run_until(&mut s, Duration::from_secs(7200));
+    assert_eq!(s.status(Duration::from_secs(7200)).step, Some(1));
+    assert!(s.status(Duration::from_secs(7200)).open);
+    let squeezes: Vec<Duration> = events
+        .iter()
+        .filter(|e| e.kind == EventKind::Play(Sound::Repeated(1)))
+        .map(|e| e.at - hands_on)
+        .collect();
+    assert!(squeezes.len() > 60, "{}", squeezes.len());
+    assert!(
+        squeezes.iter().all(|d| d.as_millis() % 30_000 == 0),
+        "{squeezes:?}"
+    );
+    let said: Vec<(Duration, u32)> = events
+        .iter()
+        .filter_map(|e| match e.kind {
+            EventKind::Play(Sound::Phrase(crate::phrase::Phrase::Elapsed(secs))) => {
+                Some((e.at - hands_on, secs))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        said[0],
+        (Duration::from_secs(120), 120),
+        "two minutes in: \"Two minutes.\""
+    );
+    assert!(said.iter().all(|(at, secs)| at.as_secs() == *secs as u64));
+    assert_eq!(
+        s.extend(Duration::from_secs(7200), S(5000)),
+        Err(CommandError::OpenStep)
+    );
+    // Next ends it and the routine goes on.
+    s.next(Duration::from_secs(7200)).unwrap();
+    assert_eq!(s.status(Duration::from_secs(7200)).step, Some(2));
+    // A render closes it at its shown length instead: the plan's total.
+    let mut r = Session::new(p.clone()).closing_open_steps();
+    r.start(S(0)).unwrap();
+    let events = run_until(&mut r, Duration::from_secs(7200));
+    let finished = events
+        .iter()
+        .find(|e| matches!(e.kind, EventKind::SessionFinished { .. }))
+        .unwrap();
+    assert_eq!(finished.at, p.total());
+    assert_eq!(events, expected(&p, S(0)));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// An open step under any pauses, repeats and waits: it never ends by itself, its elapsed
+    /// time is exactly the running time, no cue is lost (every cue due by the step's clock has
+    /// played) and no two cues start at once.
+    #[test]
+    fn an_open_step_keeps_its_clock_and_its_cues(
+        cmds in prop::collection::vec((1u64..200_000, 0u8..4), 0..30),
+    ) {
+        let p = plan(OPEN);
+        let mut s = Session::new(p.clone());
+        s.start(S(0)).unwrap();
+        let pump_start = p.step_start(1);
+        let mut now = pump_start + S(1);
+        let _ = run_until(&mut s, now);
+        prop_assert_eq!(s.status(now).step, Some(1));
+        let mut running = S(1);
+        let mut delay = Duration::ZERO;
+        let mut plays: Vec<Duration> = Vec::new();
+        for (wait, c) in cmds {
+            let paused = s.state() == State::Paused;
+            let to = now + Duration::from_millis(wait);
+            for e in run_until(&mut s, to) {
+                if let EventKind::Play(_) = e.kind {
+                    plays.push(e.at);
+                }
+            }
+            if !paused {
+                running += to - now;
+            }
+            now = to;
+            let st = s.status(now);
+            prop_assert_eq!(st.step, Some(1), "the open step ended by itself");
+            prop_assert_eq!(st.step_elapsed, running, "its clock drifted");
+            let r = match c {
+                0 => s.pause(now),
+                1 => s.resume(now),
+                2 => {
+                    let hands_on = p.steps[1].hands_on_start;
+                    let r = s.repeat(now);
+                    if r.is_ok() && st.step_elapsed >= hands_on {
+                        delay += p.steps[1].prompt_len;
+                    }
+                    r
+                }
+                _ => s.extend(now, S(1000)).map(|_| ()),
+            };
+            if c == 3 {
+                prop_assert_eq!(r, Err(CommandError::OpenStep));
+            }
+            if c == 2 && r.is_ok() && st.step_elapsed < p.steps[1].hands_on_start {
+                // (back to the start of the prompt: the step's clock restarts there)
+                running = p.steps[1].prompt_at;
+            }
+            if c == 1 && r.is_ok() || c == 2 && paused && r.is_ok() {
+                // resumed: the clock runs again from here
+            }
+            while let Some(e) = s.poll_event() {
+                if let EventKind::Play(_) = e.kind {
+                    plays.push(e.at);
+                }
+            }
+        }
+        // Nothing lost: every cue whose time (on the step's clock, shifted by repeats) has come
+        // has played.
+        let st = s.status(now);
+        let due = p.steps[1]
+            .cues
+            .iter()
+            .chain(&p.steps[1].beyond)
+            .filter(|c| c.at >= p.steps[1].hands_on_start && c.at + delay < st.step_elapsed)
+            .count();
+        let hands_on_plays = plays.len();
+        prop_assert!(hands_on_plays >= due, "{} plays for {} due cues", hands_on_plays, due);
+        let mut sorted = plays.clone();
+        sorted.dedup();
+        prop_assert_eq!(sorted.len(), plays.len(), "two cues at once");
+    }
+}

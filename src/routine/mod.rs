@@ -110,7 +110,13 @@ pub struct Step {
     pub side: Option<String>,
     /// True for the first step of every side after the first: it opens with the side-switch tone.
     pub switches_side: bool,
+    /// The step lasts until `next` (`until = "next"`); `duration` is then the length plans and
+    /// renders show it at ([`OPEN_STEP_SHOWN`]).
+    pub open: bool,
 }
+
+/// The length a step that lasts until `next` is shown and rendered at.
+pub const OPEN_STEP_SHOWN: Duration = Duration::from_secs(600);
 
 pub use crate::voice::VoiceOverride;
 

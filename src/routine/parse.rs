@@ -46,7 +46,7 @@ const CUE_KEYS: &[&str] = &[
     "every_say",
     "every_tone",
 ];
-const STEP_KEYS: &[&str] = &["title", "say", "audio"];
+const STEP_KEYS: &[&str] = &["title", "say", "audio", "until"];
 const BLOCK_KEYS: &[&str] = &["title", "sides", "steps"];
 
 /// Where to look for recorded prompts that are not next to the routine file.
@@ -524,7 +524,53 @@ impl StepReader<'_> {
             }
             (None, None) => {}
         }
-        if own.duration.is_none() && t.get("duration").is_none() {
+        // A step that lasts until `next`: no end to count down to, elapsed time said instead.
+        let open = match c.string(t, "until") {
+            None => false,
+            Some(u) if u.get_ref() == "next" => true,
+            Some(u) => {
+                c.error(
+                    u.span(),
+                    &t.field("until"),
+                    format!(
+                        "\"{}\" is not known: `until = \"next\"` is a step that lasts until you say next; a step that ends by itself has a duration instead",
+                        u.get_ref()
+                    ),
+                );
+                false
+            }
+        };
+        if open {
+            if let Some(d) = t.get("duration") {
+                c.error(
+                    d.span(),
+                    &t.field("duration"),
+                    format!(
+                        "a step that lasts until next has no duration (plan and render show it at {}); remove one of the two",
+                        crate::duration::show(super::OPEN_STEP_SHOWN)
+                    ),
+                );
+            }
+            for key in ["countdown", "end_tone", "halfway"] {
+                if let Some(v) = t.get(key) {
+                    c.error(
+                        v.span(),
+                        &t.field(key),
+                        "a step that lasts until next has no end to count down to or mark",
+                    );
+                }
+            }
+            if let Some(Some(every)) = own.remind_every
+                && !every.as_secs().is_multiple_of(60)
+            {
+                let span = t.get("remind_every").map_or(t.pos..t.pos, |v| v.span());
+                c.error(
+                    span,
+                    &t.field("remind_every"),
+                    "a step that lasts until next says how long it has lasted in whole minutes: use \"1m\", \"2m\"...",
+                );
+            }
+        } else if own.duration.is_none() && t.get("duration").is_none() {
             c.missing(
                 t,
                 "duration",
@@ -557,18 +603,31 @@ impl StepReader<'_> {
                 }
             }
         }
-        let (Some(title), Some(duration)) = (title, own.duration) else {
+        let duration = if open {
+            Some(super::OPEN_STEP_SHOWN)
+        } else {
+            own.duration
+        };
+        let (Some(title), Some(duration)) = (title, duration) else {
             return;
         };
         let switches_side = matches!(side, Some((_, si, 0)) if si > 0);
+        let mut cues = own.cues();
+        if open {
+            // (from [defaults]: an open step has no end for them)
+            cues.countdown = Countdown::None;
+            cues.end_tone = false;
+            cues.halfway = HalfwayCue::None;
+        }
         self.steps.push(Step {
             title,
             say,
             audio,
             duration,
-            cues: own.cues(),
+            cues,
             side: side.map(|(s, _, _)| s.to_string()),
             switches_side,
+            open,
         });
     }
 

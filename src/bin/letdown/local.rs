@@ -310,13 +310,18 @@ fn print_plan(plan: &Plan, r: &Ready, data_dir: &std::path::Path) {
     );
     let mut start = std::time::Duration::ZERO;
     for (i, s) in plan.steps.iter().enumerate() {
+        let hands_on = if s.open {
+            format!("{}+", show(s.hands_on))
+        } else {
+            show(s.hands_on)
+        };
         println!(
             "{:>3}  {:<32} {:>10} {:>8} {:>9}  {}",
             i + 1,
             s.title,
             clock(start),
             show(s.prompt_len),
-            show(s.hands_on),
+            hands_on,
             prompt_source(r, i, data_dir)
         );
         start += s.length;
@@ -326,6 +331,12 @@ fn print_plan(plan: &Plan, r: &Ready, data_dir: &std::path::Path) {
         clock(plan.total()),
         show(r.routine.hands_on_total())
     );
+    if plan.steps.iter().any(|s| s.open) {
+        println!(
+            "(+ a step that lasts until you say next: no fixed length; shown and rendered at {})",
+            show(letdown::routine::OPEN_STEP_SHOWN)
+        );
+    }
 }
 
 fn plan_json(r: &Ready, data_dir: &std::path::Path) -> serde_json::Value {
@@ -358,6 +369,7 @@ fn plan_json(r: &Ready, data_dir: &std::path::Path) -> serde_json::Value {
                 "prompt_source": prompt_source(r, i, data_dir),
                 "hands_on_start_ms": ms(start + s.hands_on_start),
                 "hands_on_ms": ms(s.hands_on),
+                "open": s.open,
                 "length_ms": ms(s.length),
                 "cues": cues,
             });

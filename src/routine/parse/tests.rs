@@ -309,3 +309,47 @@ fn every_mistake_in_a_repeated_cue_is_located() {
         "{m:?}"
     );
 }
+
+#[test]
+fn a_step_that_lasts_until_next_is_read_and_its_mistakes_located() {
+    let r = parse(
+        "title = \"P\"\n[defaults]\nduration = \"30s\"\ncountdown = \"ticks\"\n[[steps]]\ntitle = \"Pump\"\nsay = \"Pump.\"\nuntil = \"next\"\nremind_every = \"2m\"\n",
+    )
+    .unwrap();
+    assert!(r.steps[0].open);
+    assert_eq!(r.steps[0].duration, super::super::OPEN_STEP_SHOWN);
+    assert_eq!(
+        r.steps[0].cues.countdown,
+        Countdown::None,
+        "no end to count down to"
+    );
+    let m = messages(
+        "title = \"P\"\n[[steps]]\ntitle = \"A\"\nsay = \"a\"\nuntil = \"5m\"\nduration = \"1m\"\n",
+    );
+    assert!(
+        m.iter()
+            .any(|l| l.starts_with("r.toml:5:9: steps[0].until: \"5m\" is not known")),
+        "{m:?}"
+    );
+    let m = messages(
+        "title = \"P\"\n[[steps]]\ntitle = \"A\"\nsay = \"a\"\nuntil = \"next\"\nduration = \"1m\"\ncountdown = \"ticks\"\nremind_every = \"90s\"\n",
+    );
+    assert!(
+        m.iter().any(|l| l.starts_with(
+            "r.toml:6:12: steps[0].duration: a step that lasts until next has no duration"
+        )),
+        "{m:?}"
+    );
+    assert!(
+        m.iter().any(|l| l.starts_with(
+            "r.toml:7:13: steps[0].countdown: a step that lasts until next has no end"
+        )),
+        "{m:?}"
+    );
+    assert!(
+        m.iter()
+            .any(|l| l.starts_with("r.toml:8:16: steps[0].remind_every:")
+                && l.contains("whole minutes")),
+        "{m:?}"
+    );
+}

@@ -161,6 +161,14 @@ pub fn feed_ended(start: Timestamp, end: Timestamp, tz: &TimeZone) -> String {
     format!("Feed ended at {}, {after}.", local_hm(end, tz))
 }
 
+/// A heads-up for a routine with a spoken name: "Pumping in ten minutes."
+pub fn starts_in(name: &str, minutes: u32) -> String {
+    format!(
+        "{name} in {}.",
+        crate::phrase::spoken_duration(minutes.max(1) * 60)
+    )
+}
+
 /// After `letdown snooze`.
 pub fn snoozed(s: &DaySummary, tz: &TimeZone) -> String {
     match &s.next_session {
@@ -326,6 +334,15 @@ mod tests {
                 "the session at 14:05 (daily) was missed: the computer was asleep or off"
             ),
             "The session at 14:05 (daily) was missed: the computer was asleep or off."
+        );
+    }
+
+    #[test]
+    fn a_routine_with_a_spoken_name_is_named_in_its_heads_up() {
+        assert_eq!(starts_in("Pumping", 10), "Pumping in ten minutes.");
+        assert_eq!(
+            starts_in("Hand expression", 1),
+            "Hand expression in one minute."
         );
     }
 

@@ -40,6 +40,12 @@ pub const BINDINGS: &[(&str, &str, &str, &str)] = &[
         "<Super><Alt>period",
     ),
     (
+        "pumped",
+        "Pumping done (the same amount as last time)",
+        "pumped --same",
+        "<Super><Alt>p",
+    ),
+    (
         "snooze",
         "Snooze the next session 10 minutes",
         "snooze 10m",

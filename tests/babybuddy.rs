@@ -596,8 +596,21 @@ fn pumping_is_logged_answered_and_sent_once_and_counts_as_a_feed_only_when_asked
     let out = d.ok(&["--quiet", "pumped", "--amount", "4oz"]);
     assert!(out.contains("Logged 118 millilitres. 208 today."), "{out}");
     assert_eq!(summary(&d, "pumped_today_ml"), 208);
+    // The "pumping done" key: the same amount again, answered aloud.
+    let out = d.ok(&["pumped", "--same"]);
+    assert!(
+        out.contains("Logged 118 millilitres, as last time. 327 today."),
+        "{out}"
+    );
+    wait_until(Duration::from_secs(5), "the answer said aloud", || {
+        let log = d.daemon_log();
+        (
+            log.contains("saying: Logged 118 millilitres, as last time. 327 today."),
+            (),
+        )
+    });
     let w = d.ok(&["--quiet", "where"]);
-    assert!(w.contains("millilitres. 208 today."), "{w}");
+    assert!(w.contains("millilitres. 327 today."), "{w}");
     // Refused with the reason, before anything is logged.
     let bad = d.letdown(&["pumped", "--amount", "90"]);
     assert!(
@@ -622,7 +635,7 @@ fn pumping_is_logged_answered_and_sent_once_and_counts_as_a_feed_only_when_asked
         },
     );
     let pumping = server.list("pumping", child);
-    assert_eq!(pumping.len(), 2, "{pumping:?}");
+    assert_eq!(pumping.len(), 3, "{pumping:?}");
     let first = pumping
         .iter()
         .find(|p| p["amount"].as_f64() == Some(90.0))

@@ -141,6 +141,9 @@ pub struct Routine {
     /// Said before the first step (its tone and prompt follow): letdownd sets it to which side
     /// is next when the feed log knows. Never from a file.
     pub lead_in: Option<crate::phrase::Phrase>,
+    /// What the heads-up calls it ("Pumping" says "Pumping in ten minutes."); `None` says
+    /// "Your massage starts in ten minutes."
+    pub spoken_name: Option<String>,
 }
 
 impl Routine {

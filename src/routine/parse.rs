@@ -26,6 +26,7 @@ const TOP_KEYS: &[&str] = &[
     "name",
     "title",
     "description",
+    "spoken_name",
     "timing",
     "sides_order",
     "language",
@@ -138,6 +139,13 @@ pub fn parse_routine(
         .unwrap_or_default();
     let title = c.text(top, "title");
     let description = c.string(top, "description");
+    let spoken_name = c.valid_text(top, "spoken_name", |n| {
+        if n.chars().count() > 40 {
+            Err("is a name for the heads-up, at most 40 characters (\"Pumping\")".into())
+        } else {
+            Ok(())
+        }
+    });
     let next_side_first = c
         .valid_text(top, "sides_order", super::sides::check_order)
         .is_some_and(|o| o == "next-feed");
@@ -259,6 +267,7 @@ pub fn parse_routine(
         steps,
         next_side_first,
         lead_in: None,
+        spoken_name,
     })
 }
 

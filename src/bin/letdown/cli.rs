@@ -133,8 +133,12 @@ pub enum Remote {
     /// connected it goes to its pumping records.
     Pumped {
         /// How much: millilitres or ounces, e.g. 90ml or 3oz (1 to 1000 ml).
-        #[arg(long, value_name = "AMOUNT", value_parser = pumped_amount)]
-        amount: f64,
+        #[arg(long, value_name = "AMOUNT", value_parser = pumped_amount,
+              required_unless_present = "same")]
+        amount: Option<f64>,
+        /// The same amount as the last pumping logged (the "pumping done" key).
+        #[arg(long, conflicts_with = "amount")]
+        same: bool,
         /// Which side, if one: left, right or both.
         #[arg(long, value_parser = ["left", "right", "both"])]
         side: Option<String>,

@@ -250,11 +250,21 @@ async fn dispatch(
     Ok(match command {
         Remote::Pumped {
             amount,
+            same,
             side,
             ago,
             lasted,
             note,
         } => {
+            let amount = match (amount, same) {
+                (Some(a), _) => a,
+                (None, _) => {
+                    let m = p.summary().await.map_err(said)?;
+                    m.get("last_pumped_ml")
+                        .and_then(|v| v.parse::<f64>().ok())
+                        .context("no pumping is logged yet to repeat; give the amount: letdown pumped --amount 90ml")?
+                }
+            };
             let now = jiff::Timestamp::now().as_second();
             let length = lasted.map_or(0, |d| d.as_secs() as i64);
             let start = match ago {
@@ -272,9 +282,12 @@ async fn dispatch(
                 .await
                 .map_err(said)?;
             println!("pumping {id} logged at {}", local_time(start));
-            Some(tell(summary().await, &|s| {
-                letdown::feedback::pumped(amount, s)
-            }))
+            let answer = tell(summary().await, &|s| letdown::feedback::pumped(amount, s));
+            Some(if same {
+                answer.replacen("millilitres.", "millilitres, as last time.", 1)
+            } else {
+                answer
+            })
         }
         Remote::Fed { end: true, .. } => {
             let (id, start, end) = p.end_feed().await.map_err(said)?;

@@ -123,9 +123,25 @@ impl Coach {
         self.warm_heads_up();
     }
 
-    /// "Your massage starts in two minutes. The right side is next."
+    /// "Your massage starts in two minutes. The right side is next.", or with a routine that
+    /// has a spoken name, "Pumping in ten minutes."
     fn heads_up_text(&self, minutes: u32) -> String {
-        let text = crate::phrase::Phrase::StartsIn(minutes).text();
+        let named = self.scheduler.next_occurrence().and_then(|o| {
+            let name = if o.routine.is_empty() {
+                self.cfg.default_routine.clone()
+            } else {
+                o.routine.clone()
+            };
+            self.preparer
+                .last_prepared(&name)?
+                .routine
+                .spoken_name
+                .clone()
+        });
+        let text = match named {
+            Some(name) => crate::feedback::starts_in(&name, minutes),
+            None => crate::phrase::Phrase::StartsIn(minutes).text(),
+        };
         match crate::feedback::next_side_sentence(self.scheduler.summary().next_side) {
             Some(side) => format!("{text} {side}"),
             None => text,

@@ -68,6 +68,10 @@ pub trait Coach {
     fn delete_feed(&self, id: u64) -> zbus::Result<()>;
     /// Recent feeds.
     fn list_feeds(&self, limit: u32) -> zbus::Result<Vec<(u64, i64, String, String)>>;
+    /// List pumpings: (id, start, end, ml, side, note).
+    fn list_pumpings(&self, limit: u32) -> zbus::Result<Vec<(u64, i64, i64, f64, String, String)>>;
+    /// Delete a pumping.
+    fn delete_pumping(&self, id: u64) -> zbus::Result<()>;
     /// Set the feed plan.
     fn set_feed_plan(
         &self,

@@ -647,6 +647,23 @@ fn pumping_is_logged_answered_and_sent_once_and_counts_as_a_feed_only_when_asked
         "a pumping is no feeding"
     );
 
+    // The key pressed by mistake: listed, deleted, and gone from Baby Buddy too.
+    let listed = d.ok(&["pumpings", "--csv"]);
+    let rows: Vec<&str> = listed.lines().skip(1).collect();
+    assert_eq!(rows.len(), 3, "{listed}");
+    let last_id = rows[2].split(',').next().unwrap();
+    d.ok(&["pumpings", "delete", last_id]);
+    wait_until(Duration::from_secs(10), "the deletion sent", || {
+        let n = server.list("pumping", child).len();
+        (n == 2, n)
+    });
+    let bad = d.letdown(&["pumpings", "delete", last_id]);
+    assert!(
+        !bad.status.success() && text(&bad).contains("no pumping with id"),
+        "{}",
+        text(&bad)
+    );
+
     // Not a feed for the plan, unless the plan says so.
     let has_due = text(&d.call("Summary", &[])).contains("next_feed_due");
     assert!(!has_due, "a pumping moved the feed plan");

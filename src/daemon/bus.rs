@@ -191,6 +191,20 @@ impl CoachInterface {
         .await
     }
 
+    /// The last `limit` pumpings (0 = all), oldest first: id, start, end, millilitres, side,
+    /// note.
+    async fn list_pumpings(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<super::request::PumpingRow>, CoachError> {
+        self.schedule_request(|a| S::ListPumpings(limit, a)).await
+    }
+
+    /// Deletes a mistaken pumping (in Baby Buddy too, when connected).
+    async fn delete_pumping(&self, id: u64) -> Result<(), CoachError> {
+        self.schedule_request(|a| S::DeletePumping(id, a)).await
+    }
+
     /// Ends the running feed now; returns its id, start and end (Unix seconds).
     async fn end_feed(&self) -> Result<(u64, i64, i64), CoachError> {
         self.schedule_request(S::EndFeed).await

@@ -17,6 +17,8 @@ pub type Answer<T> = oneshot::Sender<Result<T, CoachError>>;
 pub type RoutineRow = (String, String, String);
 /// A logged feed: (id, start in Unix seconds, side, note).
 pub type FeedRow = (u64, i64, String, String);
+/// A logged pumping: (id, start and end in Unix seconds, millilitres, side, note).
+pub type PumpingRow = (u64, i64, i64, f64, String, String);
 /// An upcoming session: (id, start in Unix seconds, why, routine).
 pub type UpcomingRow = (String, i64, String, String);
 
@@ -117,6 +119,10 @@ pub enum ScheduleRequest {
     Upcoming(Answer<Vec<UpcomingRow>>),
     /// Notices not yet told (missed sessions), cleared by reading.
     TakeNotices(Answer<Vec<String>>),
+    /// The most recent pumpings (0 = all), oldest first.
+    ListPumpings(u32, Answer<Vec<PumpingRow>>),
+    /// Delete a mistaken pumping.
+    DeletePumping(u64, Answer<()>),
     /// End the running feed now; returns its id, start and end.
     EndFeed(Answer<(u64, i64, i64)>),
     /// Send what waits for Baby Buddy and read its feedings; answered when read.

@@ -152,6 +152,17 @@ pub enum Remote {
         #[arg(long)]
         note: Option<String>,
     },
+    /// List logged pumpings; `pumpings delete ID` removes a mistaken one.
+    Pumpings {
+        #[command(subcommand)]
+        action: Option<PumpingsAction>,
+        /// How many recent pumpings to show (0 = all).
+        #[arg(long, default_value_t = 10)]
+        limit: u32,
+        /// Print CSV (id,start,end,ml,side,note) instead.
+        #[arg(long)]
+        csv: bool,
+    },
     /// List logged feeds; `feeds delete ID` and `feeds fix ID --at HH:MM` correct mistakes.
     Feeds {
         #[command(subcommand)]
@@ -212,6 +223,16 @@ pub enum Remote {
     },
     /// Skip the next scheduled session.
     Skip,
+}
+
+/// Corrections to the pumping log.
+#[derive(Subcommand)]
+pub enum PumpingsAction {
+    /// Delete a mistaken pumping (in Baby Buddy too, when connected).
+    Delete {
+        /// Its id (see `letdown pumpings`).
+        id: u64,
+    },
 }
 
 /// Corrections to the feed log.

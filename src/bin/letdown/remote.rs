@@ -9,7 +9,7 @@ use letdown::client::{CoachProxy, bar, explain, status};
 use letdown::duration::show;
 use letdown::schedule::HourMinute;
 
-use crate::cli::{FeedsAction, Remote};
+use crate::cli::{FeedsAction, PumpingsAction, Remote};
 
 /// How long a `start` may wait, once letdownd has answered, for its routine's speech.
 const PREPARE_ALLOWANCE: Duration = Duration::from_secs(120);
@@ -367,6 +367,15 @@ async fn dispatch(
             limit,
             csv,
         } => done(feeds(p, limit, csv).await)?,
+        Remote::Pumpings {
+            action: Some(PumpingsAction::Delete { id }),
+            ..
+        } => done(p.delete_pumping(id).await.map_err(said))?,
+        Remote::Pumpings {
+            action: None,
+            limit,
+            csv,
+        } => done(pumpings(p, limit, csv).await)?,
         Remote::FeedPlan {
             interval,
             times,
@@ -557,6 +566,38 @@ async fn fix_feed(
     p.correct_feed(id, start.as_second(), side.as_deref().unwrap_or(""))
         .await
         .map_err(said)
+}
+
+async fn pumpings(p: &CoachProxy<'_>, limit: u32, csv: bool) -> anyhow::Result<()> {
+    let rows = p.list_pumpings(limit).await.map_err(said)?;
+    let iso = |t: i64| {
+        jiff::Timestamp::from_second(t)
+            .map(|t| t.to_string())
+            .unwrap_or_default()
+    };
+    if csv {
+        println!("id,start,end,ml,side,note");
+        for (id, start, end, ml, side, note) in rows {
+            println!(
+                "{id},{},{},{ml},{side},\"{}\"",
+                iso(start),
+                iso(end),
+                note.replace('"', "\"\"")
+            );
+        }
+    } else if rows.is_empty() {
+        println!("no pumpings logged yet; `letdown pumped --amount 90ml` logs one");
+    } else {
+        for (id, start, end, ml, side, note) in rows {
+            let took = letdown::duration::show(Duration::from_secs((end - start).max(0) as u64));
+            println!(
+                "{id:>4}  {}  {:>6} ml  {took:>6}  {side:<5}  {note}",
+                local_time(start),
+                ml
+            );
+        }
+    }
+    Ok(())
 }
 
 async fn feeds(p: &CoachProxy<'_>, limit: u32, csv: bool) -> anyhow::Result<()> {

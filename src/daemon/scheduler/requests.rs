@@ -40,6 +40,13 @@ impl Scheduler {
                 let r = self.log_pumping(start, end, amount_ml, &side, &note);
                 self.answer(answer, r)
             }
+            ScheduleRequest::ListPumpings(limit, answer) => {
+                self.answer(answer, Ok(self.list_pumpings(limit)))
+            }
+            ScheduleRequest::DeletePumping(id, answer) => {
+                let r = self.delete_pumping(id);
+                self.answer(answer, r)
+            }
             ScheduleRequest::EndFeed(answer) => {
                 let r = self.end_feed();
                 self.answer(answer, r)
@@ -225,6 +232,46 @@ impl Scheduler {
         Ok(id)
     }
 
+    pub(super) fn list_pumpings(&self, limit: u32) -> Vec<crate::daemon::request::PumpingRow> {
+        let all = &self.state.pumpings;
+        let from = all.len().saturating_sub(if limit == 0 {
+            all.len()
+        } else {
+            limit as usize
+        });
+        all[from..]
+            .iter()
+            .map(|p| {
+                (
+                    p.id,
+                    p.start,
+                    p.end,
+                    p.amount_ml,
+                    p.side.name().to_string(),
+                    p.note.clone(),
+                )
+            })
+            .collect()
+    }
+
+    pub(super) fn delete_pumping(&mut self, id: u64) -> Result<(), CoachError> {
+        let Some(old) = self
+            .state
+            .pumpings
+            .iter()
+            .find(|p| p.id == id)
+            .map(|p| p.start)
+        else {
+            return Err(CoachError::NotFound(format!(
+                "no pumping with id {id}; see `letdown pumpings`"
+            )));
+        };
+        // Queued first: the change prunes the links of pumpings that are gone, unless queued.
+        self.queue_record(crate::schedule::sync::Record::Pumping, id, Some(old), false);
+        self.change(|s| s.pumpings.retain(|p| p.id != id));
+        Ok(())
+    }
+
     /// Ends the running feed now.
     pub(super) fn end_feed(&mut self) -> Result<(u64, i64, i64), CoachError> {
         let (id, at) = self.running_feed().ok_or_else(|| {
@@ -264,8 +311,9 @@ impl Scheduler {
         let Some(old) = self.state.feeds.iter().find(|f| f.id == id).map(|f| f.at) else {
             return Err(no_feed(id));
         };
-        self.change(|s| s.delete_feed(id));
+        // Queued first: the change prunes the links of feeds that are gone, unless queued.
         self.queue_feed(id, Some(old), false);
+        self.change(|s| s.delete_feed(id));
         Ok(())
     }
 

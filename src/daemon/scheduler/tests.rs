@@ -434,3 +434,27 @@ async fn feeds_logged_before_connecting_are_not_sent_when_they_change() {
     f.ask(|a| ScheduleRequest::DeleteFeed(id, a)).await.unwrap();
     assert!(f.on_disk().babybuddy.outbox.is_empty());
 }
+
+#[tokio::test]
+async fn a_sent_feed_deleted_here_is_deleted_there() {
+    let mut f = fixture(BABY_BUDDY, "Europe/Berlin", "2026-06-01T10:00");
+    let end = at("2026-06-01T10:00", &f.tz).as_second() + 60;
+    let id = f.fed("left", Some(end)).await.unwrap();
+    let done = f.sent(id, Some(Link::Feeding(42)));
+    f.s.synced(done);
+    f.settle().await;
+    assert!(f.on_disk().babybuddy.outbox.is_empty());
+    f.ask(|a| ScheduleRequest::DeleteFeed(id, a)).await.unwrap();
+    let disk = f.on_disk();
+    assert!(disk.feeds.is_empty());
+    assert_eq!(
+        disk.babybuddy.outbox.len(),
+        1,
+        "the deletion waits to be sent"
+    );
+    assert_eq!(
+        disk.babybuddy.links.get(&id),
+        Some(&Link::Feeding(42)),
+        "and it still knows what to delete there"
+    );
+}

@@ -220,6 +220,105 @@ fn systemctl_reload_reloads(s: &Session) {
     assert_eq!(s.active(), "active");
 }
 
+/// A Baby Buddy server this check starts (as root, on loopback), stopped on drop.
+struct BabyBuddy {
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl BabyBuddy {
+    fn start() -> BabyBuddy {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let out = Command::new(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/babybuddy-test-server"),
+        )
+        .arg("start")
+        .arg(dir.path())
+        .arg(port.to_string())
+        .output()
+        .unwrap();
+        assert!(
+            out.status.success(),
+            "Baby Buddy did not start: {}",
+            text(&out.stderr)
+        );
+        BabyBuddy { dir, port }
+    }
+
+    fn token(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("token"))
+            .unwrap()
+            .trim()
+            .to_string()
+    }
+
+    fn get(&self, path: &str) -> String {
+        let out = Command::new("curl")
+            .args(["-sS", "-H"])
+            .arg(format!("Authorization: Token {}", self.token()))
+            .arg(format!("http://127.0.0.1:{}{path}", self.port))
+            .output()
+            .unwrap();
+        text(&out.stdout)
+    }
+}
+
+impl Drop for BabyBuddy {
+    fn drop(&mut self) {
+        if let Ok(pid) = std::fs::read_to_string(self.dir.path().join("pid")) {
+            let _ = Command::new("kill").arg(pid.trim()).status();
+        }
+    }
+}
+
+/// Under the hardened unit (TCP/IP allowed, nothing else), the user's letdownd reaches a Baby
+/// Buddy server: a key press is a running timer there.
+fn feeds_reach_baby_buddy_from_the_hardened_unit(s: &Session) {
+    let bb = BabyBuddy::start();
+    let made = Command::new("curl")
+        .args(["-sS", "-H"])
+        .arg(format!("Authorization: Token {}", bb.token()))
+        .args(["-H", "Content-Type: application/json", "-d"])
+        .arg(r#"{"first_name":"Ada","last_name":"Test","birth_date":"2026-11-01"}"#)
+        .arg(format!("http://127.0.0.1:{}/api/children/", bb.port))
+        .output()
+        .unwrap();
+    assert!(
+        text(&made.stdout).contains("\"id\""),
+        "{}",
+        text(&made.stdout)
+    );
+    let token = s.path(".config/letdown/babybuddy-token");
+    std::fs::create_dir_all(token.parent().unwrap()).unwrap();
+    std::fs::write(&token, bb.token()).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
+    s.chown(&s.path(".config/letdown"));
+    let url = format!("http://127.0.0.1:{}", bb.port);
+    s.ok(&[
+        "letdown",
+        "babybuddy",
+        "connect",
+        &url,
+        "--token-file",
+        token.to_str().unwrap(),
+    ]);
+    s.ok(&["letdown", "--quiet", "fed", "--side", "left"]);
+    let mut seen = String::new();
+    let arrived = s.wait(Duration::from_secs(5), || {
+        seen = bb.get("/api/timers/?child=1");
+        seen.contains("\"count\":1")
+    });
+    assert!(arrived, "no timer in Baby Buddy: {seen}\n{}", s.log());
+    s.ok(&["letdown", "--quiet", "fed", "--end"]);
+    s.ok(&["letdown", "babybuddy", "disconnect"]);
+}
+
 /// After `kill -9`, systemd starts letdownd again, and a schedule made before is still there.
 fn kill_9_is_survived_with_the_schedule(s: &Session) {
     let said = s.ok(&["letdown", "schedule", "in", "3h"]);
@@ -500,6 +599,10 @@ const CHECKS: &[Check<Session>] = &[
         start_activates_through_systemd_and_is_heard,
     ),
     ("systemctl_reload_reloads", systemctl_reload_reloads),
+    (
+        "feeds_reach_baby_buddy_from_the_hardened_unit",
+        feeds_reach_baby_buddy_from_the_hardened_unit,
+    ),
     (
         "kill_9_is_survived_with_the_schedule",
         kill_9_is_survived_with_the_schedule,

@@ -60,8 +60,14 @@ fn an_idle_daemon_makes_no_wake_ups_and_holds_no_stream() {
         .iter()
         .map(|(t, n)| n - last.get(t).copied().unwrap_or(0))
         .sum();
+    let rss = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("VmRSS"))
+        .and_then(|l| l.split_whitespace().nth(1).map(str::to_string))
+        .unwrap_or_default();
     println!(
-        "letdownd idle: {} threads, {woke} context switches in 10 s",
+        "letdownd idle: {} threads, {woke} context switches in 10 s, RSS {rss} kB (a debug build)",
         after.len()
     );
     assert_eq!(

@@ -117,6 +117,12 @@ pub trait Coach {
     /// Milliseconds left in the step.
     #[zbus(property)]
     fn step_remaining(&self) -> zbus::Result<u64>;
+    /// Whether the step lasts until next.
+    #[zbus(property)]
+    fn step_open(&self) -> zbus::Result<bool>;
+    /// Milliseconds into the step.
+    #[zbus(property)]
+    fn step_elapsed(&self) -> zbus::Result<u64>;
     /// Volume.
     #[zbus(property)]
     fn volume(&self) -> zbus::Result<f64>;
@@ -142,6 +148,10 @@ pub struct Status {
     pub remaining_ms: u64,
     /// The step's length in milliseconds.
     pub length_ms: u64,
+    /// The step lasts until next: no time left, `elapsed_ms` so far.
+    pub open: bool,
+    /// Milliseconds into the step.
+    pub elapsed_ms: u64,
     /// Master volume.
     pub volume: f64,
 }
@@ -156,6 +166,19 @@ impl Status {
             return format!(
                 "preparing  {}  (its speech is being synthesized)",
                 self.routine
+            );
+        }
+        if self.open {
+            let secs = self.elapsed_ms / 1000;
+            return format!(
+                "{}  {}  step {}/{}  {}  {}:{:02} so far (until next)",
+                self.state,
+                self.routine,
+                self.step,
+                self.steps,
+                self.title,
+                secs / 60,
+                secs % 60
             );
         }
         let secs = self.remaining_ms.div_ceil(1000);
@@ -183,6 +206,8 @@ pub async fn status(p: &CoachProxy<'_>) -> zbus::Result<Status> {
         title: p.step_title().await?,
         remaining_ms: p.step_remaining().await?,
         length_ms: p.step_length().await?,
+        open: p.step_open().await?,
+        elapsed_ms: p.step_elapsed().await?,
         volume: p.volume().await?,
         state,
     })

@@ -35,7 +35,10 @@ fn an_open_step_repeats_its_cue_until_next() {
     std::thread::sleep(Duration::from_secs(64));
     let audio = rec.finish();
     let status = d.ok(&["status"]);
-    assert!(status.contains("Pump"), "{status}");
+    assert!(
+        status.contains("Pump") && status.contains("so far (until next)"),
+        "{status}"
+    );
     let w = d.ok(&["--quiet", "where"]);
     assert!(w.contains("so far"), "where in an open step: {w}");
     let env = envelope(&audio);

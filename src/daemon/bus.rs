@@ -347,6 +347,19 @@ impl CoachInterface {
         self.snapshot.borrow().remaining_now().as_millis() as u64
     }
 
+    /// Whether the current step lasts until `next` (`until = "next"`): it has no time left,
+    /// only time so far (`StepElapsed`).
+    #[zbus(property)]
+    async fn step_open(&self) -> bool {
+        self.snapshot.borrow().open
+    }
+
+    /// Milliseconds into the current step, read live (invalidated like `StepRemaining`).
+    #[zbus(property(emits_changed_signal = "invalidates"))]
+    async fn step_elapsed(&self) -> u64 {
+        self.snapshot.borrow().elapsed_now().as_millis() as u64
+    }
+
     /// Master volume, 0.0 to 1.0.
     #[zbus(property)]
     async fn volume(&self) -> f64 {

@@ -421,6 +421,8 @@ impl Coach {
                     step_length: st.step_elapsed + st.step_remaining,
                     remaining: st.step_remaining,
                     anchor: std::time::Instant::now(),
+                    open: st.open,
+                    elapsed: st.step_elapsed,
                     ..Snapshot::idle(volume)
                 }
             }

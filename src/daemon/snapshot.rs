@@ -57,6 +57,10 @@ pub struct Snapshot {
     pub remaining: Duration,
     /// When `remaining` was measured.
     pub anchor: Instant,
+    /// The current step lasts until `next` (its `remaining` is zero).
+    pub open: bool,
+    /// Time into the current step at `anchor`.
+    pub elapsed: Duration,
     /// Master volume, 0.0 to 1.0.
     pub volume: f64,
     /// When the next scheduled session starts (Unix seconds), 0 if none.
@@ -78,9 +82,20 @@ impl Snapshot {
             step_length: Duration::ZERO,
             remaining: Duration::ZERO,
             anchor: Instant::now(),
+            open: false,
+            elapsed: Duration::ZERO,
             volume,
             next_session: 0,
             feed_plan: Default::default(),
+        }
+    }
+
+    /// Time into the current step now (counting up only while running).
+    pub fn elapsed_now(&self) -> Duration {
+        if self.state == Phase::Running {
+            self.elapsed + self.anchor.elapsed()
+        } else {
+            self.elapsed
         }
     }
 

@@ -485,9 +485,14 @@ async fn follow(p: &CoachProxy<'_>, timeout: Duration) -> anyhow::Result<()> {
             println!("\r\x1b[2Kidle");
             return Ok(());
         }
-        let elapsed = Duration::from_millis(s.length_ms.saturating_sub(s.remaining_ms));
-        let b = bar(elapsed, Duration::from_millis(s.length_ms), 20);
-        print!("\r\x1b[2K{b} {}", s.line());
+        if s.open {
+            // No end to measure progress against: the time so far only.
+            print!("\r\x1b[2K{}", s.line());
+        } else {
+            let elapsed = Duration::from_millis(s.length_ms.saturating_sub(s.remaining_ms));
+            let b = bar(elapsed, Duration::from_millis(s.length_ms), 20);
+            print!("\r\x1b[2K{b} {}", s.line());
+        }
         let _ = std::io::stdout().flush();
         tokio::time::sleep(Duration::from_millis(250)).await;
     }

@@ -321,9 +321,25 @@ impl Client {
         }
     }
 
-    /// The first item of a list query whose id is not in `taken`, if any.
-    fn first_id(&self, path: &str, taken: &[u64]) -> Result<Option<u64>, ApiError> {
-        let v = self.call("GET", path, None)?;
+    /// The child's item in `list` (`timers`, `feedings`, `pumping`) that started within a
+    /// second of `start`, if there is one whose id is not in `taken` (the items of letdown's
+    /// other records): what an earlier try whose answer was lost may have made.
+    fn find_at(
+        &self,
+        list: &str,
+        child: u64,
+        start: i64,
+        taken: &[u64],
+    ) -> Result<Option<u64>, ApiError> {
+        let v = self.call(
+            "GET",
+            &format!(
+                "/api/{list}/?child={child}&start_min={}&start_max={}&limit={PAGE}",
+                rfc3339(start - 1),
+                rfc3339(start + 1)
+            ),
+            None,
+        )?;
         let (_, results) = page(&v).ok_or_else(|| self.not_baby_buddy())?;
         Ok(results
             .iter()
@@ -331,13 +347,26 @@ impl Client {
             .find(|id| !taken.contains(id)))
     }
 
-    /// A window of one second around `start`, as a list filter.
-    fn at_start(start: i64) -> String {
-        format!(
-            "start_min={}&start_max={}",
-            rfc3339(start - 1),
-            rfc3339(start + 1)
-        )
+    /// Creates an item in `list`; returns its id.
+    fn create(&self, list: &str, body: Value) -> Result<u64, ApiError> {
+        let v = self.call("POST", &format!("/api/{list}/"), Some(body))?;
+        v.get("id")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| self.not_baby_buddy())
+    }
+
+    /// Changes item `id` of `list`.
+    fn change(&self, list: &str, id: u64, body: Value) -> Result<(), ApiError> {
+        self.call("PATCH", &format!("/api/{list}/{id}/"), Some(body))
+            .map(drop)
+    }
+
+    /// Deletes item `id` of `list`; one already gone is fine.
+    fn delete(&self, list: &str, id: u64) -> Result<(), ApiError> {
+        match self.call("DELETE", &format!("/api/{list}/{id}/"), None) {
+            Ok(_) | Err(ApiError::NotFound) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// The child's timer that started at `start`, if there is one not in `taken` (the
@@ -348,40 +377,23 @@ impl Client {
         start: i64,
         taken: &[u64],
     ) -> Result<Option<u64>, ApiError> {
-        self.first_id(
-            &format!(
-                "/api/timers/?child={child}&{}&limit={PAGE}",
-                Self::at_start(start)
-            ),
-            taken,
-        )
+        self.find_at("timers", child, start, taken)
     }
 
     /// Starts a timer for the child at `start`, as the family sees a running feed.
     pub fn start_timer(&self, child: u64, start: i64) -> Result<u64, ApiError> {
-        let v = self.call(
-            "POST",
-            "/api/timers/",
-            Some(json!({"child": child, "name": "Feeding (letdown)", "start": rfc3339(start)})),
-        )?;
-        v.get("id")
-            .and_then(Value::as_u64)
-            .ok_or_else(|| self.not_baby_buddy())
+        let body = json!({"child": child, "name": "Feeding (letdown)", "start": rfc3339(start)});
+        self.create("timers", body)
     }
 
     /// Moves a timer's start (a corrected feed).
     pub fn move_timer(&self, id: u64, start: i64) -> Result<(), ApiError> {
-        self.call(
-            "PATCH",
-            &format!("/api/timers/{id}/"),
-            Some(json!({"start": rfc3339(start)})),
-        )
-        .map(drop)
+        self.change("timers", id, json!({"start": rfc3339(start)}))
     }
 
     /// Deletes a timer; one already gone is fine.
     pub fn delete_timer(&self, id: u64) -> Result<(), ApiError> {
-        gone_is_fine(self.call("DELETE", &format!("/api/timers/{id}/"), None))
+        self.delete("timers", id)
     }
 
     /// The child's feeding that started at `start`, if there is one not in `taken`.
@@ -391,32 +403,22 @@ impl Client {
         start: i64,
         taken: &[u64],
     ) -> Result<Option<u64>, ApiError> {
-        self.first_id(
-            &format!(
-                "/api/feedings/?child={child}&{}&limit={PAGE}",
-                Self::at_start(start)
-            ),
-            taken,
-        )
+        self.find_at("feedings", child, start, taken)
     }
 
     /// Creates a feeding; returns its id.
     pub fn post_feeding(&self, f: &NewFeeding) -> Result<u64, ApiError> {
-        let v = self.call("POST", "/api/feedings/", Some(f.body()))?;
-        v.get("id")
-            .and_then(Value::as_u64)
-            .ok_or_else(|| self.not_baby_buddy())
+        self.create("feedings", f.body())
     }
 
     /// Changes a feeding to match `f`.
     pub fn patch_feeding(&self, id: u64, f: &NewFeeding) -> Result<(), ApiError> {
-        self.call("PATCH", &format!("/api/feedings/{id}/"), Some(f.body()))
-            .map(drop)
+        self.change("feedings", id, f.body())
     }
 
     /// Deletes a feeding; one already gone is fine.
     pub fn delete_feeding(&self, id: u64) -> Result<(), ApiError> {
-        gone_is_fine(self.call("DELETE", &format!("/api/feedings/{id}/"), None))
+        self.delete("feedings", id)
     }
 
     /// The child's feedings that ended at or after `end_min` (Unix seconds), every page.
@@ -448,39 +450,22 @@ impl Client {
         start: i64,
         taken: &[u64],
     ) -> Result<Option<u64>, ApiError> {
-        self.first_id(
-            &format!(
-                "/api/pumping/?child={child}&{}&limit={PAGE}",
-                Self::at_start(start)
-            ),
-            taken,
-        )
+        self.find_at("pumping", child, start, taken)
     }
 
     /// Changes a pumping entry to match `p`.
     pub fn patch_pumping(&self, id: u64, p: &NewPumping) -> Result<(), ApiError> {
-        self.call("PATCH", &format!("/api/pumping/{id}/"), Some(p.body()))
-            .map(drop)
+        self.change("pumping", id, p.body())
     }
 
     /// Deletes a pumping entry; one already gone is fine.
     pub fn delete_pumping(&self, id: u64) -> Result<(), ApiError> {
-        gone_is_fine(self.call("DELETE", &format!("/api/pumping/{id}/"), None))
+        self.delete("pumping", id)
     }
 
     /// Creates a pumping entry; returns its id.
     pub fn post_pumping(&self, p: &NewPumping) -> Result<u64, ApiError> {
-        let v = self.call("POST", "/api/pumping/", Some(p.body()))?;
-        v.get("id")
-            .and_then(Value::as_u64)
-            .ok_or_else(|| self.not_baby_buddy())
-    }
-}
-
-fn gone_is_fine(r: Result<Value, ApiError>) -> Result<(), ApiError> {
-    match r {
-        Ok(_) | Err(ApiError::NotFound) => Ok(()),
-        Err(e) => Err(e),
+        self.create("pumping", p.body())
     }
 }
 

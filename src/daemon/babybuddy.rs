@@ -167,6 +167,31 @@ fn connect<'c>(
     Ok((c, id))
 }
 
+/// Where an earlier try's copy may be: the starts the entry remembers and the record's own
+/// (`None` when it was deleted), each once.
+fn starts_to_look_at(entry: &Outgoing, own: Option<i64>) -> Vec<i64> {
+    let mut starts = entry.starts.clone();
+    if let Some(s) = own
+        && !starts.contains(&s)
+    {
+        starts.push(s);
+    }
+    starts
+}
+
+/// The first item `find` finds at any of `starts`.
+fn first_found(
+    starts: &[i64],
+    mut find: impl FnMut(i64) -> Result<Option<u64>, ApiError>,
+) -> Result<Option<u64>, ApiError> {
+    for &s in starts {
+        if let Some(id) = find(s)? {
+            return Ok(Some(id));
+        }
+    }
+    Ok(None)
+}
+
 /// Brings the server's copy of one feed up to date: a running feed is a timer, an ended one a
 /// feeding, a deleted one nothing. Each step first looks for what an earlier try may have
 /// made (by child and start), so a try repeated after a lost answer or a crash makes nothing
@@ -179,28 +204,9 @@ pub fn push(
     link: Option<Link>,
     taken: &[u64],
 ) -> Result<Option<Link>, ApiError> {
-    let mut starts = entry.starts.clone();
-    if let Some(f) = feed
-        && !starts.contains(&f.at)
-    {
-        starts.push(f.at);
-    }
-    let find_timer = |starts: &[i64]| -> Result<Option<u64>, ApiError> {
-        for &s in starts {
-            if let Some(id) = c.find_timer(child, s, taken)? {
-                return Ok(Some(id));
-            }
-        }
-        Ok(None)
-    };
-    let find_feeding = |starts: &[i64]| -> Result<Option<u64>, ApiError> {
-        for &s in starts {
-            if let Some(id) = c.find_feeding(child, s, taken)? {
-                return Ok(Some(id));
-            }
-        }
-        Ok(None)
-    };
+    let starts = starts_to_look_at(entry, feed.map(|f| f.at));
+    let find_timer = |starts: &[i64]| first_found(starts, |s| c.find_timer(child, s, taken));
+    let find_feeding = |starts: &[i64]| first_found(starts, |s| c.find_feeding(child, s, taken));
     let Some(f) = feed else {
         match link {
             Some(Link::Timer(t)) => c.delete_timer(t)?,
@@ -281,23 +287,11 @@ pub fn push_pumping(
     link: Option<Link>,
     taken: &[u64],
 ) -> Result<Option<Link>, ApiError> {
-    let mut starts = entry.starts.clone();
-    if let Some(p) = pumping
-        && !starts.contains(&p.start)
-    {
-        starts.push(p.start);
-    }
     let known = match link {
         Some(Link::Pumping(id)) => Some(id),
         _ => {
-            let mut found = None;
-            for &s in &starts {
-                if let Some(id) = c.find_pumping(child, s, taken)? {
-                    found = Some(id);
-                    break;
-                }
-            }
-            found
+            let starts = starts_to_look_at(entry, pumping.map(|p| p.start));
+            first_found(&starts, |s| c.find_pumping(child, s, taken))?
         }
     };
     let Some(p) = pumping else {

@@ -160,65 +160,43 @@ pub fn read(conn: &Connection) -> Result<State, String> {
 pub fn write_difference(conn: &mut Connection, from: &State, to: &State) -> Result<(), String> {
     let tx = conn.transaction().map_err(|e| e.to_string())?;
     {
-        let before: HashMap<u64, &Feed> = from.feeds.iter().map(|f| (f.id, f)).collect();
-        let mut upsert = tx
-            .prepare_cached(
-                "INSERT OR REPLACE INTO feeds (id, at, side, note, logged, ended) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )
-            .map_err(|e| e.to_string())?;
-        for f in &to.feeds {
-            if before.get(&f.id) != Some(&f) {
-                upsert
-                    .execute(params![
-                        f.id as i64,
-                        f.at,
-                        f.side.name(),
-                        f.note,
-                        f.logged,
-                        f.end
-                    ])
-                    .map_err(|e| e.to_string())?;
-            }
-        }
-        let after: std::collections::HashSet<u64> = to.feeds.iter().map(|f| f.id).collect();
-        let mut delete = tx
-            .prepare_cached("DELETE FROM feeds WHERE id = ?1")
-            .map_err(|e| e.to_string())?;
-        for f in from.feeds.iter().filter(|f| !after.contains(&f.id)) {
-            delete
-                .execute(params![f.id as i64])
-                .map_err(|e| e.to_string())?;
-        }
-        let before: HashMap<u64, &Pumping> = from.pumpings.iter().map(|p| (p.id, p)).collect();
-        let mut upsert = tx
-            .prepare_cached(
-                "INSERT OR REPLACE INTO pumpings (id, start, end, amount_ml, side, note, logged) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )
-            .map_err(|e| e.to_string())?;
-        for p in &to.pumpings {
-            if before.get(&p.id) != Some(&p) {
-                upsert
-                    .execute(params![
-                        p.id as i64,
-                        p.start,
-                        p.end,
-                        p.amount_ml,
-                        p.side.name(),
-                        p.note,
-                        p.logged
-                    ])
-                    .map_err(|e| e.to_string())?;
-            }
-        }
-        let after: std::collections::HashSet<u64> = to.pumpings.iter().map(|p| p.id).collect();
-        let mut delete = tx
-            .prepare_cached("DELETE FROM pumpings WHERE id = ?1")
-            .map_err(|e| e.to_string())?;
-        for p in from.pumpings.iter().filter(|p| !after.contains(&p.id)) {
-            delete
-                .execute(params![p.id as i64])
-                .map_err(|e| e.to_string())?;
-        }
+        write_rows(
+            &tx,
+            "feeds",
+            "INSERT OR REPLACE INTO feeds (id, at, side, note, logged, ended) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            &from.feeds,
+            &to.feeds,
+            |f| f.id,
+            |upsert, f| {
+                upsert.execute(params![
+                    f.id as i64,
+                    f.at,
+                    f.side.name(),
+                    f.note,
+                    f.logged,
+                    f.end
+                ])
+            },
+        )?;
+        write_rows(
+            &tx,
+            "pumpings",
+            "INSERT OR REPLACE INTO pumpings (id, start, end, amount_ml, side, note, logged) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            &from.pumpings,
+            &to.pumpings,
+            |p| p.id,
+            |upsert, p| {
+                upsert.execute(params![
+                    p.id as i64,
+                    p.start,
+                    p.end,
+                    p.amount_ml,
+                    p.side.name(),
+                    p.note,
+                    p.logged
+                ])
+            },
+        )?;
         let rest = to.without_feeds();
         if rest != from.without_feeds() {
             let json = serde_json::to_string(&rest).map_err(|e| e.to_string())?;
@@ -230,4 +208,34 @@ pub fn write_difference(conn: &mut Connection, from: &State, to: &State) -> Resu
         }
     }
     tx.commit().map_err(|e| e.to_string())
+}
+
+/// Writes the rows of `table` that differ between `from` and `to` (each row keyed by `id`):
+/// those new or changed through `upsert_sql` (filled in by `upsert`), those gone deleted.
+fn write_rows<T: PartialEq>(
+    tx: &rusqlite::Transaction<'_>,
+    table: &str,
+    upsert_sql: &str,
+    from: &[T],
+    to: &[T],
+    id: impl Fn(&T) -> u64,
+    upsert: impl Fn(&mut rusqlite::CachedStatement<'_>, &T) -> rusqlite::Result<usize>,
+) -> Result<(), String> {
+    let before: HashMap<u64, &T> = from.iter().map(|r| (id(r), r)).collect();
+    let mut statement = tx.prepare_cached(upsert_sql).map_err(|e| e.to_string())?;
+    for r in to {
+        if before.get(&id(r)) != Some(&r) {
+            upsert(&mut statement, r).map_err(|e| e.to_string())?;
+        }
+    }
+    let after: std::collections::HashSet<u64> = to.iter().map(&id).collect();
+    let mut delete = tx
+        .prepare_cached(&format!("DELETE FROM {table} WHERE id = ?1"))
+        .map_err(|e| e.to_string())?;
+    for r in from.iter().filter(|r| !after.contains(&id(r))) {
+        delete
+            .execute(params![id(r) as i64])
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }

@@ -257,8 +257,6 @@ fn plan_step(
 
     // Hands-on cues, highest priority first; each is kept only if it fits without overlap.
     let mut wanted: Vec<PlannedCue> = Vec::new();
-    // Which of them are the countdown's (a tick may also be a repeated cue's).
-    let mut counts: Vec<bool> = Vec::new();
     let mut length = end;
     if step.cues.end_tone {
         let len = lengths.length(Sound::Tone(Earcon::StepEnd));
@@ -280,6 +278,8 @@ fn plan_step(
         });
         length += len;
     }
+    // The countdown's cues are the ones pushed next (a tick may also be a repeated cue's).
+    let first_count = wanted.len();
     for k in 1..=step.cues.countdown_from {
         let sound = match step.cues.countdown {
             Countdown::None => break,
@@ -287,8 +287,6 @@ fn plan_step(
             Countdown::Spoken => Sound::Phrase(Phrase::Count(k)),
         };
         if let Some(at) = end.checked_sub(Duration::from_secs(k as u64)) {
-            counts.resize(wanted.len(), false);
-            counts.push(true);
             wanted.push(PlannedCue {
                 at,
                 from_end: true,
@@ -297,6 +295,7 @@ fn plan_step(
             });
         }
     }
+    let counts = first_count..wanted.len();
     let halfway = match step.cues.halfway {
         HalfwayCue::None => None,
         HalfwayCue::Tone => Some(Sound::Tone(Earcon::Halfway)),
@@ -360,20 +359,19 @@ fn plan_step(
 
     // Countdown and end cues are kept in order of urgency; others must also stay clear of the
     // prompt and of every cue already kept.
-    let mut kept: Vec<PlannedCue> = Vec::new();
-    let mut kept_counts: Vec<bool> = Vec::new();
-    counts.resize(wanted.len(), false);
+    let mut kept: Vec<(PlannedCue, bool)> = Vec::new();
     // A countdown is heard as a run ending at "one": once a count cannot be kept, the higher
     // ones are dropped too, so it never skips a number.
     let mut countdown_cut = false;
-    for (c, is_count) in wanted.into_iter().zip(counts) {
+    for (i, c) in wanted.into_iter().enumerate() {
+        let is_count = counts.contains(&i);
         if is_count && countdown_cut {
             continue;
         }
         let is_end_cue = matches!(c.sound, Sound::Tone(Earcon::StepEnd | Earcon::SessionEnd));
         let clear_of_prompt =
             c.at >= prompt_end + if is_end_cue { Duration::ZERO } else { CUE_GAP };
-        let overlaps = kept.iter().zip(&kept_counts).any(|(k, &k_is_count)| {
+        let overlaps = kept.iter().any(|&(k, k_is_count)| {
             // Counts follow each other on the second, like a person counting: no extra gap.
             let gap = if is_end_cue
                 || (is_count && k_is_count)
@@ -387,14 +385,15 @@ fn plan_step(
         });
         let within = c.at + c.len <= length.max(horizon);
         if (is_end_cue || clear_of_prompt) && !overlaps && within {
-            kept.push(c);
-            kept_counts.push(is_count);
+            kept.push((c, is_count));
         } else if is_count {
             countdown_cut = true;
         }
     }
-    let (shown, beyond): (Vec<PlannedCue>, Vec<PlannedCue>) =
-        kept.into_iter().partition(|c| c.at + c.len <= length);
+    let (shown, beyond): (Vec<PlannedCue>, Vec<PlannedCue>) = kept
+        .into_iter()
+        .map(|(c, _)| c)
+        .partition(|c| c.at + c.len <= length);
     cues.extend(shown);
     cues.sort_by_key(|c| c.at);
     StepPlan {

@@ -168,22 +168,14 @@ impl Status {
                 self.routine
             );
         }
-        if self.open {
-            let secs = self.elapsed_ms / 1000;
-            return format!(
-                "{}  {}  step {}/{}  {}  {}:{:02} so far (until next)",
-                self.state,
-                self.routine,
-                self.step,
-                self.steps,
-                self.title,
-                secs / 60,
-                secs % 60
-            );
-        }
-        let secs = self.remaining_ms.div_ceil(1000);
+        // A step that lasts until next has no time left, only time so far.
+        let (secs, which) = if self.open {
+            (self.elapsed_ms / 1000, "so far (until next)")
+        } else {
+            (self.remaining_ms.div_ceil(1000), "left")
+        };
         format!(
-            "{}  {}  step {}/{}  {}  {}:{:02} left",
+            "{}  {}  step {}/{}  {}  {}:{:02} {which}",
             self.state,
             self.routine,
             self.step,

@@ -179,15 +179,19 @@ fn status(timeout: Duration) -> anyhow::Result<()> {
     };
     let now = jiff::Timestamp::now().as_second();
     let num = |k: &str| m.get(k).and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
+    // "Wed 14:05 (3m ago)"
+    let when = |t: i64| {
+        format!(
+            "{} ({} ago)",
+            crate::remote::local_time(t),
+            letdown::duration::show(Duration::from_secs((now - t).max(0) as u64))
+        )
+    };
     println!("server:     {server}");
     println!("child:      {}", m.get("sync_child").map_or("", |s| s));
     let last = num("sync_last");
     if last > 0 {
-        println!(
-            "last sync:  {} ({} ago)",
-            crate::remote::local_time(last),
-            letdown::duration::show(Duration::from_secs((now - last).max(0) as u64))
-        );
+        println!("last sync:  {}", when(last));
     } else {
         println!("last sync:  never");
     }
@@ -205,9 +209,8 @@ fn status(timeout: Duration) -> anyhow::Result<()> {
     let failing = num("sync_failing_since");
     if failing > 0 {
         println!(
-            "no answer since {} ({} ago); what waits is sent when it answers",
-            crate::remote::local_time(failing),
-            letdown::duration::show(Duration::from_secs((now - failing).max(0) as u64))
+            "no answer since {}; what waits is sent when it answers",
+            when(failing)
         );
     }
     Ok(())

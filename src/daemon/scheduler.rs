@@ -366,13 +366,19 @@ impl Scheduler {
 
     /// The `Summary` map: where the day stands, and the Baby Buddy sync's `sync_*` keys.
     pub fn summary_map(&self) -> std::collections::HashMap<String, String> {
-        let mut m = self.summary().to_map();
-        m.extend(self.sync_summary().0);
+        let (sync, trouble) = self.sync_summary();
+        let mut m = self.day(trouble).to_map();
+        m.extend(sync);
         m
     }
 
     /// Where the day stands, for `where` and the answers to key presses.
     pub fn summary(&self) -> crate::feedback::DaySummary {
+        self.day(self.sync_summary().1)
+    }
+
+    /// [`Scheduler::summary`], with what is wrong with the sync already worked out.
+    fn day(&self, trouble: Option<String>) -> crate::feedback::DaySummary {
         let now = self.now();
         let upcoming = self.planner().upcoming(now);
         let next_feed_due = upcoming.iter().find_map(|o| match o.source {
@@ -388,7 +394,7 @@ impl Scheduler {
                 .last()
                 .and_then(|f| Some((Timestamp::from_second(f.at).ok()?, f.side))),
             next_side: crate::schedule::next_side(&self.state.all_feeds()),
-            trouble: self.sync_summary().1,
+            trouble,
             last_pumped: self
                 .state
                 .pumpings

@@ -345,7 +345,8 @@ impl Scheduler {
         (last.end.is_none() && now - last.at < max.as_secs() as i64).then_some((last.id, last.at))
     }
 
-    /// The `sync_*` keys of `Summary`, and what `where` says when something is wrong.
+    /// The `sync_*` keys of `Summary` (but `sync_trouble`), and what `where` says when
+    /// something is wrong.
     pub(super) fn sync_summary(&self) -> (BTreeMap<String, String>, Option<String>) {
         let mut m = BTreeMap::new();
         let Some(link) = self.sync.as_ref() else {
@@ -395,10 +396,8 @@ impl Scheduler {
                 n => format!("Baby Buddy refused {n} feeds; see letdown babybuddy status."),
             });
         }
+        // (`sync_trouble` goes into the map with the day's summary, which says it.)
         let trouble = (!trouble.is_empty()).then(|| trouble.join(" "));
-        if let Some(t) = &trouble {
-            m.insert("sync_trouble".into(), t.clone());
-        }
         (m, trouble)
     }
 }

@@ -587,14 +587,19 @@ proptest! {
         prop_assert_eq!(s.status(now).step, Some(1));
         let mut running = S(1);
         let mut delay = Duration::ZERO;
+        // When each cue that was heard began: one cut by an Interrupt at the instant it began
+        // (a repeat just as the prompt starts) was never heard.
         let mut plays: Vec<Duration> = Vec::new();
+        let heard = |plays: &mut Vec<Duration>, e: Event| match e.kind {
+            EventKind::Play(_) => plays.push(e.at),
+            EventKind::Interrupt => plays.retain(|&p| p != e.at),
+            _ => {}
+        };
         for (wait, c) in cmds {
             let paused = s.state() == State::Paused;
             let to = now + Duration::from_millis(wait);
             for e in run_until(&mut s, to) {
-                if let EventKind::Play(_) = e.kind {
-                    plays.push(e.at);
-                }
+                heard(&mut plays, e);
             }
             if !paused {
                 running += to - now;
@@ -609,7 +614,7 @@ proptest! {
                 2 => {
                     let hands_on = p.steps[1].hands_on_start;
                     let r = s.repeat(now);
-                    if r.is_ok() && st.step_elapsed >= hands_on {
+                    if r.is_ok() && (st.step_elapsed >= hands_on || !delay.is_zero()) {
                         delay += p.steps[1].prompt_len;
                     }
                     r
@@ -619,17 +624,18 @@ proptest! {
             if c == 3 {
                 prop_assert_eq!(r, Err(CommandError::OpenStep));
             }
-            if c == 2 && r.is_ok() && st.step_elapsed < p.steps[1].hands_on_start {
-                // (back to the start of the prompt: the step's clock restarts there)
-                running = p.steps[1].prompt_at;
-            }
-            if c == 1 && r.is_ok() || c == 2 && paused && r.is_ok() {
-                // resumed: the clock runs again from here
+            let step = &p.steps[1];
+            if c == 2
+                && r.is_ok()
+                && delay.is_zero()
+                && (step.prompt_at..step.hands_on_start).contains(&st.step_elapsed)
+            {
+                // (back to the start of the prompt: the step's clock restarts there; during the
+                // start tone a repeat changes nothing, the prompt is coming anyway)
+                running = step.prompt_at;
             }
             while let Some(e) = s.poll_event() {
-                if let EventKind::Play(_) = e.kind {
-                    plays.push(e.at);
-                }
+                heard(&mut plays, e);
             }
         }
         // Nothing lost: every cue whose time (on the step's clock, shifted by repeats) has come

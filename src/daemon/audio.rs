@@ -214,6 +214,34 @@ impl Audio {
         }
     }
 
+    /// What is heard now, to tell after a request whether its sound should be hurried.
+    pub fn before_request(&self) -> Heard {
+        let m = self.mix();
+        Heard {
+            silence: m.pulls_silence(),
+            cuts: m.cuts(),
+        }
+    }
+
+    /// After a request (a key press, its answer, a session's start): if it put a sound in the
+    /// mix where there was silence, or cut what played, the output drops what it holds so
+    /// the sound is heard now, at the sound server's pace, not a buffer later. A sound laid
+    /// over one still playing (an answer during a prompt) is not hurried: that would clip the
+    /// prompt.
+    pub fn after_request(&self, before: Heard) {
+        let m = self.mix();
+        let hurry = !m.pulls_silence() && (before.silence || m.cuts() != before.cuts);
+        log::debug!(
+            "after a request: before {before:?}, now silence {} cuts {}: hurry {hurry}",
+            m.pulls_silence(),
+            m.cuts()
+        );
+        drop(m);
+        if hurry && let Some(out) = self.output.as_ref().filter(|o| o.is_open()) {
+            out.hurry();
+        }
+    }
+
     /// Closes the output (at shutdown).
     pub fn close(&mut self) {
         if let Some(out) = self.output.as_mut() {
@@ -225,6 +253,13 @@ impl Audio {
     pub fn describe(&self) -> String {
         self.description.clone()
     }
+}
+
+/// What the mix played before a request ([`Audio::before_request`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Heard {
+    silence: bool,
+    cuts: u64,
 }
 
 /// What a health check found.
@@ -247,4 +282,112 @@ pub fn open_output(
         let result = out.open(mix);
         let _ = back.send((out, result));
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clip::Clip;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// An output that counts how often it was hurried.
+    struct Counting {
+        open: bool,
+        hurried: Arc<AtomicUsize>,
+    }
+
+    impl Output for Counting {
+        fn describe(&self) -> String {
+            "counting".into()
+        }
+        fn open(&mut self, _: SharedMix) -> Result<(), String> {
+            self.open = true;
+            Ok(())
+        }
+        fn close(&mut self) {
+            self.open = false;
+        }
+        fn is_open(&self) -> bool {
+            self.open
+        }
+        fn failed(&self) -> bool {
+            false
+        }
+        fn hurry(&self) {
+            self.hurried.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn audio(open: bool) -> (Audio, Arc<AtomicUsize>) {
+        let hurried = Arc::new(AtomicUsize::new(0));
+        let out = Counting {
+            open,
+            hurried: hurried.clone(),
+        };
+        (Audio::new(Box::new(out), 1.0), hurried)
+    }
+
+    fn clip() -> Clip {
+        Clip::new(vec![0.5; 4800])
+    }
+
+    #[test]
+    fn a_sound_over_silence_is_hurried() {
+        let (a, hurried) = audio(true);
+        let before = a.before_request();
+        a.mix().play(clip(), 1.0, 0);
+        a.after_request(before);
+        assert_eq!(hurried.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_request_that_adds_no_sound_is_not_hurried() {
+        let (a, hurried) = audio(true);
+        let before = a.before_request();
+        a.after_request(before);
+        assert_eq!(hurried.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn an_answer_over_a_prompt_is_not_hurried_but_a_cut_is() {
+        let (a, hurried) = audio(true);
+        a.mix().play(clip(), 1.0, 0);
+        let before = a.before_request();
+        a.mix().play_through_pause(clip(), 1.0);
+        a.after_request(before);
+        assert_eq!(
+            hurried.load(Ordering::SeqCst),
+            0,
+            "the prompt would be clipped"
+        );
+        let before = a.before_request();
+        a.mix().interrupt();
+        a.mix().play(clip(), 1.0, 0);
+        a.after_request(before);
+        assert_eq!(
+            hurried.load(Ordering::SeqCst),
+            1,
+            "next: the old prompt was cut"
+        );
+    }
+
+    #[test]
+    fn resuming_a_held_prompt_is_hurried() {
+        let (a, hurried) = audio(true);
+        a.mix().play(clip(), 1.0, 0);
+        a.mix().set_paused(true);
+        let before = a.before_request();
+        a.mix().set_paused(false);
+        a.after_request(before);
+        assert_eq!(hurried.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_closed_output_is_not_hurried() {
+        let (a, hurried) = audio(false);
+        let before = a.before_request();
+        a.mix().play(clip(), 1.0, 0);
+        a.after_request(before);
+        assert_eq!(hurried.load(Ordering::SeqCst), 0);
+    }
 }

@@ -179,6 +179,10 @@ impl Coach {
                 (Some(_), None) => Some(*self.next_health.insert(Instant::now() + HEALTH_CHECK)),
             };
             let wake = self.scheduler.next_wake();
+            // A sound that answers a request is hurried out; a timed cue is not (every timed
+            // cue is heard the same output buffer after its time, so their spacing is exact).
+            let before = self.audio.before_request();
+            let mut timed = false;
             tokio::select! {
                 _ = &mut shutdown => break,
                 req = requests.recv() => match req {
@@ -186,6 +190,7 @@ impl Coach {
                     None => break,
                 },
                 _ = sleep_until(deadline) => {
+                    timed = true;
                     let now = self.now();
                     if let Some(l) = self.live.as_mut() {
                         l.session.handle_timeout(now);
@@ -204,6 +209,7 @@ impl Coach {
                     _ => {}
                 },
                 _ = sleep_until(health) => {
+                    timed = true;
                     self.next_health = None;
                     match self.audio.check_health() {
                         Health::Fine => {}
@@ -220,6 +226,7 @@ impl Coach {
                     self.audio.close_if_silent(self.live.is_some())
                 }
                 _ = wall_sleep(wake) => {
+                    timed = true;
                     self.check_schedule();
                     self.publish();
                 }
@@ -234,6 +241,9 @@ impl Coach {
                 }
             }
             self.drain_and_settle();
+            if !timed {
+                self.audio.after_request(before);
+            }
         }
         if let Some(l) = self.live.as_mut() {
             let now = Instant::now() - self.epoch;

@@ -1,34 +1,39 @@
-//! The default sound device through rodio and cpal: the PulseAudio protocol where a server
-//! answers (PulseAudio, or PipeWire's pipewire-pulse), ALSA otherwise.
-//!
-//! The PulseAudio host comes first because cpal's ALSA host busy-polls one core at 100% on
-//! PipeWire's ALSA plugin (pipewire-alsa), while `aplay` on the same device does not.
+//! The default sound device: the sound server over a kept connection when one is there, else
+//! cpal (ALSA), so a session goes on when the server is gone.
 
-use std::num::NonZero;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use super::{AlsaOutput, Output, PulseOutput, SharedMix};
 
-use rodio::Source;
-
-use super::{Output, SharedMix};
-use crate::clip::SAMPLE_RATE;
-
-/// Samples pulled from the mix at a time: 5.3 ms, small against the sound server's quantum.
-const BLOCK: usize = 256;
+/// Which way the open output plays.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Way {
+    Closed,
+    Server,
+    Alsa,
+}
 
 /// Plays to the default output device.
 pub struct DeviceOutput {
-    sink: Option<rodio::MixerDeviceSink>,
-    failed: Arc<AtomicBool>,
+    /// `None` when no sound server socket was there as letdownd started.
+    server: Option<PulseOutput>,
+    alsa: AlsaOutput,
+    way: Way,
 }
 
 impl DeviceOutput {
-    /// A closed device output.
+    /// A closed device output; connects to the sound server ahead when there is one.
     pub fn new() -> Self {
         Self {
-            sink: None,
-            failed: Arc::new(AtomicBool::new(false)),
+            server: PulseOutput::available().then(PulseOutput::new),
+            alsa: AlsaOutput::new(),
+            way: Way::Closed,
+        }
+    }
+
+    fn current(&self) -> Option<&dyn Output> {
+        match self.way {
+            Way::Closed => None,
+            Way::Server => self.server.as_ref().map(|s| s as &dyn Output),
+            Way::Alsa => Some(&self.alsa),
         }
     }
 }
@@ -45,87 +50,45 @@ impl Output for DeviceOutput {
     }
 
     fn open(&mut self, mix: SharedMix) -> Result<(), String> {
-        self.failed.store(false, Ordering::SeqCst);
-        let failed = Arc::clone(&self.failed);
-        let mut sink = rodio::DeviceSinkBuilder::from_default_device()
-            .map_err(|e| format!("no sound device: {e}"))?
-            .with_sample_rate(NonZero::new(SAMPLE_RATE).expect("non-zero rate"))
-            .with_buffer_size(cpal_buffer())
-            .with_error_callback(move |e| {
-                log::warn!("sound device error: {e}");
-                failed.store(true, Ordering::SeqCst);
-            })
-            .open_stream()
-            .map_err(|e| format!("cannot open the sound device: {e}"))?;
-        sink.log_on_drop(false);
-        sink.mixer().add(MixSource {
-            mix,
-            buf: vec![0.0; BLOCK],
-            at: BLOCK,
-        });
-        self.sink = Some(sink);
+        self.close();
+        if let Some(server) = self.server.as_mut() {
+            match server.open(mix.clone()) {
+                Ok(()) => {
+                    self.way = Way::Server;
+                    return Ok(());
+                }
+                Err(e) => log::warn!("{e}; playing through ALSA instead"),
+            }
+        }
+        self.alsa.open(mix)?;
+        self.way = Way::Alsa;
         Ok(())
     }
 
     fn close(&mut self) {
-        self.sink = None;
+        match self.way {
+            Way::Closed => {}
+            Way::Server => {
+                if let Some(s) = self.server.as_mut() {
+                    s.close()
+                }
+            }
+            Way::Alsa => self.alsa.close(),
+        }
+        self.way = Way::Closed;
     }
 
     fn is_open(&self) -> bool {
-        self.sink.is_some()
+        self.current().is_some_and(|o| o.is_open())
     }
 
     fn failed(&self) -> bool {
-        self.failed.load(Ordering::SeqCst)
+        self.current().is_some_and(|o| o.failed())
     }
-}
 
-/// The mix as an endless rodio source, pulled in blocks so the lock is taken rarely.
-struct MixSource {
-    mix: SharedMix,
-    buf: Vec<f32>,
-    at: usize,
-}
-
-impl Iterator for MixSource {
-    type Item = f32;
-
-    fn next(&mut self) -> Option<f32> {
-        if self.at == self.buf.len() {
-            super::lock_mix(&self.mix).fill(&mut self.buf);
-            self.at = 0;
+    fn hurry(&self) {
+        if let Some(o) = self.current() {
+            o.hurry()
         }
-        let s = self.buf[self.at];
-        self.at += 1;
-        Some(s)
     }
-}
-
-impl Source for MixSource {
-    fn current_span_len(&self) -> Option<usize> {
-        None
-    }
-
-    fn channels(&self) -> rodio::ChannelCount {
-        NonZero::new(1).expect("one channel")
-    }
-
-    fn sample_rate(&self) -> rodio::SampleRate {
-        NonZero::new(SAMPLE_RATE).expect("non-zero rate")
-    }
-
-    fn total_duration(&self) -> Option<Duration> {
-        None
-    }
-}
-
-/// The device buffer: 512 frames (10.7 ms), so a key press is heard at the sound server's own
-/// pace (about 27 ms through PipeWire, where rodio's default buffer gives 100 ms and the
-/// server's default 2 s). `LETDOWN_DEVICE_BUFFER=FRAMES` overrides it.
-fn cpal_buffer() -> rodio::cpal::BufferSize {
-    let frames = std::env::var("LETDOWN_DEVICE_BUFFER")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(512);
-    rodio::cpal::BufferSize::Fixed(frames)
 }

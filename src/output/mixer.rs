@@ -44,6 +44,8 @@ pub struct Mix {
     volume: f32,
     /// Samples pulled since the mix was made: the audio clock.
     pulled: u64,
+    /// How many times sounds were cut off.
+    cuts: u64,
 }
 
 impl Mix {
@@ -89,6 +91,9 @@ impl Mix {
 
     /// Cuts off every sound (with a 5 ms fade).
     pub fn interrupt(&mut self) {
+        if !self.playing.is_empty() {
+            self.cuts += 1;
+        }
         for p in &mut self.playing {
             if p.fading.is_none() {
                 p.fading = Some(CUT_FADE);
@@ -107,6 +112,16 @@ impl Mix {
     /// Whether anything is still to be heard.
     pub fn is_silent(&self) -> bool {
         self.playing.is_empty()
+    }
+
+    /// Whether what is pulled now is silence: nothing playing, or only sounds held by a pause.
+    pub fn pulls_silence(&self) -> bool {
+        self.playing.iter().all(|p| self.paused && !p.through_pause)
+    }
+
+    /// How many times sounds were cut off so far (an interrupt with something playing).
+    pub fn cuts(&self) -> u64 {
+        self.cuts
     }
 
     /// Samples pulled so far.
@@ -194,6 +209,28 @@ mod tests {
         assert!(long[0] > 0.24 && long[CUT_FADE / 2] < 0.13 && long[CUT_FADE] == 0.0);
         assert!(m.is_silent());
         assert_eq!(m.pulled(), 1060);
+    }
+
+    #[test]
+    fn what_is_pulled_is_silence_when_nothing_plays_or_all_is_held() {
+        let mut m = Mix::new();
+        assert!(m.pulls_silence());
+        m.play(Clip::new(vec![0.25; 100]), 1.0, 0);
+        assert!(!m.pulls_silence());
+        m.set_paused(true);
+        assert!(m.pulls_silence(), "held by the pause");
+        m.play_through_pause(Clip::new(vec![0.25; 100]), 1.0);
+        assert!(!m.pulls_silence(), "an answer plays through the pause");
+    }
+
+    #[test]
+    fn cuts_count_interrupts_that_cut_something() {
+        let mut m = Mix::new();
+        m.interrupt();
+        assert_eq!(m.cuts(), 0, "nothing was playing");
+        m.play(Clip::new(vec![0.25; 100]), 1.0, 0);
+        m.interrupt();
+        assert_eq!(m.cuts(), 1);
     }
 
     #[test]

@@ -4,12 +4,16 @@
 //! what plays when is decided by the engine and the [`Mix`]. An output is opened for a session
 //! and closed when idle, so an idle daemon holds no audio stream.
 
+mod alsa;
 mod device;
 mod mixer;
+mod pulse;
 mod wav;
 
+pub use alsa::AlsaOutput;
 pub use device::DeviceOutput;
 pub use mixer::{Mix, lock as lock_mix};
+pub use pulse::PulseOutput;
 pub use wav::WavOutput;
 
 use std::sync::{Arc, Mutex};
@@ -29,6 +33,9 @@ pub trait Output: Send {
     fn is_open(&self) -> bool;
     /// True if the output failed since it was opened (device gone, disk full...).
     fn failed(&self) -> bool;
+    /// A key's sound was just put in the mix: make it heard now rather than after what the
+    /// output already holds (silence, or sounds the key cut). Never waits.
+    fn hurry(&self) {}
 }
 
 /// Parses `--output`: `device` (default) or `wav:PATH`.

@@ -226,6 +226,22 @@ impl Desktop {
         assert!(ok, "could not kill pipewire-pulse ({pid})");
     }
 
+    /// Stops the sound server (pipewire, wireplumber, pipewire-pulse) and starts it again, as
+    /// `systemctl --user restart pipewire` does on a desktop; returns once it answers.
+    pub fn restart_sound_server(&self) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/headless-desktop");
+        let out = Command::new(&script)
+            .arg("restart-sound")
+            .arg(&self.dir)
+            .output()
+            .expect("run headless-desktop");
+        assert!(
+            out.status.success(),
+            "restarting the sound server failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// What letdownd logged.
     pub fn daemon_log(&self) -> String {
         std::fs::read_to_string(self.dir.join("letdownd.log")).unwrap_or_default()
@@ -239,14 +255,21 @@ impl Desktop {
     /// left 5.3-ms holes of silence all through the recording (and through what was played).
     /// The quantum is then the one letdownd itself asks for, as on a user's desktop.
     pub fn record(&self) -> Recorder {
-        let path = self.dir.join(format!("rec-{}.raw", std::process::id()));
+        self.record_from("auto_null.monitor")
+    }
+
+    /// Starts recording `source` (a sink's monitor), as [`Desktop::record`] does the null sink.
+    pub fn record_from(&self, source: &str) -> Recorder {
+        let path = self
+            .dir
+            .join(format!("rec-{}-{source}.raw", std::process::id()));
         let file = std::fs::File::create(&path).unwrap();
         let started = Instant::now();
         let child = self
             .command("parec")
             .args([
                 "-d",
-                "auto_null.monitor",
+                source,
                 "--raw",
                 "--format=s16le",
                 "--rate=48000",

@@ -38,6 +38,7 @@ fn init_logging() {
 }
 
 fn main() -> ExitCode {
+    letdown::daemon::memory::one_pool();
     let args = Args::command_with_version().get_matches();
     let args = Args::from_arg_matches(&args).unwrap_or_else(|e| e.exit());
     init_logging();

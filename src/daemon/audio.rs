@@ -184,6 +184,8 @@ impl Audio {
                 if out.is_open() {
                     out.close();
                     log::info!("idle: closed {}", self.description);
+                    // What the session or the answer used is free now.
+                    super::memory::give_back();
                 }
                 self.close_at = None;
             }

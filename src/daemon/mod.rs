@@ -14,6 +14,7 @@ pub mod coach;
 pub mod error;
 pub mod live;
 pub mod login_start;
+pub mod memory;
 pub mod mpris;
 pub mod preparer;
 pub mod request;

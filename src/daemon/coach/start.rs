@@ -85,6 +85,10 @@ impl Coach {
             },
             _ => {}
         }
+        if self.live.is_none() && self.pending.is_none() {
+            // What the synthesis used is free now.
+            crate::daemon::memory::give_back();
+        }
         self.publish();
     }
 

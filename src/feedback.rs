@@ -261,6 +261,41 @@ pub fn first_sentences(text: &str, least: usize) -> String {
     text.to_string()
 }
 
+/// How answers begin: what was done, the same words every time, so they are synthesized ahead
+/// (into the speech cache) and follow the key's tone at once even when the voice is slow to
+/// start (a Piper worker loads its model in about 1.4 s). Each is the start of an answer built
+/// here, and is said as a sentence of its own; the rest of the answer follows when it has been
+/// synthesized.
+pub const ANSWER_HEADS: &[&str] = &[
+    "Feed logged",
+    "Feed ended",
+    "Logged",
+    "Snoozed",
+    "Skipped",
+    "Cancelled",
+    "Massage scheduled",
+    "No massage now",
+];
+
+/// An answer's head as said on its own: "Feed logged."
+pub fn spoken_head(head: &str) -> String {
+    format!("{head}.")
+}
+
+/// Splits an answer into its head ([`ANSWER_HEADS`], said as a sentence: "Feed logged.") and
+/// the rest ("at 04:10, the left side. ..."), which may be empty. `None` when it begins with
+/// no head (a refusal, a notice).
+pub fn split_answer(text: &str) -> Option<(String, &str)> {
+    ANSWER_HEADS.iter().find_map(|head| {
+        let rest = text.strip_prefix(head)?;
+        if !(rest.is_empty() || rest.starts_with([' ', '.', ','])) {
+            return None; // "Logged" is not the head of "Loggedx"
+        }
+        let rest = rest.trim_start_matches(['.', ',']).trim_start();
+        Some((spoken_head(head), rest))
+    })
+}
+
 /// The longest text letdownd says as an answer (`Announce` refuses longer ones).
 pub const MAX_ANNOUNCE: usize = 300;
 
@@ -291,6 +326,48 @@ mod tests {
 
     fn t(h: i64, m: i64) -> Timestamp {
         Timestamp::from_second(h * 3600 + m * 60).unwrap()
+    }
+
+    #[test]
+    fn every_answer_to_a_key_begins_with_a_head_said_ahead() {
+        let utc = TimeZone::UTC;
+        let day = DaySummary {
+            next_session: Some((t(6, 58), "feed plan: feed due at 07:10".into())),
+            next_feed_due: Some(t(7, 10)),
+            last_feed: Some((t(4, 10), Side::Left)),
+            pumped_today_ml: Some(200.0),
+            ..Default::default()
+        };
+        let answers = [
+            fed(t(4, 10), Side::Left, &day, &utc),
+            feed_ended(t(4, 10), t(4, 30), &utc),
+            pumped(90.0, &day),
+            pumped(90.0, &DaySummary::default()),
+            snoozed(&day, &utc),
+            snoozed(&DaySummary::default(), &utc),
+            skipped(&day, &utc),
+            cancelled(&day, &utc),
+            scheduled(t(6, 58), &utc),
+            where_idle(&day, &utc),
+        ];
+        for a in &answers {
+            let (head, rest) = split_answer(a).unwrap_or_else(|| panic!("no head: {a}"));
+            assert!(head.ends_with('.'), "{head}");
+            let said = format!("{} {rest}", head.trim_end_matches('.'));
+            // Nothing is lost or said twice: the head and the rest are the answer.
+            assert_eq!(
+                said.replace([',', '.'], "").trim(),
+                a.replace([',', '.'], "").trim(),
+                "{a}"
+            );
+        }
+        assert_eq!(
+            split_answer("Feed logged at 04:10, the left side."),
+            Some(("Feed logged.".to_string(), "at 04:10, the left side."))
+        );
+        assert_eq!(split_answer("Snoozed."), Some(("Snoozed.".to_string(), "")));
+        assert_eq!(split_answer("Loggedness is not a head."), None);
+        assert_eq!(split_answer("Up to 30 minutes at a time."), None);
     }
 
     #[test]

@@ -165,6 +165,24 @@ impl Preparer {
         }
     }
 
+    /// Synthesizes `texts` with the configured voice into the speech cache, beside the coach,
+    /// keeping nothing in memory: a later [`Preparer::speak`] of one of them is a read from the
+    /// cache, not a synthesis (answers' heads, said at once even by a voice slow to start).
+    pub fn speak_ahead(&self, texts: Vec<String>, cfg: &Config, paths: &Paths) {
+        let (voice_cfg, cache_dir) = (cfg.voice.clone(), paths.cache_dir.clone());
+        tokio::task::spawn_blocking(move || {
+            let done = super::caught::caught("synthesizing answers ahead", || {
+                crate::voice::voice_for(&voice_cfg, &Default::default(), &cache_dir)
+                    .and_then(|v| v.prepare(&texts).map_err(|e| e.to_string()))
+                    .map(drop)
+            });
+            match done {
+                Ok(()) => log::debug!("answers ready ahead"),
+                Err(e) => log::warn!("could not synthesize the answers ahead: {e}"),
+            }
+        });
+    }
+
     /// Synthesizes `text` (a phrase no routine prepared) on a blocking thread; the clip comes
     /// back from [`Preparer::next`] tagged `what`.
     pub fn speak(

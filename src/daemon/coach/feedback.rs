@@ -65,23 +65,47 @@ impl Coach {
             Feedback::Tone => self.play_feedback(vec![t], t_gain),
             Feedback::Speech => {
                 log::info!("saying: {text}");
-                let n = self.feedback.asked;
-                self.feedback.asked += 1;
-                if self.feedback.said == n {
-                    self.play_feedback(vec![t], t_gain);
-                } else {
-                    self.feedback.held_tones.insert(n, (t, t_gain));
+                // What was done ("Feed logged.") is in the speech cache already
+                // (`prepare_answer_heads`): it follows the tone at once, and the rest follows
+                // it when synthesized.
+                let parts = match crate::feedback::split_answer(&text) {
+                    Some((head, "")) => vec![head],
+                    Some((head, rest)) => vec![head, rest.to_string()],
+                    None => vec![text],
+                };
+                for (i, part) in parts.into_iter().enumerate() {
+                    let n = self.feedback.asked;
+                    self.feedback.asked += 1;
+                    if i == 0 {
+                        if self.feedback.said == n {
+                            self.play_feedback(vec![t.clone()], t_gain);
+                        } else {
+                            self.feedback.held_tones.insert(n, (t.clone(), t_gain));
+                        }
+                    }
+                    self.preparer.speak(
+                        part,
+                        PhraseFor::Feedback(gain, n),
+                        &self.cfg,
+                        &Default::default(),
+                        &self.paths,
+                    );
                 }
-                self.preparer.speak(
-                    text,
-                    PhraseFor::Feedback(gain, n),
-                    &self.cfg,
-                    &Default::default(),
-                    &self.paths,
-                );
             }
         }
         Ok(())
+    }
+
+    /// Synthesizes the answers' heads ([`crate::feedback::ANSWER_HEADS`]) into the speech
+    /// cache beside the coach, with the voice answers are said in, when answers are spoken.
+    pub(super) fn prepare_answer_heads(&self) {
+        if self.cfg.feedback == Feedback::Speech {
+            let heads = crate::feedback::ANSWER_HEADS
+                .iter()
+                .map(|h| crate::feedback::spoken_head(h))
+                .collect();
+            self.preparer.speak_ahead(heads, &self.cfg, &self.paths);
+        }
     }
 
     /// An answer's tone, and its gain: the earcon level at the answer's `gain`.

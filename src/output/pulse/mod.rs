@@ -26,8 +26,17 @@ use connection::{Connection, FRAME_BYTES, Stream};
 
 /// Frames the server keeps ahead of what is heard: 21.3 ms, one PipeWire quantum at 48 kHz.
 /// Timed cues are heard this long after the engine plays them, all alike; a key's sound is
-/// not ([`Output::hurry`]).
+/// not ([`Output::hurry`]). `LETDOWN_DEVICE_BUFFER=FRAMES` overrides it (the tests give a
+/// debug build on a busy machine more room).
 const BUFFER_FRAMES: u32 = 1024;
+
+fn buffer_frames() -> u32 {
+    std::env::var("LETDOWN_DEVICE_BUFFER")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&f: &u32| (64..=48_000).contains(&f))
+        .unwrap_or(BUFFER_FRAMES)
+}
 /// How long opening a stream may take before the server is taken for hung.
 const OPEN_LIMIT: Duration = Duration::from_secs(5);
 
@@ -142,9 +151,9 @@ impl Output for PulseOutput {
 }
 
 /// Mono 32-bit float at the clips' rate, on the default sink, started at once, with a buffer
-/// of [`BUFFER_FRAMES`].
+/// of [`buffer_frames`].
 fn stream_params() -> protocol::PlaybackStreamParams {
-    let bytes = BUFFER_FRAMES * FRAME_BYTES as u32;
+    let bytes = buffer_frames() * FRAME_BYTES as u32;
     let mut props = protocol::Props::new();
     props.set(protocol::Prop::MediaName, c"letdown coach");
     props.set(protocol::Prop::MediaRole, c"event");

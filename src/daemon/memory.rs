@@ -18,9 +18,11 @@ pub fn one_pool() {
 
 /// Returns the allocator's free pages to the system (after a session, a synthesis).
 pub fn give_back() {
+    let t = std::time::Instant::now();
     #[cfg(target_env = "gnu")]
     // SAFETY: malloc_trim is thread-safe and only releases memory nothing uses.
     unsafe {
         libc::malloc_trim(0);
     }
+    log::debug!("memory handed back in {:?}", t.elapsed());
 }

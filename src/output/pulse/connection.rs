@@ -5,6 +5,10 @@
 //! The server speaks only when asked, or when a stream needs data: an idle connection wakes
 //! nobody. When a stream asks for data, the reader thread pulls it from the mix and sends it
 //! at once, so a sound put in the mix is on its way as soon as the server wants it.
+//!
+//! Everything written goes through a writer thread: a caller (the coach asking for a flush, the
+//! reader sending data) only queues a message, so no caller ever waits on a server that has
+//! stopped reading. Both threads sleep while there is nothing to do.
 
 use std::collections::HashMap;
 use std::io::{BufReader, Cursor, Read, Write};
@@ -30,8 +34,8 @@ pub struct Connection {
 }
 
 struct Shared {
-    /// The socket, for writing (one whole message at a time).
-    writer: Mutex<UnixStream>,
+    /// Whole messages for the writer thread.
+    writer: Mutex<mpsc::Sender<Vec<u8>>>,
     version: u16,
     next_seq: AtomicU32,
     state: Mutex<State>,
@@ -56,6 +60,8 @@ struct Feed {
 
 /// Who waits for a reply.
 enum Waiter {
+    /// A stream whose creation was given up on (the server was slow): deleted when it comes.
+    Abandoned,
     /// A new stream: fed from `mix` from its first request; `answer` gets its channel.
     Create {
         mix: SharedMix,
@@ -94,8 +100,13 @@ impl Connection {
             .map_err(|e| format!("the sound server refused the connection: {e}"))?;
         socket.set_read_timeout(None).map_err(|e| e.to_string())?;
         let reader = socket.try_clone().map_err(|e| e.to_string())?;
+        let (writer, to_write) = mpsc::channel::<Vec<u8>>();
+        std::thread::Builder::new()
+            .name("sound-writer".into())
+            .spawn(move || write_loop(socket, to_write))
+            .map_err(|e| format!("cannot start the sound server's writer: {e}"))?;
         let shared = Arc::new(Shared {
-            writer: Mutex::new(socket),
+            writer: Mutex::new(writer),
             version,
             next_seq: AtomicU32::new(2),
             state: Mutex::default(),
@@ -146,7 +157,8 @@ impl Connection {
         let channel = match reply.recv_timeout(limit) {
             Ok(r) => r?,
             Err(mpsc::RecvTimeoutError::Timeout) => {
-                self.shared.state().waiting.remove(&seq);
+                // Answered after all, the stream would play nothing for ever: deleted then.
+                self.shared.state().waiting.insert(seq, Waiter::Abandoned);
                 return Err(format!(
                     "the sound server did not answer in {} s",
                     limit.as_secs()
@@ -206,9 +218,10 @@ impl Shared {
         self.write(&buf)
     }
 
+    /// Queues one whole message for the writer thread; never waits on the server.
     fn write(&self, message: &[u8]) -> Result<(), String> {
-        let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        w.write_all(message).map_err(|e| format!("{GONE}: {e}"))
+        let w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        w.send(message.to_vec()).map_err(|_| GONE.to_string())
     }
 
     /// Sends `bytes` of the stream `channel`'s data, pulled from its mix now.
@@ -257,6 +270,18 @@ impl Shared {
 struct Scratch {
     samples: Vec<f32>,
     message: Vec<u8>,
+}
+
+/// Writes queued messages, whole and in order, until the socket fails or every sender is gone;
+/// then shuts the socket, so the reader ends too.
+fn write_loop(mut socket: UnixStream, messages: mpsc::Receiver<Vec<u8>>) {
+    for m in messages {
+        if let Err(e) = socket.write_all(&m) {
+            log::debug!("writing to the sound server: {e}");
+            break;
+        }
+    }
+    let _ = socket.shutdown(std::net::Shutdown::Both);
 }
 
 /// Authenticates and names the client; returns the protocol version agreed.
@@ -352,13 +377,14 @@ fn on_reply(
         return;
     };
     match waiter {
+        Waiter::Abandoned => {
+            if let Ok(info) = created(shared, reply) {
+                let seq = shared.next_seq();
+                let _ = shared.send(seq, &Command::DeletePlaybackStream(info.channel));
+            }
+        }
         Waiter::Create { mix, ended, answer } => {
-            let created = reply.and_then(|cur| {
-                protocol::TagStructReader::new(cur, shared.version)
-                    .read::<protocol::CreatePlaybackStreamReply>()
-                    .map_err(|e| e.to_string())
-            });
-            let result = created.map(|info| {
+            let result = created(shared, reply).map(|info| {
                 shared.state().feeding = Some(Feed {
                     channel: info.channel,
                     mix,
@@ -371,4 +397,16 @@ fn on_reply(
             let _ = answer.send(result);
         }
     }
+}
+
+/// The server's answer to a stream's creation.
+fn created(
+    shared: &Shared,
+    reply: Result<&mut Cursor<&[u8]>, String>,
+) -> Result<protocol::CreatePlaybackStreamReply, String> {
+    reply.and_then(|cur| {
+        protocol::TagStructReader::new(cur, shared.version)
+            .read::<protocol::CreatePlaybackStreamReply>()
+            .map_err(|e| e.to_string())
+    })
 }

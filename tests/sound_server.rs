@@ -133,22 +133,6 @@ fn link_piper(d: &Desktop) {
     }
 }
 
-/// Piper workers that are children of `pid`.
-fn piper_workers_of(pid: u32) -> usize {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter(|e| {
-            std::fs::read(e.path().join("cmdline"))
-                .is_ok_and(|c| String::from_utf8_lossy(&c).contains("letdown's Piper worker"))
-                && std::fs::read_to_string(e.path().join("stat")).is_ok_and(|s| {
-                    s.rsplit(") ").next().and_then(|r| r.split(' ').nth(1))
-                        == Some(&pid.to_string())
-                })
-        })
-        .count()
-}
-
 /// Onsets and ends of sounds in `samples`, as 10 ms frame indices: (start, end) of each run
 /// of frames louder than `floor` RMS, runs closer than `join` frames taken as one.
 fn sounds(samples: &[f32], floor: f32, join: usize) -> Vec<(usize, usize)> {
@@ -214,7 +198,7 @@ fn a_keys_words_follow_its_tone_at_once_when_piper_has_gone_idle() {
     wait_for_answers_ahead(&d);
     // No worker is left: the words must come without one starting first.
     let until = Instant::now() + Duration::from_secs(30);
-    while piper_workers_of(pid) > 0 {
+    while common::piper_workers_of(pid) > 0 {
         assert!(Instant::now() < until, "the Piper worker never left");
         std::thread::sleep(Duration::from_millis(100));
     }

@@ -223,20 +223,7 @@ fn piper_speaks_many_prompts_through_one_worker_that_leaves_when_idle() {
         1,
         "the model was loaded more than once for 8 prompts"
     );
-    let workers = || {
-        std::fs::read_dir("/proc")
-            .unwrap()
-            .flatten()
-            .filter(|e| {
-                std::fs::read(e.path().join("cmdline"))
-                    .is_ok_and(|c| String::from_utf8_lossy(&c).contains("letdown's Piper worker"))
-                    && std::fs::read_to_string(e.path().join("stat")).is_ok_and(|s| {
-                        s.rsplit(") ").next().and_then(|r| r.split(' ').nth(1))
-                            == Some(&std::process::id().to_string())
-                    })
-            })
-            .count()
-    };
+    let workers = || common::piper_workers_of(std::process::id());
     assert_eq!(workers(), 1, "no worker of ours is running");
     std::thread::sleep(Duration::from_secs(5));
     assert_eq!(workers(), 0, "the worker stayed after 3 s idle");

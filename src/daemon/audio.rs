@@ -233,13 +233,9 @@ impl Audio {
     pub fn after_request(&self, before: Heard) {
         let m = self.mix();
         let hurry = !m.pulls_silence() && (before.silence || m.cuts() != before.cuts);
-        log::debug!(
-            "after a request: before {before:?}, now silence {} cuts {}: hurry {hurry}",
-            m.pulls_silence(),
-            m.cuts()
-        );
         drop(m);
         if hurry && let Some(out) = self.output.as_ref().filter(|o| o.is_open()) {
+            log::debug!("a request's sound: hurried out");
             out.hurry();
         }
     }
@@ -290,42 +286,14 @@ pub fn open_output(
 mod tests {
     use super::*;
     use crate::clip::Clip;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::{AtomicU32, Ordering};
 
-    /// An output that counts how often it was hurried.
-    struct Counting {
-        open: bool,
-        hurried: Arc<AtomicUsize>,
-    }
-
-    impl Output for Counting {
-        fn describe(&self) -> String {
-            "counting".into()
-        }
-        fn open(&mut self, _: SharedMix) -> Result<(), String> {
-            self.open = true;
-            Ok(())
-        }
-        fn close(&mut self) {
-            self.open = false;
-        }
-        fn is_open(&self) -> bool {
-            self.open
-        }
-        fn failed(&self) -> bool {
-            false
-        }
-        fn hurry(&self) {
-            self.hurried.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-
-    fn audio(open: bool) -> (Audio, Arc<AtomicUsize>) {
-        let hurried = Arc::new(AtomicUsize::new(0));
-        let out = Counting {
+    fn audio(open: bool) -> (Audio, Arc<AtomicU32>) {
+        let out = crate::output::TestOutput {
             open,
-            hurried: hurried.clone(),
+            ..Default::default()
         };
+        let hurried = out.hurried.clone();
         (Audio::new(Box::new(out), 1.0), hurried)
     }
 

@@ -48,3 +48,49 @@ pub fn from_spec(spec: &str) -> Result<Box<dyn Output>, String> {
         )),
     }
 }
+
+/// An output for unit tests: it opens after `open_takes` (as a busy or vanished sound server
+/// can make it), can be told it failed (`broken`: the server went away), and counts opens and
+/// hurries.
+#[cfg(test)]
+#[derive(Default)]
+pub struct TestOutput {
+    /// How long opening takes.
+    pub open_takes: std::time::Duration,
+    /// Opens so far.
+    pub opens: Arc<std::sync::atomic::AtomicU32>,
+    /// Set to make the open output fail; cleared by an open.
+    pub broken: Arc<std::sync::atomic::AtomicBool>,
+    /// Hurries so far.
+    pub hurried: Arc<std::sync::atomic::AtomicU32>,
+    /// Whether it is open.
+    pub open: bool,
+}
+
+#[cfg(test)]
+impl Output for TestOutput {
+    fn describe(&self) -> String {
+        "a test output".into()
+    }
+    fn open(&mut self, _mix: SharedMix) -> Result<(), String> {
+        use std::sync::atomic::Ordering::SeqCst;
+        std::thread::sleep(self.open_takes);
+        self.opens.fetch_add(1, SeqCst);
+        self.broken.store(false, SeqCst);
+        self.open = true;
+        Ok(())
+    }
+    fn close(&mut self) {
+        self.open = false;
+    }
+    fn is_open(&self) -> bool {
+        self.open
+    }
+    fn failed(&self) -> bool {
+        self.broken.load(std::sync::atomic::Ordering::SeqCst)
+    }
+    fn hurry(&self) {
+        self.hurried
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}

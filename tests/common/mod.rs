@@ -100,3 +100,19 @@ pub fn rms(s: &[f32]) -> f32 {
     }
     (s.iter().map(|x| x * x).sum::<f32>() / s.len() as f32).sqrt()
 }
+
+/// How many of letdown's Piper workers are children of the process `parent`.
+pub fn piper_workers_of(parent: u32) -> usize {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains("letdown's Piper worker"))
+                && std::fs::read_to_string(e.path().join("stat")).is_ok_and(|s| {
+                    s.rsplit(") ").next().and_then(|r| r.split(' ').nth(1))
+                        == Some(&parent.to_string())
+                })
+        })
+        .count()
+}

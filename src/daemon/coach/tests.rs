@@ -322,38 +322,6 @@ async fn cues_keep_their_time_while_the_state_is_written_to_a_slow_disk() {
     );
 }
 
-/// An output whose open takes as long as a busy or vanished sound server can make it, and
-/// which can be told to fail (the server went away).
-struct SlowOutput {
-    open_takes: Duration,
-    opens: Arc<std::sync::atomic::AtomicU32>,
-    broken: Arc<std::sync::atomic::AtomicBool>,
-    open: bool,
-}
-
-impl Output for SlowOutput {
-    fn describe(&self) -> String {
-        "a slow output".into()
-    }
-    fn open(&mut self, _mix: crate::output::SharedMix) -> Result<(), String> {
-        std::thread::sleep(self.open_takes);
-        self.opens.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        self.broken
-            .store(false, std::sync::atomic::Ordering::SeqCst);
-        self.open = true;
-        Ok(())
-    }
-    fn close(&mut self) {
-        self.open = false;
-    }
-    fn is_open(&self) -> bool {
-        self.open
-    }
-    fn failed(&self) -> bool {
-        self.broken.load(std::sync::atomic::Ordering::SeqCst)
-    }
-}
-
 /// Opening the sound device (at a start, and again and again while it is broken) happens
 /// beside the coach: every call is answered at once meanwhile, and the start is answered when
 /// the output is open.
@@ -364,11 +332,11 @@ async fn a_slow_sound_device_never_holds_up_an_answer() {
     let broken = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let open_takes = Duration::from_millis(1500);
     c.audio = Audio::new(
-        Box::new(SlowOutput {
+        Box::new(crate::output::TestOutput {
             open_takes,
             opens: Arc::clone(&opens),
             broken: Arc::clone(&broken),
-            open: false,
+            ..Default::default()
         }),
         0.8,
     );

@@ -180,6 +180,8 @@ impl Preparer {
                 Ok(()) => log::debug!("answers ready ahead"),
                 Err(e) => log::warn!("could not synthesize the answers ahead: {e}"),
             }
+            // What the synthesis used is free now (it may end after the coach went idle).
+            super::memory::give_back();
         });
     }
 

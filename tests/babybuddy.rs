@@ -485,9 +485,12 @@ fn a_server_down_or_hung_never_slows_a_key_and_loses_nothing() {
         down_m < up_m * 1.5 + 30.0,
         "a key press is slower with the server down ({down_m:.1} ms) than up ({up_m:.1} ms)"
     );
+    // Each hung press against the same run's presses with the server up (the CLI's own time
+    // here varies from 25 to 125 ms a press between runs, the server up included; a press that
+    // waited on the hung server would take its 10 s request bound).
     assert!(
-        hung_calls.iter().all(|&ms| ms < 100.0),
-        "a key press waited on the hung server: {hung_calls:?}"
+        hung_calls.iter().all(|&ms| ms < up_m * 1.5 + 30.0),
+        "a key press waited on the hung server: {hung_calls:?} (up: {up_m:.1} ms)"
     );
 
     // Back: everything arrives, exactly once.

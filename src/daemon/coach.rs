@@ -164,6 +164,7 @@ impl Coach {
         // Preparing (seconds when the cache is cold) runs beside the coach: calls are answered
         // from the first moment the bus name is owned.
         self.prepare_ahead();
+        self.prepare_answer_heads();
         self.check_schedule();
         self.publish();
         loop {
@@ -387,11 +388,16 @@ impl Coach {
     /// wrong in the routines.
     fn on_reloaded(&mut self, r: Reloaded) {
         let result = r.read.map(|(cfg, problems)| {
-            if cfg != self.cfg {
+            let changed = cfg != self.cfg;
+            if changed {
                 self.preparer.config_changed();
             }
             self.scheduler.configure(&cfg);
             self.cfg = cfg;
+            if changed {
+                // The answering voice may have changed.
+                self.prepare_answer_heads();
+            }
             for p in &problems {
                 log::warn!("{p}");
             }

@@ -63,7 +63,6 @@ impl Coach {
                 Err(e) => log::warn!("cannot prepare \"{name}\": {e}"),
             }
         }
-        self.prepare_answer_heads();
     }
 
     /// A preparation finished: start the session that waited for it.

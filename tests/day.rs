@@ -286,7 +286,9 @@ fn on_time(mut e: Event, should: f64) -> Event {
     e
 }
 
-/// A key's answer: its tone at once (within 250 ms of the press), then its words.
+/// A key's answer: its tone at once (within 250 ms of the press), then its words. An answer
+/// that begins with what was done ("Feed logged.", prepared ahead) is heard as that sentence,
+/// then the rest once synthesized, after a breath: each is looked for where it should follow.
 fn answer(
     d: &Desktop,
     heard: &Heard,
@@ -294,7 +296,7 @@ fn answer(
     pressed: f64,
     earcon: letdown::tones::Earcon,
     words: &str,
-) -> [Event; 2] {
+) -> Vec<Event> {
     let t = must(
         d,
         heard.find_tone(
@@ -305,18 +307,24 @@ fn answer(
         ),
     );
     let t = on_time(t, pressed);
-    // The words follow the tone as soon as they are synthesized: not over it, and not long
-    // after.
-    let w = must(
-        d,
-        heard.find(
-            &format!("{what}: \"{words}\""),
-            &speech(d, words),
-            t.heard + 0.3,
-            t.heard + 1.5,
-        ),
-    );
-    [t, w]
+    let parts: Vec<String> = match letdown::feedback::split_answer(words) {
+        Some((head, "")) => vec![head],
+        Some((head, rest)) => vec![head, rest.to_string()],
+        None => vec![words.to_string()],
+    };
+    // The first words follow the tone as soon as they can: not over it, and not long after.
+    // Each later part follows the one before it, after its sound and a breath.
+    let (mut from, mut events) = (t.heard + 0.3, vec![t]);
+    for part in parts {
+        let sound = speech(d, &part);
+        let e = must(
+            d,
+            heard.find(&format!("{what}: \"{part}\""), &sound, from, from + 1.2),
+        );
+        from = e.heard + sound.len() as f64 / 48_000.0 + 0.1;
+        events.push(e);
+    }
+    events
 }
 
 fn stdout(out: &std::process::Output) -> String {
@@ -625,7 +633,7 @@ fn a_scripted_day_is_heard_in_order_and_on_time() {
         "no missed session noted: {notice:?}\n{}",
         d.daemon_log()
     );
-    let [t, w] = answer(
+    let said = answer(
         &d,
         &heard,
         "missed: the press",
@@ -633,8 +641,8 @@ fn a_scripted_day_is_heard_in_order_and_on_time() {
         letdown::tones::Earcon::Refused,
         "No session to move on.",
     );
-    let after = w.heard + 1.0;
-    timeline.extend([t, w]);
+    let after = said.last().expect("the press's words").heard + 1.0;
+    timeline.extend(said);
     let t = must(
         &d,
         heard.find_tone(

@@ -7,7 +7,10 @@
 //!
 //! Opening the device talks to the sound server and can take long when it is busy or gone, so
 //! it never runs on the coach's thread: the output is lent to a blocking thread
-//! ([`Audio::lend`]) and comes back over a channel ([`Audio::put_back`]).
+//! ([`Audio::lend`], or [`Audio::reopen`]) and comes back over a channel ([`Audio::put_back`]).
+//!
+//! Phrases said one after another (answers, "where am I") are laid in the mix in turn, a breath
+//! apart ([`Audio::say`]).
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -19,11 +22,13 @@ use super::error::CoachError;
 use crate::output::{Mix, Output, SharedMix};
 
 /// How often the output's health is checked during a session.
-pub const HEALTH_CHECK: Duration = Duration::from_secs(1);
+const HEALTH_CHECK: Duration = Duration::from_secs(1);
 /// How long an output may stay broken before the session is reported interrupted.
 const GIVE_UP_AFTER: Duration = Duration::from_secs(30);
 /// How long after the last sound the output is closed.
 const CLOSE_AFTER: Duration = Duration::from_millis(200);
+/// The breath between two phrases said one after the other.
+pub const BREATH: Duration = Duration::from_millis(250);
 
 /// An output lent to a blocking thread to be opened, coming back with how that went.
 pub type Opened = (Box<dyn Output>, Result<(), String>);
@@ -41,6 +46,13 @@ pub struct Audio {
     quiet: bool,
     broken_since: Option<Instant>,
     close_at: Option<Instant>,
+    /// When the output's health is checked next (during a session).
+    next_health: Option<Instant>,
+    /// When the phrases said last end: a phrase said now waits for them.
+    phrases_end: Instant,
+    /// The output, back from being reopened beside the coach.
+    opened_tx: mpsc::UnboundedSender<Opened>,
+    opened_rx: mpsc::UnboundedReceiver<Opened>,
 }
 
 impl Audio {
@@ -48,14 +60,19 @@ impl Audio {
     pub fn new(output: Box<dyn Output>, volume: f64) -> Self {
         let mix = Arc::new(Mutex::new(Mix::new()));
         crate::output::lock_mix(&mix).set_volume(volume as f32);
+        let (opened_tx, opened_rx) = mpsc::unbounded_channel();
         Self {
             mix,
+            phrases_end: Instant::now(),
+            opened_tx,
+            opened_rx,
             description: output.describe(),
             output: Some(output),
             volume,
             quiet: false,
             broken_since: None,
             close_at: None,
+            next_health: None,
         }
     }
 
@@ -102,6 +119,38 @@ impl Audio {
         // A broken output is closed before it is opened again.
         out.close();
         Some((out, Arc::clone(&self.mix)))
+    }
+
+    /// Opens the output beside the coach if it is closed (or broken) and not already being
+    /// opened; it comes back from [`Audio::reopened`].
+    pub fn reopen(&mut self) {
+        if let Some(lent) = self.lend() {
+            open_output(lent, self.opened_tx.clone());
+        }
+    }
+
+    /// The output, back from [`Audio::reopen`]: give it to [`Audio::put_back`].
+    pub async fn reopened(&mut self) -> Opened {
+        // The sender is our own: the channel never closes.
+        match self.opened_rx.recv().await {
+            Some(o) => o,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Says `clips` one after the other, a breath apart, after any phrases still being said,
+    /// at `gain`; pauses do not hold them.
+    pub fn say(&mut self, clips: Vec<crate::clip::Clip>, gain: f32) {
+        let mut at = self.phrases_end.saturating_duration_since(Instant::now());
+        let mut m = crate::output::lock_mix(&self.mix);
+        for clip in clips {
+            let mut padded = vec![0.0; crate::clip::to_samples(at) as usize];
+            padded.extend_from_slice(clip.samples());
+            at += clip.duration() + BREATH;
+            m.play_through_pause(crate::clip::Clip::new(padded), gain);
+        }
+        drop(m);
+        self.phrases_end = Instant::now() + at;
     }
 
     /// Takes back an output lent to be opened; an error says why it did not open.
@@ -151,10 +200,19 @@ impl Audio {
     }
 
     /// Plays `clip` now even when idle (a heads-up), then closes the output once silent. If
-    /// the output is closed, it is heard once [`Audio::lend`]'s open has come back.
+    /// the output is closed, it is opened and the clip heard once it is.
     pub fn announce(&mut self, clip: crate::clip::Clip, session_live: bool) {
         self.mix().play_through_pause(clip, 1.0);
         self.sounding(session_live);
+        self.reopen();
+    }
+
+    /// Says an answer's `clips` ([`Audio::say`]) even when idle, opening the output if needed
+    /// and closing it once silent.
+    pub fn answer(&mut self, clips: Vec<crate::clip::Clip>, gain: f32, session_live: bool) {
+        self.say(clips, gain);
+        self.sounding(session_live);
+        self.reopen();
     }
 
     /// Something was put in the mix while idle: the output closes once it is silent.
@@ -194,9 +252,24 @@ impl Audio {
         }
     }
 
+    /// When the output's health is to be checked next: every [`HEALTH_CHECK`] while a
+    /// session is `live` (however busy the coach is), never otherwise.
+    pub fn health_due(&mut self, live: bool) -> Option<Instant> {
+        if !live {
+            self.next_health = None;
+            return None;
+        }
+        Some(
+            *self
+                .next_health
+                .get_or_insert(Instant::now() + HEALTH_CHECK),
+        )
+    }
+
     /// Checks the output during a session. Returns `Reopen` when it is broken and should be
     /// opened again (lend it), `GiveUp` when it has been broken too long (the session ends).
     pub fn check_health(&mut self) -> Health {
+        self.next_health = None;
         let Some(out) = self.output.as_ref() else {
             return Health::Fine; // being opened
         };
@@ -272,10 +345,7 @@ pub enum Health {
 }
 
 /// Opens a lent output on a blocking thread and sends it back on `back` with the result.
-pub fn open_output(
-    (mut out, mix): (Box<dyn Output>, SharedMix),
-    back: mpsc::UnboundedSender<Opened>,
-) {
+fn open_output((mut out, mix): (Box<dyn Output>, SharedMix), back: mpsc::UnboundedSender<Opened>) {
     tokio::task::spawn_blocking(move || {
         let result = out.open(mix);
         let _ = back.send((out, result));

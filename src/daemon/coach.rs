@@ -1,96 +1,78 @@
-//! The coach: one task that selects over its owners' deadlines and runs the session.
+//! The coach: one task that routes between the owners of letdownd's parts.
 //!
 //! D-Bus and MPRIS handlers never touch this state; they send a [`Request`] and wait for its
-//! typed answer. The coach owns the session on air ([`Live`]) and three helpers, each the one
-//! owner of its part: the [`Scheduler`] (feeds, schedules, the zone), the [`Audio`] supervisor
-//! (mix, output, volume) and the [`Preparer`] (speech synthesized beside the coach). It sleeps
-//! until the engine's next absolute deadline, so step boundaries never drift, and holds no
-//! timer and no audio stream when idle.
+//! typed answer. Each part has one owner, with its own state and a small interface:
+//! - [`OnAir`]: the session on air, its engine, clock and sounds in memory;
+//! - [`Starting`]: a start in progress, from request to first sound;
+//! - [`Answers`]: a key's result said aloud, in order, and voices being tried;
+//! - [`HeadsUps`]: heads-ups before a scheduled session, synthesized ahead;
+//! - [`Agenda`]: the scheduler (feeds, schedules, the zone) and what waits for its writes;
+//! - [`Routines`]: the routines, in memory; [`Audio`]: the mix, output and volume;
+//!   [`Preparer`]: speech synthesized beside the coach.
 //!
-//! Its work is in files beside this loop: `start` (a session from request to first sound),
-//! `on_air` (cues to the mix, phrases on request), `schedule` (schedule requests and what a
-//! written change starts) and `feedback` (answers to key presses, missed sessions told).
+//! The loop selects over their deadlines and channels and hands each result to the owner it
+//! concerns; what is here only passes things from one owner to another. It sleeps until the
+//! engine's next absolute deadline, so step boundaries never drift, and holds no timer and no
+//! audio stream when idle.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
-use super::audio::{Audio, HEALTH_CHECK, Health, Opened, open_output};
+use super::audio::{Audio, Health, Opened};
 use super::error::CoachError;
-use super::live::Live;
 use super::preparer::{Done, Finished, PhraseFor, Prepared, Preparer};
-use super::request::{Answer, Request, RoutineRow, ScheduleRequest, SessionCommand, reply};
+use super::request::{Answer, Request, ScheduleRequest, SessionCommand, reply};
+use super::routines::Routines;
 use super::scheduler::Scheduler;
 use super::snapshot::{Phase, Signal, Snapshot};
-use super::writer::{WriteResult, WriteResults};
-use crate::clip::{Clip, to_samples};
-use crate::config::Config;
-use crate::engine::{EventKind, Session, State};
+use super::writer::WriteResult;
+use crate::clip::Clip;
+use crate::config::{Config, Feedback};
 use crate::output::Output;
 use crate::paths::Paths;
-use crate::plan::Sound;
-use crate::prepare::{Ready, Sounds};
-use crate::routine::{Library, LoadError, Routine, RoutineSource};
-use crate::schedule::FeedPlan;
+use crate::routine::Routine;
 
-mod feedback;
+mod agenda;
+mod answers;
+mod heads_up;
 mod on_air;
-mod schedule;
-mod start;
+mod reload;
+mod starting;
 
+use agenda::{Agenda, Checks, Happened};
+use answers::{Answers, Voice};
+use heads_up::HeadsUps;
 pub use on_air::CueTiming;
-use start::{PendingStart, Readied, Starter};
+use on_air::OnAir;
+use reload::{Reloaded, Reloading};
+use starting::{Next, Starter, Starting};
+
+/// What waits for the routines to be read again (a routine file changed), in order.
+enum Deferred {
+    Request(Request),
+    Start(String, Starter),
+}
 
 /// The session task.
 pub struct Coach {
     paths: Paths,
     cfg: Config,
-    /// The engine's clock starts here.
-    epoch: Instant,
-    live: Option<Live>,
-    /// A start waiting for its routine to be prepared (one at a time).
-    pending: Option<PendingStart>,
-    sessions: u64,
-    scheduler: Scheduler,
-    /// Results of the scheduler's writes, from the store's thread.
-    written: WriteResults,
-    /// Schedule requests that came while a change was being written, in order.
-    held: std::collections::VecDeque<ScheduleRequest>,
-    /// Baby Buddy results that came while a change was being written, in order.
-    held_synced: std::collections::VecDeque<super::babybuddy::Synced>,
+    routines: Routines,
+    deferred: VecDeque<Deferred>,
+    agenda: Agenda,
     audio: Audio,
     preparer: Preparer,
+    on_air: OnAir,
+    starting: Starting,
+    answers: Answers,
+    heads_ups: HeadsUps,
     snapshot: watch::Sender<Snapshot>,
     signals: mpsc::UnboundedSender<Signal>,
-    /// A session's sounds read from disk beside the coach: (session id, sounds).
-    loaded_tx: mpsc::UnboundedSender<(u64, Result<Sounds, String>)>,
-    loaded_rx: mpsc::UnboundedReceiver<(u64, Result<Sounds, String>)>,
-    /// When the phrases said last end: a phrase synthesized late waits for them.
-    phrases_end: Instant,
-    /// A starting session's first sounds and output, from beside the coach.
-    readied_tx: mpsc::UnboundedSender<Readied>,
-    readied_rx: mpsc::UnboundedReceiver<Readied>,
-    /// A reload's config and routine problems, read from disk beside the coach.
-    reloaded_tx: mpsc::UnboundedSender<Reloaded>,
-    reloaded_rx: mpsc::UnboundedReceiver<Reloaded>,
-    /// The output, back from being reopened beside the coach.
-    opened_tx: mpsc::UnboundedSender<Opened>,
-    opened_rx: mpsc::UnboundedReceiver<Opened>,
-    /// How late cues were played.
-    timing: Arc<CueTiming>,
-    /// When the output's health is checked next (during a session).
-    next_health: Option<Instant>,
-    /// The next heads-up, synthesized ahead of its time: its text, and its sound once ready.
-    warmed_heads_up: Option<String>,
-    warm_clip: Option<(String, Clip)>,
-    /// Which synthesis ahead is the current one.
-    warm_gen: u64,
-    /// Answers to key presses, in order.
-    feedback: feedback::FeedbackQueue,
-    /// What the Baby Buddy worker did, from its thread.
-    synced: mpsc::UnboundedReceiver<super::babybuddy::Synced>,
+    reloading: Reloading,
 }
 
 impl Coach {
@@ -102,44 +84,21 @@ impl Coach {
         snapshot: watch::Sender<Snapshot>,
         signals: mpsc::UnboundedSender<Signal>,
     ) -> Self {
-        let (loaded_tx, loaded_rx) = mpsc::unbounded_channel();
-        let (readied_tx, readied_rx) = mpsc::unbounded_channel();
-        let (reloaded_tx, reloaded_rx) = mpsc::unbounded_channel();
-        let (opened_tx, opened_rx) = mpsc::unbounded_channel();
-        let (mut scheduler, written) = Scheduler::new(&cfg, &paths.data_dir);
-        let synced = scheduler
-            .sync_results()
-            .expect("a new scheduler's results are not taken yet");
+        let (scheduler, written) = Scheduler::new(&cfg, &paths.data_dir);
         super::login_start::ensure(&paths.data_dir, || scheduler.has_sessions_ahead());
         Self {
-            scheduler,
-            written,
-            held: Default::default(),
-            held_synced: Default::default(),
+            agenda: Agenda::new(scheduler, written),
+            routines: Routines::new(paths.clone()),
+            deferred: VecDeque::new(),
             audio: Audio::new(output, cfg.volume),
-            preparer: Preparer::new(),
-            epoch: Instant::now(),
-            live: None,
-            pending: None,
-            sessions: 0,
+            preparer: Preparer::new(cfg.clone(), paths.clone()),
+            on_air: OnAir::new(),
+            starting: Starting::new(),
+            answers: Answers::default(),
+            heads_ups: HeadsUps::default(),
             snapshot,
             signals,
-            loaded_tx,
-            loaded_rx,
-            phrases_end: Instant::now(),
-            readied_tx,
-            readied_rx,
-            reloaded_tx,
-            reloaded_rx,
-            opened_tx,
-            opened_rx,
-            timing: Arc::default(),
-            next_health: None,
-            warmed_heads_up: None,
-            warm_clip: None,
-            warm_gen: 0,
-            feedback: Default::default(),
-            synced,
+            reloading: Reloading::new(),
             paths,
             cfg,
         }
@@ -147,11 +106,7 @@ impl Coach {
 
     /// How late cues are played, readable while the coach runs.
     pub fn cue_timing(&self) -> Arc<CueTiming> {
-        Arc::clone(&self.timing)
-    }
-
-    fn now(&self) -> Duration {
-        Instant::now() - self.epoch
+        self.on_air.cue_timing()
     }
 
     /// Serves requests until `shutdown` fires (or every sender is gone); then stops any session
@@ -161,25 +116,15 @@ impl Coach {
         mut requests: mpsc::Receiver<Request>,
         mut shutdown: oneshot::Receiver<()>,
     ) {
-        // Preparing (seconds when the cache is cold) runs beside the coach: calls are answered
-        // from the first moment the bus name is owned.
-        self.prepare_ahead();
-        self.prepare_answer_heads();
+        // Preparing (seconds when the cache is cold) runs beside the coach, once the routines
+        // are read: calls are answered from the first moment the bus name is owned.
+        Answers::prepare_heads(&self.cfg, &self.preparer);
         self.check_schedule();
         self.publish();
         loop {
-            let deadline = self
-                .live
-                .as_ref()
-                .and_then(|l| l.session.poll_timeout())
-                .map(|t| self.epoch + t);
-            // Checked every second of a session, however busy the coach is.
-            let health = match (&self.live, self.next_health) {
-                (None, _) => None,
-                (Some(_), Some(at)) => Some(at),
-                (Some(_), None) => Some(*self.next_health.insert(Instant::now() + HEALTH_CHECK)),
-            };
-            let wake = self.scheduler.next_wake();
+            let deadline = self.on_air.deadline();
+            let health = self.audio.health_due(self.on_air.is_live());
+            let (wake, close_at) = (self.agenda.scheduler.next_wake(), self.audio.close_at());
             // A sound that answers a request is hurried out; a timed cue is not (every timed
             // cue is heard the same output buffer after its time, so their spacing is exact).
             let before = self.audio.before_request();
@@ -192,53 +137,44 @@ impl Coach {
                 },
                 _ = sleep_until(deadline) => {
                     timed = true;
-                    let now = self.now();
-                    if let Some(l) = self.live.as_mut() {
-                        l.session.handle_timeout(now);
-                    }
+                    self.on_air.on_deadline();
                 }
-                Some(done) = self.preparer.next() => match done {
-                    Done::Prepared(p) => self.on_prepared(*p),
-                    Done::Spoken(what, clip) => self.play_phrase(what, clip),
-                    Done::Unspoken(what, why) => self.phrase_failed(what, why),
-                },
-                Some((id, loaded)) = self.loaded_rx.recv() => match (loaded, self.live.as_mut()) {
-                    (Ok(sounds), Some(l)) if l.id == id => l.sounds.extend(sounds),
-                    (Err(e), Some(l)) if l.id == id => {
-                        log::error!("cannot read the session's sounds: {e}")
-                    }
-                    _ => {}
-                },
+                Some(done) = self.preparer.next() => self.on_done(done),
+                loaded = self.on_air.loaded() => self.on_air.on_loaded(loaded, &self.audio),
                 _ = sleep_until(health) => {
                     timed = true;
-                    self.next_health = None;
-                    match self.audio.check_health() {
-                        Health::Fine => {}
-                        Health::Reopen => self.reopen(),
-                        Health::GiveUp => {
-                            self.on_session(SessionCommand::Stop).ok();
-                        }
-                    }
+                    self.check_health();
                 }
-                Some(r) = self.readied_rx.recv() => self.on_readied(r),
-                Some(r) = self.reloaded_rx.recv() => self.on_reloaded(r),
-                Some(o) = self.opened_rx.recv() => self.on_reopened(o),
-                _ = sleep_until(self.audio.close_at()) => {
-                    self.audio.close_if_silent(self.live.is_some())
+                r = self.starting.readied() => {
+                    let next = self.starting.on_readied(r, &mut self.audio);
+                    self.go_on(next);
                 }
+                r = self.reloading.next() => self.on_reloaded(r),
+                o = self.audio.reopened() => self.on_reopened(o),
+                _ = sleep_until(close_at) => self.audio.close_if_silent(self.on_air.is_live()),
                 _ = wall_sleep(wake) => {
                     timed = true;
                     self.check_schedule();
                     self.publish();
                 }
-                Some(result) = self.written.recv() => self.on_written(result),
-                Some(done) = self.synced.recv() => self.on_synced(done),
-                _ = self.scheduler.zone_changed() => {
-                    // Local times (daily sessions, the feed plan's times) move with the zone.
-                    self.scheduler.follow_zone();
-                    self.check_schedule();
-                    self.prepare_ahead();
-                    self.publish();
+                h = self.agenda.next() => match h {
+                    Happened::Written(w) => self.on_written(*w),
+                    Happened::Synced(s) => {
+                        self.agenda.on_synced(s);
+                        self.publish();
+                    }
+                    Happened::ZoneChanged => {
+                        // Local times (daily sessions, the feed plan's times) move with it.
+                        self.agenda.scheduler.follow_zone();
+                        self.check_schedule();
+                        self.prepare_ahead();
+                        self.publish();
+                    }
+                },
+                e = self.routines.next() => {
+                    if self.routines.on_event(e) {
+                        self.on_routines_read();
+                    }
                 }
             }
             self.drain_and_settle();
@@ -246,11 +182,8 @@ impl Coach {
                 self.audio.after_request(before);
             }
         }
-        if let Some(l) = self.live.as_mut() {
-            let now = Instant::now() - self.epoch;
-            let _ = l.session.stop(now);
-        }
-        self.drain_events();
+        self.on_air.stop();
+        self.on_air.drain(&mut self.audio, 0.0, &self.signals);
         self.audio.close();
         log::info!("stopped");
     }
@@ -258,146 +191,434 @@ impl Coach {
     /// Acts on what the engine emitted; when that ended the session, a schedule held while
     /// it ran may start now.
     fn drain_and_settle(&mut self) {
-        if self.drain_events() {
+        let tone_gain = self.cfg.earcon_volume as f32;
+        let d = self.on_air.drain(&mut self.audio, tone_gain, &self.signals);
+        if d.finished {
             self.check_schedule();
+        }
+        if d.changed || d.finished {
             self.publish();
         }
     }
 
     fn handle(&mut self, request: Request) {
         log::debug!("request: {request:?}");
+        if !self.deferred.is_empty() || (needs_routines(&request) && !self.routines.current()) {
+            // A routine file changed: this waits for it to be read (it is being read beside
+            // the coach), and what comes after waits behind it, in order.
+            self.deferred.push_back(Deferred::Request(request));
+            return;
+        }
         match request {
             Request::Start(name, answer) => self.start(name, Starter::Client(answer)),
             Request::Session(command, answer) => {
                 let silent = self.audio.mix().is_silent();
-                let r = self.on_session(command);
-                if r.is_ok() && silent && !command.is_heard() {
-                    // Pausing, resuming or stopping in a silent moment (hands-on time) would
-                    // be heard as nothing: a tone says it was done (after the stop has cleared
-                    // the mix). Over a prompt, its stopping or going on is answer enough.
-                    self.drain_and_settle();
-                    self.acknowledge();
+                let r = self.on_air.command(command);
+                if r.is_ok() {
+                    // Extend and Repeat change the step without an event of their own.
+                    self.publish();
+                    if silent && !command.is_heard() {
+                        // Pausing, resuming or stopping in a silent moment (hands-on time)
+                        // would be heard as nothing: a tone says it was done (after the stop
+                        // has cleared the mix). Over a prompt, its stopping or going on is
+                        // answer enough.
+                        self.drain_and_settle();
+                        self.acknowledge();
+                    }
                 }
                 reply(answer, r)
             }
             Request::WhereAmI(answer) => reply(answer, self.where_am_i()),
-            Request::ListRoutines(answer) => reply(answer, Ok(self.list_routines())),
-            Request::Reload(answer) => self.reload(answer),
+            Request::ListRoutines(answer) => reply(answer, Ok(self.routines.rows())),
+            Request::Reload(answer) => self.reloading.start(&self.paths, answer),
             Request::SetVolume(v, answer) => {
                 let r = self.audio.set_volume(v);
                 self.publish();
                 reply(answer, r)
             }
             Request::Schedule(r) => self.on_schedule(r),
-            Request::Summary(answer) => reply(answer, Ok(self.scheduler.summary_map())),
+            Request::Summary(answer) => reply(answer, Ok(self.agenda.scheduler.summary_map())),
             Request::Announce(text, refused, answer) => reply(answer, self.announce(text, refused)),
             Request::TryVoice(engine, voice, answer) => self.try_voice(&engine, &voice, answer),
         }
     }
 
-    /// Runs a command on the live session at the current time.
-    fn on_session(&mut self, command: SessionCommand) -> Result<(), CoachError> {
-        let max = crate::engine::MAX_EXTENSION.as_secs();
-        if let SessionCommand::Extend(secs) = command
-            && (secs == 0 || u64::from(secs) > max)
-        {
-            return Err(CoachError::InvalidArgument(format!(
-                "cannot extend by {secs} seconds; give 1 to {max}"
-            )));
+    /// The routines are read and current: what waited for them goes on, in order, and what is
+    /// ahead is prepared as the files now say.
+    fn on_routines_read(&mut self) {
+        for d in std::mem::take(&mut self.deferred) {
+            match d {
+                Deferred::Request(r) => self.handle(r),
+                Deferred::Start(name, starter) => self.start(name, starter),
+            }
         }
-        let now = self.now();
-        let session = &mut self.live.as_mut().ok_or_else(not_running)?.session;
-        match command {
-            SessionCommand::Stop => session.stop(now),
-            SessionCommand::Pause => session.pause(now),
-            SessionCommand::Resume => session.resume(now),
-            SessionCommand::TogglePause => session.toggle_pause(now),
-            SessionCommand::Next => session.next(now),
-            SessionCommand::Previous => session.previous(now),
-            SessionCommand::Repeat => session.repeat(now),
-            SessionCommand::Extend(secs) => session.extend(now, Duration::from_secs(secs as u64)),
-        }?;
-        // Extend and Repeat change the step's length and what is left of it without an event
-        // of their own: publish after every command, so properties never go stale.
+        self.prepare_ahead();
         self.publish();
-        Ok(())
     }
 
-    fn library(&self) -> Library {
-        Library::new(self.paths.clone())
-    }
-
-    /// Reads the routine `name` from its file (or the built-in ones), as it would start now:
-    /// said first, which side is next (when the feed log says); with `sides_order =
-    /// "next-feed"`, its side blocks begin with that side.
-    fn find_routine(&self, name: &str) -> Result<Routine, CoachError> {
-        // A name from the bus is only ever a name: a path is not read (`find_named`).
-        let routine = self.library().find_named(name).map_err(|e| match e {
-            LoadError::NotFound { .. } => CoachError::UnknownRoutine(e.to_string()),
-            LoadError::Invalid(d) => {
-                CoachError::InvalidRoutine(format!("routine \"{name}\" has problems:\n{d}"))
-            }
-        })?;
-        use crate::phrase::{Breast, Phrase};
-        use crate::schedule::Side;
-        let (mut routine, first) = match self.scheduler.summary().next_side {
-            Some(side @ Side::Left) => (routine.for_next_side(side.name()), Some(Breast::Left)),
-            Some(side @ Side::Right) => (routine.for_next_side(side.name()), Some(Breast::Right)),
-            _ => (routine, None),
+    /// Something synthesized beside the coach is done.
+    fn on_done(&mut self, done: Done) {
+        let live = self.on_air.is_live();
+        let mut voice = Voice {
+            audio: &mut self.audio,
+            preparer: &self.preparer,
+            live,
         };
-        // Which side is next is the session's first sentence.
-        routine.lead_in = first.map(Phrase::SideNext);
-        Ok(routine)
-    }
-
-    fn list_routines(&self) -> Vec<RoutineRow> {
-        self.library()
-            .list()
-            .into_iter()
-            .map(|e| {
-                let source = match &e.source {
-                    RoutineSource::BuiltIn => "built-in".to_string(),
-                    RoutineSource::File(p) => p.display().to_string(),
-                };
-                match e.routine {
-                    Ok(r) => (e.name, r.title, source),
-                    Err(errs) => (e.name, String::new(), format!("broken: {}", errs[0])),
+        match done {
+            Done::Prepared(p) => self.on_prepared(*p),
+            Done::Spoken(PhraseFor::Session(id), clip) => {
+                if self.on_air.is_session(id) {
+                    voice.audio.say(vec![clip], 1.0);
                 }
-            })
-            .collect()
+            }
+            Done::Spoken(PhraseFor::HeadsUp, clip) => heads_up::say(clip, voice.audio, live),
+            Done::Spoken(PhraseFor::Feedback(gain, n), clip) => {
+                self.answers.spoken(n, clip, gain, &mut voice)
+            }
+            Done::Spoken(PhraseFor::Warm(g), clip) => self.heads_ups.warmed(g, clip),
+            Done::Spoken(PhraseFor::Trial(n), clip) => {
+                let quiet = self.agenda.scheduler.quiet_now();
+                let (_, gain) = answers::manner(&self.cfg, quiet, voice.audio.volume());
+                self.answers.trial_spoken(n, clip, gain, &mut voice)
+            }
+            Done::Unspoken(PhraseFor::Feedback(gain, n), _) => {
+                // Nothing to say, but the answers after it move on.
+                self.answers
+                    .spoken(n, Clip::new(Vec::new()), gain, &mut voice)
+            }
+            Done::Unspoken(PhraseFor::Trial(n), why) => self.answers.trial_failed(n, why),
+            Done::Unspoken(..) => {}
+        }
     }
 
-    /// Re-reads the config and the routines beside the coach (they are files, and a slow disk
-    /// must not hold a session's cues up); [`Coach::on_reloaded`] applies them and answers.
-    fn reload(&mut self, answer: Answer<Vec<String>>) {
-        let (paths, tx) = (self.paths.clone(), self.reloaded_tx.clone());
-        tokio::task::spawn_blocking(move || {
-            let read = super::caught::caught("reading the config and routines", || {
-                Ok(read_for_reload(&paths))
-            })
-            .unwrap_or_else(|e| {
-                Err(CoachError::InvalidConfig(format!(
-                    "nothing was changed: {e}"
-                )))
-            });
-            let _ = tx.send(Reloaded { read, answer });
+    /// The routine `name` as it would start now (which side first, by the feed log).
+    fn find_routine(&self, name: &str) -> Result<Routine, CoachError> {
+        let next_side = self.agenda.scheduler.summary().next_side;
+        self.routines.to_start(name, next_side)
+    }
+
+    /// Prepares, beside the coach, the default routine and every routine that a schedule or
+    /// the feed plan will start in the next days, so a session starts on the second, not
+    /// after its synthesis. (Until the routines are read, it is done when they are.)
+    fn prepare_ahead(&mut self) {
+        if !self.routines.current() {
+            return;
+        }
+        let mut names = self
+            .agenda
+            .scheduler
+            .routines_ahead(&self.cfg.default_routine);
+        names.insert(self.cfg.default_routine.clone());
+        for name in names {
+            match self.find_routine(&name) {
+                Ok(r) => self.preparer.prepare(r),
+                Err(e) => log::warn!("cannot prepare \"{name}\": {e}"),
+            }
+        }
+    }
+
+    /// Starts a routine ("" = the default): at once when its speech is ready, otherwise as soon
+    /// as it has been prepared. The starter is answered then.
+    fn start(&mut self, name: String, starter: Starter) {
+        if !self.deferred.is_empty() || !self.routines.current() {
+            return self.deferred.push_back(Deferred::Start(name, starter));
+        }
+        if let Some(running) = self.on_air.routine() {
+            return starter.answer(Err(CoachError::AlreadyRunning(format!(
+                "\"{running}\" is already running; stop it first with `letdown stop`"
+            ))));
+        }
+        if let Some(starting) = self.starting.routine() {
+            return starter.answer(Err(CoachError::AlreadyRunning(format!(
+                "\"{starting}\" is being prepared and starts when it is ready"
+            ))));
+        }
+        let name = if name.is_empty() {
+            self.cfg.default_routine.clone()
+        } else {
+            name
+        };
+        let routine = match self.find_routine(&name) {
+            Ok(r) => r,
+            Err(e) => return starter.answer(Err(e)),
+        };
+        match self.preparer.ready_for(&routine) {
+            Some(ready) => self.starting.open(ready, starter, &mut self.audio),
+            None => {
+                log::info!("\"{}\" starts when its speech is prepared", routine.name);
+                self.starting.wait_for_speech(routine.name.clone(), starter);
+                self.preparer.prepare(routine);
+            }
+        }
+        self.publish();
+    }
+
+    /// A preparation finished: the start that waited for it goes on.
+    fn on_prepared(&mut self, p: Prepared) {
+        let waiting = self.starting.waits_for(&p.name);
+        let name = p.name.clone();
+        let next = match self.preparer.finish(p) {
+            Finished::Ready(ready) if waiting => self.starting.take_waiting().map(|s| {
+                self.starting.open(ready, s, &mut self.audio);
+                Next::Wait
+            }),
+            Finished::Failed(e) if waiting => {
+                self.starting.take_waiting().map(|s| Next::Failed(s, e))
+            }
+            // The config changed while it ran: prepare again with the new one.
+            Finished::Stale if waiting => match self.find_routine(&name) {
+                Ok(r) => {
+                    self.preparer.prepare(r);
+                    None
+                }
+                Err(e) => self.starting.take_waiting().map(|s| Next::Failed(s, e)),
+            },
+            _ => None,
+        };
+        if let Some(next) = next {
+            self.go_on(next);
+        }
+        if !self.on_air.is_live() && self.starting.routine().is_none() {
+            // What the synthesis used is free now.
+            crate::daemon::memory::give_back();
+        }
+        self.publish();
+    }
+
+    /// A start moved on: the session begins, its routine is prepared again, or its starter
+    /// hears why it cannot start.
+    fn go_on(&mut self, next: Next) {
+        match next {
+            Next::Wait => return,
+            Next::Begin(ready, sounds, starter) => {
+                let quiet = starter.quiet().then_some(self.cfg.quiet_volume);
+                self.audio.begin_session(quiet);
+                let begun = self.on_air.begin(ready, sounds);
+                if begun.is_err() {
+                    self.audio.end_session();
+                }
+                starter.answer(begun);
+            }
+            Next::Prepare(name, starter) => {
+                log::warn!("the speech of \"{name}\" is gone from the cache; preparing it again");
+                self.preparer.forget(&name);
+                match self.find_routine(&name) {
+                    Ok(r) => {
+                        self.starting.wait_for_speech(name, starter);
+                        self.preparer.prepare(r);
+                    }
+                    Err(e) => starter.answer(Err(e)),
+                }
+            }
+            Next::Failed(starter, e) => {
+                starter.answer(Err(e));
+                // An output opened for it closes again.
+                self.audio.sounding(self.on_air.is_live());
+            }
+        }
+        self.publish();
+    }
+
+    /// The output is back from being reopened.
+    fn on_reopened(&mut self, o: Opened) {
+        let next = match self.audio.put_back(o) {
+            Ok(()) => self.starting.output_ready(self.audio.is_open()),
+            Err(e) if self.on_air.is_live() => {
+                log::debug!("still no sound output: {e}");
+                Next::Wait
+            }
+            Err(e) => {
+                log::warn!("{e}");
+                self.starting.output_failed(e)
+            }
+        };
+        self.go_on(next);
+    }
+
+    /// Checks the output during a session: reopened when broken, the session stopped when it
+    /// stayed broken too long.
+    fn check_health(&mut self) {
+        match self.audio.check_health() {
+            Health::Fine => {}
+            Health::Reopen => self.audio.reopen(),
+            Health::GiveUp => {
+                let _ = self.on_air.command(SessionCommand::Stop);
+            }
+        }
+    }
+
+    /// "Where am I": where the session is, said aloud; with no session, the day.
+    fn where_am_i(&mut self) -> Result<String, CoachError> {
+        let Some((w, id, voice)) = self.on_air.where_am_i() else {
+            // Said from what is known now; a read older than 30 s is renewed for next time.
+            self.agenda.scheduler.refresh_if_stale();
+            let s = &self.agenda.scheduler;
+            let text = crate::feedback::where_idle(&s.summary(), s.tz());
+            self.announce(text.clone(), false)?;
+            return Ok(text);
+        };
+        self.audio.say(w.clips, 1.0);
+        // A phrase not in memory (a step extended past the phrase bank) is synthesized
+        // beside the coach and said when ready: never silence.
+        if let Some(text) = w.missing {
+            self.preparer.speak(text, PhraseFor::Session(id), &voice);
+        }
+        Ok(w.text)
+    }
+
+    /// How answers are given now (the setting, and quiet hours).
+    fn manner(&self) -> (Feedback, f32) {
+        let quiet = self.agenda.scheduler.quiet_now();
+        answers::manner(&self.cfg, quiet, self.audio.volume())
+    }
+
+    /// Says a key's result: its tone at once, then its words ([`Answers::announce`]).
+    fn announce(&mut self, text: String, refused: bool) -> Result<(), CoachError> {
+        let manner = self.manner();
+        let mut voice = Voice {
+            audio: &mut self.audio,
+            preparer: &self.preparer,
+            live: self.on_air.is_live(),
+        };
+        self.answers
+            .announce(text, refused, manner, &self.cfg, &mut voice)
+    }
+
+    /// The tone that says a key's action was done.
+    fn acknowledge(&mut self) {
+        let manner = self.manner();
+        let mut voice = Voice {
+            audio: &mut self.audio,
+            preparer: &self.preparer,
+            live: self.on_air.is_live(),
+        };
+        self.answers.acknowledge(manner, &self.cfg, &mut voice);
+    }
+
+    /// Says a sentence of the default routine with another voice (`letdown voices try`);
+    /// answered once it is said, or with why that voice cannot speak.
+    fn try_voice(&mut self, engine: &str, voice: &str, answer: Answer<String>) {
+        let voice_cfg = match answers::voice_to_try(&self.cfg.voice, engine, voice) {
+            Ok(v) => v,
+            Err(e) => return reply(answer, Err(e)),
+        };
+        // The first sentences the default routine says (40 characters or more).
+        let sentence = self
+            .find_routine(&self.cfg.default_routine)
+            .ok()
+            .and_then(|r| r.steps.iter().find_map(|s| s.say.clone()))
+            .map(|say| crate::feedback::first_sentences(&say, 40))
+            .unwrap_or_else(|| "Sit comfortably, and let your shoulders drop.".to_string());
+        log::info!("trying the voice {engine}:{voice}");
+        self.answers
+            .try_voice(voice_cfg, sentence, answer, &self.preparer);
+    }
+
+    /// A schedule request, checked against the routines and what is prepared.
+    fn on_schedule(&mut self, request: ScheduleRequest) {
+        let checks = Checks {
+            routines: &self.routines,
+            preparer: &self.preparer,
+            default_routine: &self.cfg.default_routine,
+        };
+        if self.agenda.request(request, &checks) {
+            self.prepare_ahead();
+            self.publish();
+        }
+    }
+
+    /// A change is on disk (or could not be written): the sessions it recorded start, and
+    /// what waited for it is handled.
+    fn on_written(&mut self, result: WriteResult) {
+        let checks = Checks {
+            routines: &self.routines,
+            preparer: &self.preparer,
+            default_routine: &self.cfg.default_routine,
+        };
+        let w = self.agenda.on_written(result, &checks);
+        for o in w.run {
+            let reason = self.agenda.scheduler.reason(&o);
+            log::info!("scheduled session {} ({reason}) fires", o.id());
+            let _ = self
+                .signals
+                .send(Signal::ScheduleFired(o.id(), o.routine.clone(), reason));
+            self.start(o.routine.clone(), Starter::Scheduled { quiet: o.quiet });
+        }
+        if !w.failed {
+            let s = &self.agenda.scheduler;
+            crate::daemon::login_start::ensure(&self.paths.data_dir, || s.has_sessions_ahead());
+        }
+        self.check_schedule();
+        if w.failed || w.changed {
+            self.prepare_ahead();
+        }
+        self.publish();
+    }
+
+    /// Gives heads-ups, records what has come due (its sessions start once that is on disk),
+    /// tells sessions missed, and synthesizes the next heads-up ahead.
+    fn check_schedule(&mut self) {
+        let busy = self.on_air.is_live() || self.starting.routine().is_some();
+        if let Some(minutes) = self.agenda.scheduler.due(busy) {
+            // The side it names may have changed on the phone: read again for next time.
+            self.agenda.scheduler.refresh_if_stale();
+            log::info!("heads-up: session in {minutes} min");
+            let text = self.heads_up_text(minutes);
+            let live = self.on_air.is_live();
+            self.heads_ups
+                .give(text, &mut self.audio, &self.preparer, live);
+        }
+        self.tell_missed();
+        let s = &self.agenda.scheduler;
+        if let (Some(lead), Some(next)) = (self.cfg.heads_up, s.next_occurrence())
+            && next.at.as_second() - s.now().as_second() > lead.as_secs() as i64
+        {
+            let minutes = ((lead.as_secs() as f64) / 60.0).round().max(1.0) as u32;
+            let text = self.heads_up_text(minutes);
+            self.heads_ups.warm(text, &self.preparer);
+        }
+    }
+
+    /// The heads-up said `minutes` before the next session.
+    fn heads_up_text(&self, minutes: u32) -> String {
+        let s = &self.agenda.scheduler;
+        let spoken_name = s.next_occurrence().and_then(|o| {
+            let name = super::scheduler::routine_or(&o.routine, &self.cfg.default_routine);
+            let ready = self.preparer.last_prepared(&name)?;
+            ready.routine.spoken_name.clone()
         });
+        heads_up::text(minutes, spoken_name.as_deref(), s.summary().next_side)
     }
 
-    /// A reload's reading is done: the new config takes effect, and the caller hears what is
-    /// wrong in the routines.
+    /// Says the sessions missed while the machine was asleep or off, once, when no session
+    /// plays and it is not quiet hours (then the first key press after them tells them: the
+    /// CLI takes the notices after every command and says them).
+    fn tell_missed(&mut self) {
+        let busy = self.on_air.is_live() || self.starting.routine().is_some();
+        if busy || self.agenda.scheduler.quiet_now().is_some() {
+            return;
+        }
+        let notices = self.agenda.scheduler.take_untold();
+        if notices.is_empty() {
+            return;
+        }
+        let text = crate::feedback::spoken_notices(&notices);
+        log::info!("telling: {text}");
+        let _ = self.announce(text, false);
+    }
+
+    /// A reload's reading is done: the new config and routines take effect, and the caller
+    /// hears what is wrong in the routines.
     fn on_reloaded(&mut self, r: Reloaded) {
-        let result = r.read.map(|(cfg, problems)| {
-            let changed = cfg != self.cfg;
-            if changed {
-                self.preparer.config_changed();
-            }
-            self.scheduler.configure(&cfg);
-            self.cfg = cfg;
-            if changed {
+        let result = r.read.map(|(cfg, entries)| {
+            let problems = reload::problems(&entries, &cfg.default_routine);
+            self.routines.take(entries);
+            if self.preparer.configure(&cfg) {
                 // The answering voice may have changed.
-                self.prepare_answer_heads();
+                Answers::prepare_heads(&cfg, &self.preparer);
             }
+            self.agenda.scheduler.configure(&cfg);
+            self.cfg = cfg;
             for p in &problems {
                 log::warn!("{p}");
             }
@@ -412,73 +633,30 @@ impl Coach {
 
     fn publish(&self) {
         let volume = self.audio.volume();
-        let mut snap = match (&self.live, &self.pending) {
-            (None, None) => Snapshot::idle(volume),
-            (None, Some(w)) => Snapshot {
+        let mut snap = match (self.on_air.snapshot(volume), self.starting.routine()) {
+            (Some(on_air), _) => on_air,
+            (None, Some(routine)) => Snapshot {
                 state: Phase::Preparing,
-                routine: w.routine.clone(),
+                routine: routine.to_string(),
                 ..Snapshot::idle(volume)
             },
-            (Some(l), _) => {
-                let st = l.session.status(self.now());
-                let i = st.step.unwrap_or(0);
-                Snapshot {
-                    state: if st.state == State::Paused {
-                        Phase::Paused
-                    } else {
-                        Phase::Running
-                    },
-                    routine: l.ready.routine.name.clone(),
-                    routine_title: l.ready.routine.title.clone(),
-                    step_index: i as u32,
-                    step_count: l.ready.plan.steps.len() as u32,
-                    step_title: l.ready.plan.steps[i].title.clone(),
-                    // The step as it now stands: extensions and repeats included.
-                    step_length: st.step_elapsed + st.step_remaining,
-                    remaining: st.step_remaining,
-                    anchor: std::time::Instant::now(),
-                    open: st.open,
-                    elapsed: st.step_elapsed,
-                    ..Snapshot::idle(volume)
-                }
-            }
+            (None, None) => Snapshot::idle(volume),
         };
-        snap.next_session = self.scheduler.next_session();
-        snap.feed_plan = self.scheduler.feed_plan_map();
+        snap.next_session = self.agenda.scheduler.next_session();
+        snap.feed_plan = self.agenda.scheduler.feed_plan_map();
         self.snapshot.send_replace(snap);
     }
 }
 
-/// What a reload read beside the coach, and whom to answer.
-struct Reloaded {
-    /// The new config and the problems found in routine files, or why nothing changed.
-    read: Result<(Config, Vec<String>), CoachError>,
-    answer: Answer<Vec<String>>,
-}
-
-/// Reads the config and every routine file for a reload (on a blocking thread): the config, or
-/// why it cannot be used; and every problem in the routines, the default one (by the new
-/// config) included.
-fn read_for_reload(paths: &Paths) -> Result<(Config, Vec<String>), CoachError> {
-    let cfg = Config::load(&paths.config_file())
-        .map_err(|e| {
-            CoachError::InvalidConfig(format!(
-                "the config file has problems; nothing was changed:\n{e}"
-            ))
-        })?
-        .on_this_machine(paths);
-    let all = crate::routine::Library::new(paths.clone()).list();
-    let mut problems: Vec<String> = all
-        .iter()
-        .filter_map(|e| e.routine.as_ref().err())
-        .flatten()
-        .map(|d| d.to_string())
-        .collect();
-    let default = &cfg.default_routine;
-    if let Err(e) = crate::routine::named_in(all, default) {
-        problems.push(format!("default routine \"{default}\": {e}"));
-    }
-    Ok((cfg, problems))
+/// Whether a request looks routines up (so it waits for them when a file has just changed).
+fn needs_routines(request: &Request) -> bool {
+    matches!(
+        request,
+        Request::Start(..)
+            | Request::ListRoutines(_)
+            | Request::TryVoice(..)
+            | Request::Schedule(ScheduleRequest::Add { .. } | ScheduleRequest::SetFeedPlan(..))
+    )
 }
 
 /// Sleeps until the wall-clock time `at` (never, without one). When the wall-clock timer
@@ -492,10 +670,6 @@ async fn wall_sleep(at: Option<jiff::Timestamp>) {
         log::error!("wall-clock timer: {e}; checking the schedule again in a second");
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
-}
-
-fn not_running() -> CoachError {
-    CoachError::NotRunning("no session is running; start one with `letdown start`".into())
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

@@ -26,35 +26,23 @@ pub struct Live {
 pub struct WhereAmI {
     /// The sentence, for the caller.
     pub text: String,
-    /// The phrases to play, read into memory.
+    /// The phrases to play, from memory.
     pub clips: Vec<Clip>,
-    /// Phrases the routine did not prepare (a step extended past the phrase bank): to be
-    /// synthesized and played after `clips`.
-    pub missing: Vec<String>,
+    /// What to say instead when a phrase is not in memory (a step extended past the phrase
+    /// bank, or the session's sounds not read yet): its words, to be synthesized (or read from
+    /// the speech cache) beside the coach and said in one go, so nothing is said out of order.
+    pub missing: Option<String>,
 }
 
 impl Live {
-    /// The sound `sound`, from memory, else read now (if the background load has not brought
-    /// it yet). Call it before locking the mix.
-    pub fn clip(&mut self, sound: Sound) -> Option<Clip> {
-        if let Some(c) = self.sounds.get(sound) {
-            return Some(c.clone());
-        }
-        match self.ready.sounds.source(sound)?.load() {
-            Ok(c) => {
-                log::debug!("read {sound:?} on demand");
-                self.sounds.insert(sound, c.clone());
-                Some(c)
-            }
-            Err(e) => {
-                log::error!("cannot play {sound:?}: {e}");
-                None
-            }
-        }
+    /// The sound `sound`, if it is in memory (the first step's sounds are from the start, the
+    /// rest once read beside the coach).
+    pub fn clip(&self, sound: Sound) -> Option<Clip> {
+        self.sounds.get(sound).cloned()
     }
 
     /// "Step 3 of 13, Upper chest: 40 seconds left", with the phrases that say it.
-    pub fn where_am_i(&mut self, now: Duration) -> WhereAmI {
+    pub fn where_am_i(&self, now: Duration) -> WhereAmI {
         let st: Status = self.session.status(now);
         let index = st.step.unwrap_or(0);
         let total = self.ready.plan.steps.len();
@@ -102,15 +90,18 @@ impl Live {
             Sound::Phrase(Phrase::StepOf(index as u32 + 1, total as u32)),
             Sound::Phrase(time),
         ];
-        let missing = sounds
-            .iter()
-            .filter(|&&s| self.ready.sounds.source(s).is_none())
-            .filter_map(|s| match s {
-                Sound::Phrase(p) => Some(p.text()),
-                _ => None,
-            })
-            .collect();
-        let clips = sounds.iter().filter_map(|&s| self.clip(s)).collect();
+        let clips: Vec<Clip> = sounds.iter().filter_map(|&s| self.clip(s)).collect();
+        let missing = (clips.len() < sounds.len()).then(|| {
+            sounds
+                .iter()
+                .filter_map(|s| match s {
+                    Sound::Phrase(p) => Some(p.text()),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        });
+        let clips = if missing.is_some() { Vec::new() } else { clips };
         WhereAmI {
             text,
             clips,

@@ -2,7 +2,8 @@
 //! threads, so the coach answers calls and keeps cues on time while a synthesizer works
 //! (seconds with a cold cache; bounded by each engine's time limit).
 //!
-//! Results come back over channels that the coach selects on.
+//! Results come back over channels that the coach selects on. It keeps the config and paths it
+//! works with, so callers say only what to prepare or say.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use tokio::sync::mpsc;
 
 use super::error::CoachError;
 use crate::clip::Clip;
-use crate::config::Config;
+use crate::config::{Config, VoiceConfig};
 use crate::paths::Paths;
 use crate::prepare::{Ready, prepare};
 use crate::routine::{Routine, VoiceOverride};
@@ -62,6 +63,8 @@ pub enum Done {
 
 /// Prepared routines, preparations in flight, and phrases being synthesized.
 pub struct Preparer {
+    cfg: Config,
+    paths: Paths,
     prepared: HashMap<String, Arc<Ready>>,
     preparing: HashSet<String>,
     /// Bumped when the config changes: preparations begun before are stale.
@@ -70,17 +73,13 @@ pub struct Preparer {
     rx: mpsc::UnboundedReceiver<Done>,
 }
 
-impl Default for Preparer {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Preparer {
-    /// Nothing prepared yet.
-    pub fn new() -> Self {
+    /// Nothing prepared yet; preparing with `cfg` into `paths`' cache.
+    pub fn new(cfg: Config, paths: Paths) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         Self {
+            cfg,
+            paths,
             prepared: HashMap::new(),
             preparing: HashSet::new(),
             generation: 0,
@@ -89,13 +88,19 @@ impl Preparer {
         }
     }
 
-    /// The prepared routine, when what is in memory still matches its file and the config,
-    /// and its speech is still in the cache (a deleted cache is prepared again).
+    /// The prepared routine, when what is in memory still matches its file and the config.
+    /// (Whether its speech is still in the cache is a question for the disk: a start asks it
+    /// beside the coach, and [`Preparer::forget`]s a routine whose cache went.)
     pub fn ready_for(&self, routine: &Routine) -> Option<Arc<Ready>> {
         self.prepared
             .get(&routine.name)
-            .filter(|r| r.routine == *routine && r.sounds.intact())
+            .filter(|r| r.routine == *routine)
             .cloned()
+    }
+
+    /// Drops the prepared routine `name` (its cached speech is gone): it is prepared again.
+    pub fn forget(&mut self, name: &str) {
+        self.prepared.remove(name);
     }
 
     /// The prepared routine `name`, as it was last prepared (for its length).
@@ -104,11 +109,11 @@ impl Preparer {
     }
 
     /// Prepares `routine` on a blocking thread, unless it is ready or being prepared.
-    pub fn prepare(&mut self, routine: Routine, cfg: &Config, paths: &Paths) {
+    pub fn prepare(&mut self, routine: Routine) {
         if self.ready_for(&routine).is_some() || !self.preparing.insert(routine.name.clone()) {
             return;
         }
-        let (cfg, paths, tx) = (cfg.clone(), paths.clone(), self.tx.clone());
+        let (cfg, paths, tx) = (self.cfg.clone(), self.paths.clone(), self.tx.clone());
         let generation = self.generation;
         let name = routine.name.clone();
         log::info!("preparing \"{name}\"");
@@ -125,10 +130,16 @@ impl Preparer {
         });
     }
 
-    /// The config changed: everything prepared (and in flight) is out of date.
-    pub fn config_changed(&mut self) {
+    /// Takes a (re)loaded config: when it differs, everything prepared (and in flight) is out
+    /// of date. True when it changed.
+    pub fn configure(&mut self, cfg: &Config) -> bool {
+        if *cfg == self.cfg {
+            return false;
+        }
+        self.cfg = cfg.clone();
         self.prepared.clear();
         self.generation += 1;
+        true
     }
 
     /// The next preparation or phrase finished beside the coach.
@@ -168,8 +179,8 @@ impl Preparer {
     /// Synthesizes `texts` with the configured voice into the speech cache, beside the coach,
     /// keeping nothing in memory: a later [`Preparer::speak`] of one of them is a read from the
     /// cache, not a synthesis (answers' heads, said at once even by a voice slow to start).
-    pub fn speak_ahead(&self, texts: Vec<String>, cfg: &Config, paths: &Paths) {
-        let (voice_cfg, cache_dir) = (cfg.voice.clone(), paths.cache_dir.clone());
+    pub fn speak_ahead(&self, texts: Vec<String>) {
+        let (voice_cfg, cache_dir) = (self.cfg.voice.clone(), self.paths.cache_dir.clone());
         tokio::task::spawn_blocking(move || {
             let done = super::caught::caught("synthesizing answers ahead", || {
                 crate::voice::voice_for(&voice_cfg, &Default::default(), &cache_dir)
@@ -185,18 +196,23 @@ impl Preparer {
         });
     }
 
-    /// Synthesizes `text` (a phrase no routine prepared) on a blocking thread; the clip comes
-    /// back from [`Preparer::next`] tagged `what`.
-    pub fn speak(
+    /// Synthesizes `text` (a phrase no routine prepared) on a blocking thread, with the
+    /// configured voice as `routine_voice` changes it; the clip comes back from
+    /// [`Preparer::next`] tagged `what`.
+    pub fn speak(&self, text: String, what: PhraseFor, routine_voice: &VoiceOverride) {
+        self.speak_with(self.cfg.voice.clone(), text, what, routine_voice)
+    }
+
+    /// [`Preparer::speak`] with another voice than the configured one (a voice being tried).
+    pub fn speak_with(
         &self,
+        voice_cfg: VoiceConfig,
         text: String,
         what: PhraseFor,
-        cfg: &Config,
         routine_voice: &VoiceOverride,
-        paths: &Paths,
     ) {
-        let (voice_cfg, routine_voice) = (cfg.voice.clone(), routine_voice.clone());
-        let (cache_dir, tx) = (paths.cache_dir.clone(), self.tx.clone());
+        let routine_voice = routine_voice.clone();
+        let (cache_dir, tx) = (self.paths.cache_dir.clone(), self.tx.clone());
         tokio::task::spawn_blocking(move || {
             let clip = super::caught::caught("synthesizing an answer", || {
                 crate::voice::voice_for(&voice_cfg, &routine_voice, &cache_dir)

@@ -30,7 +30,7 @@ mod sync;
 #[cfg(test)]
 mod tests;
 
-use requests::routine_or;
+pub use requests::routine_or;
 
 /// The wall clock the scheduler reads: the system's, or one a test sets and jumps (a suspend,
 /// a DST day). Time comes in from outside, as in the engine.

@@ -9,8 +9,7 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
-use tokio::io::unix::AsyncFd;
+use super::folder_watch::Watch;
 
 /// The file that says the system's zone: the path in `TZ` when it is one, else
 /// `/etc/localtime`.
@@ -32,7 +31,7 @@ fn zone_file_for(tz: Option<OsString>) -> PathBuf {
 
 /// Watches the zone file for changes.
 pub struct ZoneWatch {
-    fd: Option<AsyncFd<Watch>>,
+    watch: Option<Watch>,
     name: OsString,
 }
 
@@ -42,25 +41,9 @@ impl ZoneWatch {
     pub fn new(file: &Path) -> Self {
         let name = file.file_name().unwrap_or_default().to_os_string();
         let dir = file.parent().unwrap_or(Path::new("/"));
-        let fd = (|| -> Result<AsyncFd<Watch>, String> {
-            let ino = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)
-                .map_err(|e| e.to_string())?;
-            ino.add_watch(
-                dir,
-                AddWatchFlags::IN_CLOSE_WRITE
-                    | AddWatchFlags::IN_MOVED_TO
-                    | AddWatchFlags::IN_CREATE
-                    | AddWatchFlags::IN_DELETE
-                    | AddWatchFlags::IN_ATTRIB,
-            )
-            .map_err(|e| e.to_string())?;
-            // SAFETY: the inotify descriptor is owned by `Watch`, which the AsyncFd owns: it
-            // stays open and the same for the AsyncFd's whole life.
-            unsafe { AsyncFd::register_with_interest(Watch(ino), tokio::io::Interest::READABLE) }
-                .map_err(|e| e.to_string())
-        })();
-        let fd = match fd {
-            Ok(fd) => Some(fd),
+        let watch = Watch::new().and_then(|w| w.watch_dir(dir).map(|()| w));
+        let watch = match watch {
+            Ok(w) => Some(w),
             Err(e) => {
                 log::warn!(
                     "cannot watch {} for time-zone changes ({e}); a new zone takes effect at the next restart",
@@ -69,45 +52,24 @@ impl ZoneWatch {
                 None
             }
         };
-        Self { fd, name }
+        Self { watch, name }
     }
 
     /// Returns when the zone file changed (after dropping jiff's cached system zone).
     pub async fn changed(&self) {
-        let Some(fd) = &self.fd else {
+        let Some(watch) = &self.watch else {
             return std::future::pending().await;
         };
         loop {
-            let Ok(mut guard) = fd.readable().await else {
-                return std::future::pending().await;
-            };
-            match guard.get_inner().0.read_events() {
-                Ok(events) => {
-                    if events
-                        .iter()
-                        .any(|e| e.name.as_deref() == Some(self.name.as_os_str()))
-                    {
-                        jiff::tz::reset_system_time_zone_cache();
-                        return;
-                    }
-                }
-                Err(nix::errno::Errno::EAGAIN) => guard.clear_ready(),
-                Err(e) => {
-                    log::warn!("time-zone watch failed: {e}");
-                    return std::future::pending().await;
-                }
+            let changes = watch.changes().await;
+            if changes
+                .iter()
+                .any(|c| c.name.as_deref() == Some(self.name.as_os_str()))
+            {
+                jiff::tz::reset_system_time_zone_cache();
+                return;
             }
         }
-    }
-}
-
-/// The inotify instance, as tokio wants it.
-struct Watch(Inotify);
-
-impl std::os::fd::AsRawFd for Watch {
-    fn as_raw_fd(&self) -> std::os::fd::RawFd {
-        use std::os::fd::AsFd;
-        self.0.as_fd().as_raw_fd()
     }
 }
 

@@ -167,7 +167,7 @@ impl Library {
 
     /// The listed routine called `name`.
     fn by_name(&self, name: &str) -> Result<Routine, LoadError> {
-        named_in(self.list(), name)
+        named_in(&self.list(), name)
     }
 
     /// Finds a routine as its file has it, without recordings.
@@ -196,13 +196,15 @@ pub fn is_path(arg: &str) -> bool {
 }
 
 /// The routine called `name` among `all` (as [`Library::list`] gave them).
-pub fn named_in(all: Vec<RoutineEntry>, name: &str) -> Result<Routine, LoadError> {
-    let known = all.iter().map(|e| e.name.clone()).collect();
-    match all.into_iter().find(|e| e.name == name) {
-        Some(e) => e.routine.map_err(|e| LoadError::Invalid(Diagnostics(e))),
+pub fn named_in(all: &[RoutineEntry], name: &str) -> Result<Routine, LoadError> {
+    match all.iter().find(|e| e.name == name) {
+        Some(e) => e
+            .routine
+            .clone()
+            .map_err(|e| LoadError::Invalid(Diagnostics(e))),
         None => Err(LoadError::NotFound {
             name: name.to_string(),
-            known,
+            known: all.iter().map(|e| e.name.clone()).collect(),
         }),
     }
 }

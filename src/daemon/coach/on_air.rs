@@ -1,16 +1,33 @@
-//! The session on air: cues handed to the mix at their time (and how late they were), and the
-//! phrases said on request.
+//! The session on air: the engine on its clock, the session's sounds in memory, cues handed to
+//! the mix at their time (and how late they were), and what "where am I" says.
+//!
+//! It touches only the session and the mix it is lent: a session starts with its first step's
+//! sounds in memory and the rest are read beside the coach; a cue whose sound is not in memory
+//! yet is never read on the coach's thread, but played when the read comes back (from where it
+//! would be by then, if only a little late).
 
-use super::*;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::clip::to_samples;
+use crate::daemon::audio::Audio;
+use crate::daemon::error::CoachError;
+use crate::daemon::live::{Live, WhereAmI};
+use crate::daemon::request::SessionCommand;
+use crate::daemon::snapshot::{Phase, Signal, Snapshot};
+use crate::engine::{EventKind, Session, State};
+use crate::plan::Sound;
+use crate::prepare::{Ready, Sounds};
+use crate::routine::VoiceOverride;
 
 /// Lateness up to which a sound is started part-way in, to stay on the plan's time.
-pub(super) const CATCH_UP: Duration = Duration::from_millis(50);
-
-/// The breath between two phrases said one after the other.
-pub(super) const BREATH: Duration = Duration::from_millis(250);
+const CATCH_UP: Duration = Duration::from_millis(50);
 
 /// How late a cue may be handed to the mix before the log says so.
-pub(super) const LATE_WARNING: Duration = Duration::from_millis(20);
+const LATE_WARNING: Duration = Duration::from_millis(20);
 
 /// How late cues were handed to the mix: the measure of a coach that never blocks.
 #[derive(Debug, Default)]
@@ -32,133 +49,315 @@ impl CueTiming {
     }
 }
 
-impl Coach {
-    pub(super) fn where_am_i(&mut self) -> Result<String, CoachError> {
+/// Sounds read beside the coach for session `id`.
+pub(super) struct Loaded {
+    id: u64,
+    sounds: Result<Sounds, String>,
+}
+
+/// What acting on the engine's events did.
+#[derive(Debug, Default, PartialEq)]
+pub(super) struct Drained {
+    /// Something the snapshot shows changed (a step, paused or not).
+    pub changed: bool,
+    /// The session ended.
+    pub finished: bool,
+}
+
+/// The session on air, if any, and the clock it runs on.
+pub(super) struct OnAir {
+    /// The engine's clock starts here.
+    epoch: Instant,
+    live: Option<Live>,
+    /// Sessions begun, numbering them.
+    sessions: u64,
+    /// Cues whose sound was not in memory at their time: the sound, when it was due, its gain.
+    late: Vec<(Sound, Duration, f32)>,
+    loaded_tx: mpsc::UnboundedSender<Loaded>,
+    loaded_rx: mpsc::UnboundedReceiver<Loaded>,
+    timing: Arc<CueTiming>,
+}
+
+impl OnAir {
+    /// No session.
+    pub fn new() -> Self {
+        let (loaded_tx, loaded_rx) = mpsc::unbounded_channel();
+        Self {
+            epoch: Instant::now(),
+            live: None,
+            sessions: 0,
+            late: Vec::new(),
+            loaded_tx,
+            loaded_rx,
+            timing: Arc::default(),
+        }
+    }
+
+    /// How late cues were played, readable while the coach runs.
+    pub fn cue_timing(&self) -> Arc<CueTiming> {
+        Arc::clone(&self.timing)
+    }
+
+    fn now(&self) -> Duration {
+        Instant::now() - self.epoch
+    }
+
+    /// The routine on air.
+    pub fn routine(&self) -> Option<&str> {
+        self.live.as_ref().map(|l| l.ready.routine.name.as_str())
+    }
+
+    /// Whether a session is on air.
+    pub fn is_live(&self) -> bool {
+        self.live.is_some()
+    }
+
+    /// Whether session `id` is the one on air (a phrase synthesized for it is still wanted).
+    pub fn is_session(&self, id: u64) -> bool {
+        self.live.as_ref().is_some_and(|l| l.id == id)
+    }
+
+    /// When the engine wants to be woken next.
+    pub fn deadline(&self) -> Option<Instant> {
+        let live = self.live.as_ref()?;
+        live.session.poll_timeout().map(|t| self.epoch + t)
+    }
+
+    /// The engine's deadline came.
+    pub fn on_deadline(&mut self) {
         let now = self.now();
-        let Some(live) = self.live.as_mut() else {
-            return self.where_idle();
+        if let Some(l) = self.live.as_mut() {
+            l.session.handle_timeout(now);
+        }
+    }
+
+    /// Begins a session of `ready` with its first `sounds` in memory; the rest are read beside
+    /// the coach.
+    pub fn begin(&mut self, ready: Arc<Ready>, sounds: Sounds) -> Result<(), CoachError> {
+        self.sessions += 1;
+        let id = self.sessions;
+        let mut session = Session::new(Arc::clone(&ready.plan));
+        session.start(self.now()).map_err(CoachError::from)?;
+        read_beside(ready.sounds.clone(), id, None, self.loaded_tx.clone());
+        log::info!("started \"{}\"", ready.routine.name);
+        self.late.clear();
+        self.live = Some(Live {
+            id,
+            ready,
+            session,
+            sounds,
+        });
+        Ok(())
+    }
+
+    /// The next sounds read beside the coach.
+    pub async fn loaded(&mut self) -> Loaded {
+        match self.loaded_rx.recv().await {
+            Some(l) => l,
+            // The sender is our own: the channel never closes.
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Sounds were read: kept for the session, and a cue that waited for one is played.
+    pub fn on_loaded(&mut self, loaded: Loaded, audio: &Audio) {
+        let Some(live) = self.live.as_mut().filter(|l| l.id == loaded.id) else {
+            return;
         };
-        let w = live.where_am_i(now);
-        let id = live.id;
-        let voice = live.ready.routine.voice.clone();
-        self.say(w.clips);
-        // A time left that the phrase bank does not have (the step was extended past its
-        // planned length) is synthesized beside the coach and said when ready: never silence.
-        for text in w.missing {
-            self.preparer
-                .speak(text, PhraseFor::Session(id), &self.cfg, &voice, &self.paths);
+        match loaded.sounds {
+            Ok(sounds) => live.sounds.extend(sounds),
+            Err(e) => log::error!("cannot read the session's sounds: {e}"),
         }
-        Ok(w.text)
-    }
-
-    /// Plays phrases one after the other (through a pause), after any still being said.
-    pub(super) fn say(&mut self, clips: Vec<Clip>) {
-        self.say_at(clips, 1.0)
-    }
-
-    /// [`Coach::say`] at a gain.
-    pub(super) fn say_at(&mut self, clips: Vec<Clip>, gain: f32) {
-        let mut at = self.phrases_end.saturating_duration_since(Instant::now());
-        let mut m = self.audio.mix();
-        for clip in clips {
-            let mut padded = vec![0.0; to_samples(at) as usize];
-            padded.extend_from_slice(clip.samples());
-            at += clip.duration() + BREATH;
-            m.play_through_pause(Clip::new(padded), gain);
-        }
-        drop(m);
-        self.phrases_end = Instant::now() + at;
-    }
-
-    /// A phrase synthesized beside the coach is ready.
-    pub(super) fn play_phrase(&mut self, what: PhraseFor, clip: Clip) {
-        match what {
-            PhraseFor::Session(id) if self.live.as_ref().is_some_and(|l| l.id == id) => {
-                self.say(vec![clip])
+        let now = self.now();
+        let waiting = std::mem::take(&mut self.late);
+        for (sound, at, gain) in waiting {
+            match self.live.as_ref().and_then(|l| l.clip(sound)) {
+                Some(clip) => {
+                    let late = now.saturating_sub(at);
+                    log::info!("{sound:?} played once read from disk");
+                    play(&mut audio.mix(), &self.timing, clip, gain, late);
+                }
+                None => self.late.push((sound, at, gain)),
             }
-            PhraseFor::Session(_) => {}
-            PhraseFor::HeadsUp => {
-                self.audio.announce(clip, self.live.is_some());
-                self.reopen();
-                log::info!("heads-up spoken");
-            }
-            PhraseFor::Feedback(gain, n) => self.feedback_ready(n, clip, gain),
-            PhraseFor::Warm(g) if g == self.warm_gen => {
-                log::debug!("heads-up ready ahead");
-                self.warm_clip = self.warmed_heads_up.clone().map(|t| (t, clip))
-            }
-            PhraseFor::Warm(_) => {}
-            PhraseFor::Trial(n) => self.trial_ready(n, clip),
         }
     }
 
-    /// Acts on everything the engine emitted: sounds into the mix, signals and snapshots out.
-    /// True when the session ended.
-    pub(super) fn drain_events(&mut self) -> bool {
+    /// Runs a command on the session at the current time.
+    pub fn command(&mut self, command: SessionCommand) -> Result<(), CoachError> {
+        let max = crate::engine::MAX_EXTENSION.as_secs();
+        if let SessionCommand::Extend(secs) = command
+            && (secs == 0 || u64::from(secs) > max)
+        {
+            return Err(CoachError::InvalidArgument(format!(
+                "cannot extend by {secs} seconds; give 1 to {max}"
+            )));
+        }
+        let now = self.now();
+        let session = &mut self.live.as_mut().ok_or_else(not_running)?.session;
+        match command {
+            SessionCommand::Stop => session.stop(now),
+            SessionCommand::Pause => session.pause(now),
+            SessionCommand::Resume => session.resume(now),
+            SessionCommand::TogglePause => session.toggle_pause(now),
+            SessionCommand::Next => session.next(now),
+            SessionCommand::Previous => session.previous(now),
+            SessionCommand::Repeat => session.repeat(now),
+            SessionCommand::Extend(secs) => session.extend(now, Duration::from_secs(secs as u64)),
+        }?;
+        Ok(())
+    }
+
+    /// Stops the session (at shutdown).
+    pub fn stop(&mut self) {
+        let now = self.now();
+        if let Some(l) = self.live.as_mut() {
+            let _ = l.session.stop(now);
+        }
+    }
+
+    /// Acts on everything the engine emitted: sounds into `audio`'s mix (tones at
+    /// `tone_gain`), signals out. When the session ended, `audio` is told.
+    pub fn drain(
+        &mut self,
+        audio: &mut Audio,
+        tone_gain: f32,
+        signals: &mpsc::UnboundedSender<Signal>,
+    ) -> Drained {
+        let now = self.now();
+        let mut drained = Drained::default();
         let Some(live) = self.live.as_mut() else {
-            return false;
+            return drained;
         };
-        let now = Instant::now() - self.epoch;
-        let (mut changed, mut finished) = (false, false);
         while let Some(ev) = live.session.poll_event() {
-            // A sound not yet in memory is read from disk before the mix is locked: the audio
-            // callback never waits on the disk.
-            let clip = match ev.kind {
-                EventKind::Play(sound) => live.clip(sound),
-                _ => None,
-            };
-            let mut m = self.audio.mix();
+            let mut m = audio.mix();
             match ev.kind {
                 EventKind::Play(sound) => {
-                    if let Some(clip) = clip {
-                        let late = now.saturating_sub(ev.at);
-                        self.timing.record(late);
-                        let skip = if late <= CATCH_UP {
-                            to_samples(late) as usize
-                        } else {
-                            0
-                        };
-                        let gain = match sound {
-                            Sound::Tone(_) => self.cfg.earcon_volume as f32,
-                            _ => 1.0,
-                        };
-                        m.play(clip, gain, skip);
+                    let gain = match sound {
+                        Sound::Tone(_) => tone_gain,
+                        _ => 1.0,
+                    };
+                    match live.clip(sound) {
+                        Some(clip) => {
+                            play(&mut m, &self.timing, clip, gain, now.saturating_sub(ev.at))
+                        }
+                        None if live.ready.sounds.source(sound).is_some() => {
+                            // Not read yet: read beside the coach, played when it comes.
+                            self.late.push((sound, ev.at, gain));
+                            let index = live.ready.sounds.clone();
+                            read_beside(index, live.id, Some(sound), self.loaded_tx.clone());
+                        }
+                        None => log::error!("{sound:?} was not prepared"),
                     }
                 }
-                EventKind::Interrupt => m.interrupt(),
+                EventKind::Interrupt => {
+                    m.interrupt();
+                    // What was cut is not played late either.
+                    self.late.clear();
+                }
                 EventKind::Paused => {
                     m.set_paused(true);
-                    changed = true;
+                    drained.changed = true;
                     log::info!("paused");
                 }
                 EventKind::Resumed => {
                     m.set_paused(false);
-                    changed = true;
+                    drained.changed = true;
                     log::info!("resumed");
                 }
                 EventKind::StepStarted(i) => {
                     let title = live.ready.plan.steps[i].title.clone();
                     log::info!("step {} of {}: {title}", i + 1, live.ready.plan.steps.len());
-                    let _ = self.signals.send(Signal::StepStarted(i as u32, title));
-                    changed = true;
+                    let _ = signals.send(Signal::StepStarted(i as u32, title));
+                    drained.changed = true;
                 }
                 EventKind::SessionFinished { completed } => {
                     let name = live.ready.routine.name.clone();
                     let how = if completed { "completed" } else { "stopped" };
                     log::info!("session of \"{name}\" {how}");
-                    let _ = self.signals.send(Signal::SessionFinished(name, completed));
-                    finished = true;
+                    let _ = signals.send(Signal::SessionFinished(name, completed));
+                    drained.finished = true;
                 }
-                EventKind::SessionStarted => changed = true,
+                EventKind::SessionStarted => drained.changed = true,
             }
         }
-        if finished {
+        if drained.finished {
             self.live = None;
-            self.audio.end_session();
+            self.late.clear();
+            audio.end_session();
         }
-        if finished || changed {
-            self.publish();
-        }
-        finished
+        drained
     }
+
+    /// Where the session is, with the phrases that say it, the session's number and voice.
+    pub fn where_am_i(&self) -> Option<(WhereAmI, u64, VoiceOverride)> {
+        let live = self.live.as_ref()?;
+        let w = live.where_am_i(self.now());
+        Some((w, live.id, live.ready.routine.voice.clone()))
+    }
+
+    /// The snapshot of the session on air at `volume`, if one is.
+    pub fn snapshot(&self, volume: f64) -> Option<Snapshot> {
+        let l = self.live.as_ref()?;
+        let st = l.session.status(self.now());
+        let i = st.step.unwrap_or(0);
+        Some(Snapshot {
+            state: if st.state == State::Paused {
+                Phase::Paused
+            } else {
+                Phase::Running
+            },
+            routine: l.ready.routine.name.clone(),
+            routine_title: l.ready.routine.title.clone(),
+            step_index: i as u32,
+            step_count: l.ready.plan.steps.len() as u32,
+            step_title: l.ready.plan.steps[i].title.clone(),
+            // The step as it now stands: extensions and repeats included.
+            step_length: st.step_elapsed + st.step_remaining,
+            remaining: st.step_remaining,
+            anchor: std::time::Instant::now(),
+            open: st.open,
+            elapsed: st.step_elapsed,
+            ..Snapshot::idle(volume)
+        })
+    }
+}
+
+/// Reads session `id`'s sounds (`only` this one, or all) from `index` on a blocking thread,
+/// sending them back on `tx`.
+fn read_beside(
+    index: crate::prepare::SoundIndex,
+    id: u64,
+    only: Option<Sound>,
+    tx: mpsc::UnboundedSender<Loaded>,
+) {
+    tokio::task::spawn_blocking(move || {
+        let sounds = crate::daemon::caught::caught("reading the session's sounds", || match only {
+            Some(s) => index.load([s]),
+            None => index.load_all(),
+        });
+        let _ = tx.send(Loaded { id, sounds });
+    });
+}
+
+/// Plays a cue `late` after its time: started that far in when only a little late (so it stays
+/// on the plan's time), else whole.
+fn play(
+    m: &mut crate::output::Mix,
+    timing: &CueTiming,
+    clip: crate::clip::Clip,
+    gain: f32,
+    late: Duration,
+) {
+    timing.record(late);
+    let skip = if late <= CATCH_UP {
+        to_samples(late) as usize
+    } else {
+        0
+    };
+    m.play(clip, gain, skip);
+}
+
+/// Why a session command cannot be done now.
+pub(super) fn not_running() -> CoachError {
+    CoachError::NotRunning("no session is running; start one with `letdown start`".into())
 }

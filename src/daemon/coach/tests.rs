@@ -2,11 +2,11 @@
 //! device, and speech comes from espeak-ng (fast) into a temporary cache.
 
 use super::*;
-use crate::prepare::prepare;
+use crate::prepare::{Ready, prepare};
 use std::collections::HashMap;
 
-/// A coach in a temporary home, with `config` as its config file text.
-fn coach(config: &str) -> (Coach, tempfile::TempDir) {
+/// A coach in a temporary home, with `config` as its config file text, its routines read.
+async fn coach(config: &str) -> (Coach, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let paths = Paths {
         config_dir: dir.path().join("config"),
@@ -27,18 +27,34 @@ fn coach(config: &str) -> (Coach, tempfile::TempDir) {
         crate::output::from_spec(&format!("wav:{}", dir.path().join("out.wav").display())).unwrap();
     let (snap, _) = watch::channel(Snapshot::idle(cfg.volume));
     let (sig, _) = mpsc::unbounded_channel();
-    (Coach::new(paths, cfg, output, snap, sig), dir)
+    let mut c = Coach::new(paths, cfg, output, snap, sig);
+    read_routines(&mut c).await;
+    (c, dir)
 }
 
 const ESPEAK: &str = "default_routine = \"short\"\nvolume = 0.8\n[schedule]\nquiet_volume = 0.3\n[voice]\nengine = \"espeak-ng\"\nfallback = []\n";
 
+/// Waits until the coach has read its routines (beside it) and acted on the reading.
+async fn read_routines(c: &mut Coach) {
+    while !c.routines.current() {
+        let e = tokio::time::timeout(Duration::from_secs(10), c.routines.next())
+            .await
+            .expect("the routines were never read");
+        if c.routines.on_event(e) {
+            c.on_routines_read();
+        }
+    }
+}
+
 /// Prepares `short` and returns it, as a preparation beside the coach would.
-fn ready(c: &Coach) -> Arc<Ready> {
+async fn ready(c: &mut Coach) -> Arc<Ready> {
+    read_routines(c).await;
     let routine = c.find_routine("short").unwrap();
     Arc::new(prepare(routine, &c.cfg, &c.paths).unwrap())
 }
 
-/// Sends `make`'s request to the coach and returns the answer it gave at once.
+/// Sends `make`'s request to the coach and returns the answer it gave at once (once its
+/// routines are read: see [`read_routines`]).
 fn ask<T: std::fmt::Debug>(
     c: &mut Coach,
     make: impl FnOnce(Answer<T>) -> Request,
@@ -56,42 +72,68 @@ async fn ask_written<T: std::fmt::Debug>(
 ) -> Result<T, CoachError> {
     let (tx, mut rx) = oneshot::channel();
     c.handle(make(tx));
+    // Held while a folder on the way to the routines' was made (the state's, at its first
+    // write): handled once they are read again.
+    read_routines(c).await;
     if let Ok(answer) = rx.try_recv() {
         return answer;
     }
-    let written = tokio::time::timeout(Duration::from_secs(10), c.written.recv())
-        .await
-        .expect("never written")
-        .expect("the store's thread is gone");
-    c.on_written(written);
+    loop {
+        let happened = tokio::time::timeout(Duration::from_secs(10), c.agenda.next())
+            .await
+            .expect("never written");
+        if let agenda::Happened::Written(w) = happened {
+            c.on_written(*w);
+            break;
+        }
+    }
     rx.try_recv().expect("answered once written")
 }
 
-/// Waits for the preparation in flight and hands it to the coach.
-async fn finish_preparation(c: &mut Coach) {
-    let done = tokio::time::timeout(Duration::from_secs(30), c.preparer.next())
-        .await
-        .expect("the preparation never finished")
-        .unwrap();
-    let Done::Prepared(p) = done else {
-        panic!("not a preparation")
-    };
-    c.on_prepared(*p);
+/// Waits for `name`'s preparation, handing it and everything synthesized before it to the
+/// coach (the routines prepared ahead among them).
+async fn finish_preparation(c: &mut Coach, name: &str) {
+    loop {
+        let done = tokio::time::timeout(Duration::from_secs(30), c.preparer.next())
+            .await
+            .expect("the preparation never finished")
+            .unwrap();
+        let last = matches!(&done, Done::Prepared(p) if p.name == name);
+        c.on_done(done);
+        if last {
+            return;
+        }
+    }
+}
+
+/// Waits for the next phrase synthesized beside the coach, handing preparations that finish
+/// before it to the coach.
+async fn next_phrase(c: &mut Coach) -> (PhraseFor, Clip) {
+    loop {
+        let done = tokio::time::timeout(Duration::from_secs(20), c.preparer.next())
+            .await
+            .expect("no phrase was synthesized")
+            .unwrap();
+        match done {
+            Done::Spoken(what, clip) => return (what, clip),
+            other => c.on_done(other),
+        }
+    }
 }
 
 /// Begins a session and lets its first sounds be read and the output opened beside the coach.
 async fn begin_now(c: &mut Coach, r: Arc<Ready>, starter: Starter) {
-    c.begin(r, starter);
+    c.starting.open(r, starter, &mut c.audio);
     settle_start(c).await;
 }
 
-/// Waits for a starting session's sounds and output to come back, and starts it.
+/// Waits for a starting session's sounds and output to come back, and goes on with it.
 async fn settle_start(c: &mut Coach) {
-    let readied = tokio::time::timeout(Duration::from_secs(10), c.readied_rx.recv())
+    let readied = tokio::time::timeout(Duration::from_secs(10), c.starting.readied())
         .await
-        .expect("the first sounds were never read")
-        .unwrap();
-    c.on_readied(readied);
+        .expect("the first sounds were never read");
+    let next = c.starting.on_readied(readied, &mut c.audio);
+    c.go_on(next);
 }
 
 fn volume(c: &Coach) -> f32 {
@@ -100,16 +142,16 @@ fn volume(c: &Coach) -> f32 {
 
 #[tokio::test]
 async fn a_volume_set_during_a_quiet_session_is_kept_after_it() {
-    let (mut c, _dir) = coach(ESPEAK);
-    let r = ready(&c);
+    let (mut c, _dir) = coach(ESPEAK).await;
+    let r = ready(&mut c).await;
     begin_now(&mut c, r, Starter::Scheduled { quiet: true }).await;
-    assert!(c.live.is_some(), "the session did not start");
+    assert!(c.on_air.is_live(), "the session did not start");
     assert_eq!(volume(&c), 0.3, "quiet volume");
     ask(&mut c, |a| Request::SetVolume(0.9, a)).unwrap();
     assert_eq!(volume(&c), 0.9);
     ask(&mut c, |a| Request::Session(SessionCommand::Stop, a)).unwrap();
     // A stop is acted on at once (its tone follows the cleared mix).
-    assert!(c.live.is_none(), "the session did not end");
+    assert!(!c.on_air.is_live(), "the session did not end");
     assert_eq!(
         volume(&c),
         0.9,
@@ -119,8 +161,8 @@ async fn a_volume_set_during_a_quiet_session_is_kept_after_it() {
 
 #[tokio::test]
 async fn a_quiet_session_goes_back_to_the_users_volume() {
-    let (mut c, _dir) = coach(ESPEAK);
-    let r = ready(&c);
+    let (mut c, _dir) = coach(ESPEAK).await;
+    let r = ready(&mut c).await;
     begin_now(&mut c, r, Starter::Scheduled { quiet: true }).await;
     ask(&mut c, |a| Request::Session(SessionCommand::Stop, a)).unwrap();
     assert_eq!(volume(&c), 0.8);
@@ -128,52 +170,46 @@ async fn a_quiet_session_goes_back_to_the_users_volume() {
 
 #[tokio::test]
 async fn where_am_i_past_the_phrase_bank_is_still_spoken() {
-    let (mut c, _dir) = coach(ESPEAK);
-    let r = ready(&c);
+    let (mut c, _dir) = coach(ESPEAK).await;
+    let r = ready(&mut c).await;
     begin_now(&mut c, r, Starter::Client(oneshot::channel().0)).await;
-    assert!(c.live.is_some());
+    assert!(c.on_air.is_live());
     // 30 s planned, 10 minutes more: no "ten minutes left" was prepared.
     ask(&mut c, |a| Request::Session(SessionCommand::Extend(600), a)).unwrap();
     let text = ask(&mut c, Request::WhereAmI).unwrap();
     assert!(text.contains("ten minutes"), "{text}");
-    let done = tokio::time::timeout(Duration::from_secs(20), c.preparer.next())
-        .await
-        .expect("the missing phrase was never synthesized")
-        .expect("a phrase");
-    let Done::Spoken(what, clip) = done else {
-        panic!("not a phrase")
-    };
+    let (what, clip) = next_phrase(&mut c).await;
     assert!(clip.duration() > Duration::from_millis(500));
     c.audio.mix().interrupt();
-    c.play_phrase(what, clip);
+    c.on_done(Done::Spoken(what, clip));
     assert!(!c.audio.mix().is_silent(), "the phrase was not played");
 }
 
 #[tokio::test]
 async fn a_start_waits_for_its_preparation_and_other_calls_do_not() {
-    let (mut c, _dir) = coach(ESPEAK);
+    let (mut c, _dir) = coach(ESPEAK).await;
     let (tx, mut started) = oneshot::channel();
     c.handle(Request::Start("short".into(), tx));
-    assert!(c.pending.is_some(), "not waiting for its speech");
+    assert!(c.starting.routine().is_some(), "not waiting for its speech");
     assert!(started.try_recv().is_err(), "answered before it started");
     // Meanwhile every other call is answered at once.
     let routines = ask(&mut c, Request::ListRoutines).unwrap();
     assert!(routines.iter().any(|r| r.0 == "short"));
     let err = ask(&mut c, |a| Request::Start(String::new(), a)).unwrap_err();
     assert!(matches!(err, CoachError::AlreadyRunning(_)), "{err:?}");
-    finish_preparation(&mut c).await;
+    finish_preparation(&mut c, "short").await;
     assert!(
         started.try_recv().is_err(),
         "answered before its output was open"
     );
     settle_start(&mut c).await;
     started.try_recv().unwrap().unwrap();
-    assert!(c.live.is_some() && c.pending.is_none());
+    assert!(c.on_air.is_live() && c.starting.routine().is_none());
 }
 
 #[tokio::test]
 async fn typed_answers_carry_named_errors() {
-    let (mut c, _dir) = coach(ESPEAK);
+    let (mut c, _dir) = coach(ESPEAK).await;
     let err = ask(&mut c, |a| Request::Session(SessionCommand::Pause, a)).unwrap_err();
     assert!(matches!(err, CoachError::NotRunning(_)), "{err:?}");
     let err = ask(&mut c, |a| Request::SetVolume(2.0, a)).unwrap_err();
@@ -203,15 +239,16 @@ async fn typed_answers_carry_named_errors() {
 
 #[tokio::test]
 async fn a_feed_plan_whose_lead_is_shorter_than_its_routine_is_set_with_a_warning() {
-    let (mut c, dir) = coach(ESPEAK);
+    let (mut c, dir) = coach(ESPEAK).await;
     std::fs::write(
         dir.path().join("config/routines/long.toml"),
         "name = \"long\"\ntitle = \"Long\"\n[[steps]]\ntitle = \"One\"\nsay = \"Slowly.\"\nduration = \"3m\"\n",
     )
     .unwrap();
+    read_routines(&mut c).await;
     let routine = c.find_routine("long").unwrap();
-    c.preparer.prepare(routine, &c.cfg, &c.paths);
-    finish_preparation(&mut c).await;
+    c.preparer.prepare(routine);
+    finish_preparation(&mut c, "long").await;
     let plan = |lead: &str| -> HashMap<String, String> {
         [("interval", "3h"), ("lead", lead), ("routine", "long")]
             .into_iter()
@@ -254,7 +291,7 @@ fn the_architecture_doc_states_the_cue_lateness_limit() {
 /// late (with the writes inline, one was 455 ms late).
 #[tokio::test]
 async fn cues_keep_their_time_while_the_state_is_written_to_a_slow_disk() {
-    let (mut c, dir) = coach(ESPEAK);
+    let (mut c, dir) = coach(ESPEAK).await;
     let steps: String = (1..=4)
         .map(|i| {
             format!("[[steps]]\ntitle = \"Step {i}\"\nsay = \"Part {i}.\"\nduration = \"2s\"\n")
@@ -267,7 +304,8 @@ async fn cues_keep_their_time_while_the_state_is_written_to_a_slow_disk() {
     .unwrap();
     let (mut store, loaded) = crate::schedule::store::Store::open(&c.paths.data_dir);
     store.slow_for_tests = Some(Duration::from_millis(250));
-    (c.scheduler, c.written) = Scheduler::with_store(&c.cfg, store, loaded.state);
+    let (scheduler, written) = Scheduler::with_store(&c.cfg, store, loaded.state);
+    c.agenda = Agenda::new(scheduler, written);
     let timing = c.cue_timing();
     let (tx, rx) = mpsc::channel(64);
     let (stop, stopped) = oneshot::channel();
@@ -327,7 +365,7 @@ async fn cues_keep_their_time_while_the_state_is_written_to_a_slow_disk() {
 /// the output is open.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_sound_device_never_holds_up_an_answer() {
-    let (mut c, _dir) = coach(ESPEAK);
+    let (mut c, _dir) = coach(ESPEAK).await;
     let opens = Arc::new(std::sync::atomic::AtomicU32::new(0));
     let broken = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let open_takes = Duration::from_millis(1500);
@@ -382,39 +420,11 @@ async fn a_slow_sound_device_never_holds_up_an_answer() {
     );
 }
 
-#[tokio::test]
-async fn a_second_answer_keeps_its_tone_until_the_first_answers_words_are_said() {
-    let (mut c, _dir) = coach(&format!("feedback = \"speech\"\n{ESPEAK}"));
-    c.announce("No session to move on.".into(), true).unwrap();
-    assert!(
-        !c.audio.mix().is_silent(),
-        "the first answer's tone is not played at once"
-    );
-    c.announce("The session at six was missed.".into(), false)
-        .unwrap();
-    assert!(
-        c.feedback.held_tones.contains_key(&1),
-        "the second answer's tone would sound before the first answer's words"
-    );
-    for _ in 0..2 {
-        let done = tokio::time::timeout(Duration::from_secs(20), c.preparer.next())
-            .await
-            .expect("an answer was never synthesized")
-            .unwrap();
-        let Done::Spoken(what, clip) = done else {
-            panic!("not a phrase")
-        };
-        c.play_phrase(what, clip);
-    }
-    assert!(c.feedback.held_tones.is_empty(), "a tone was never played");
-    assert_eq!(c.feedback.said, 2, "not every answer was said");
-}
-
 /// The bus takes routine names, never paths: a path is not read (before, its parse error came
 /// back, with a line of the file), and a stored note has a bound.
 #[tokio::test]
 async fn routine_paths_are_not_read_and_notes_are_bounded() {
-    let (mut c, dir) = coach(ESPEAK);
+    let (mut c, dir) = coach(ESPEAK).await;
     let secret = dir.path().join("secret.toml");
     std::fs::write(&secret, "name = \"secret\"\ntitle = \"Secret\"\n[[steps]]\ntitle = \"One\"\nsay = \"Hi.\"\nduration = \"3s\"\n").unwrap();
     for name in [
@@ -471,7 +481,7 @@ async fn routine_paths_are_not_read_and_notes_are_bounded() {
 /// the coach's task, but once the reading comes back, with the problems found.
 #[tokio::test]
 async fn a_reload_reads_its_files_beside_the_coach() {
-    let (mut c, _dir) = coach(ESPEAK);
+    let (mut c, _dir) = coach(ESPEAK).await;
     std::fs::write(
         c.paths.routines_dir.join("broken.toml"),
         "name = \"broken\"\ntitle = \"B\"\n[[steps]]\ntitle = \"A\"\nsay = \"a\"\nduration = \"0s\"\n",
@@ -481,10 +491,9 @@ async fn a_reload_reads_its_files_beside_the_coach() {
     let (tx, mut rx) = oneshot::channel();
     c.handle(Request::Reload(tx));
     assert!(rx.try_recv().is_err(), "answered on the coach's task");
-    let read = tokio::time::timeout(Duration::from_secs(10), c.reloaded_rx.recv())
+    let read = tokio::time::timeout(Duration::from_secs(10), c.reloading.next())
         .await
-        .expect("the reading never came back")
-        .unwrap();
+        .expect("the reading never came back");
     c.on_reloaded(read);
     let problems = rx.try_recv().unwrap().unwrap();
     assert!(
@@ -494,4 +503,53 @@ async fn a_reload_reads_its_files_beside_the_coach() {
         "{problems:?}"
     );
     assert_eq!(c.cfg.volume, 0.5, "the new config is in force");
+}
+
+/// A routine file written the moment before a start is the one started: the start waits for
+/// the routines to be read again beside the coach (it is not answered on the coach's task),
+/// then goes on.
+#[tokio::test]
+async fn a_routine_written_just_before_its_start_is_started() {
+    let (mut c, dir) = coach(ESPEAK).await;
+    std::fs::write(
+        dir.path().join("config/routines/new.toml"),
+        "name = \"new\"\ntitle = \"New\"\n[[steps]]\ntitle = \"One\"\nsay = \"Just now.\"\nduration = \"3s\"\n",
+    )
+    .unwrap();
+    let (tx, mut started) = oneshot::channel();
+    c.handle(Request::Start("new".into(), tx));
+    assert!(
+        c.starting.routine().is_none() && !c.deferred.is_empty(),
+        "the start did not wait for the routines to be read"
+    );
+    read_routines(&mut c).await;
+    assert_eq!(
+        c.starting.routine(),
+        Some("new"),
+        "the new routine is not starting"
+    );
+    finish_preparation(&mut c, "new").await;
+    settle_start(&mut c).await;
+    started.try_recv().unwrap().unwrap();
+    assert_eq!(c.on_air.routine(), Some("new"));
+}
+
+/// A routine whose cached speech was deleted since it was prepared is prepared again at its
+/// start (the check is made beside the coach, with the first sounds' reading), then starts.
+#[tokio::test]
+async fn a_start_whose_cached_speech_is_gone_prepares_it_again() {
+    let (mut c, _dir) = coach(ESPEAK).await;
+    finish_preparation(&mut c, "short").await;
+    std::fs::remove_dir_all(&c.paths.cache_dir).unwrap();
+    let (tx, mut started) = oneshot::channel();
+    c.handle(Request::Start("short".into(), tx));
+    settle_start(&mut c).await;
+    assert!(
+        c.starting.waits_for("short"),
+        "the start did not go back to preparing its speech"
+    );
+    finish_preparation(&mut c, "short").await;
+    settle_start(&mut c).await;
+    started.try_recv().unwrap().unwrap();
+    assert!(c.on_air.is_live());
 }

@@ -429,7 +429,7 @@ impl Scheduler {
 const MAX_FEED_LENGTH: i64 = 86_400;
 
 /// A schedule's routine, or the default one for "".
-pub(super) fn routine_or(routine: &str, default_routine: &str) -> String {
+pub fn routine_or(routine: &str, default_routine: &str) -> String {
     if routine.is_empty() {
         default_routine.to_string()
     } else {

@@ -1,0 +1,84 @@
+//! `Reload`: the config and every routine read again beside the coach (they are files, and a
+//! slow disk must not hold a session's cues up); the coach applies what was read and answers.
+
+use tokio::sync::mpsc;
+
+use crate::config::Config;
+use crate::daemon::error::CoachError;
+use crate::daemon::request::Answer;
+use crate::daemon::routines::read_all;
+use crate::paths::Paths;
+use crate::routine::RoutineEntry;
+
+/// What a reload read beside the coach, and whom to answer.
+pub(super) struct Reloaded {
+    /// The new config and every routine, or why nothing changed.
+    pub read: Result<(Config, Vec<RoutineEntry>), CoachError>,
+    /// The reload's caller.
+    pub answer: Answer<Vec<String>>,
+}
+
+/// Reloads being read.
+pub(super) struct Reloading {
+    tx: mpsc::UnboundedSender<Reloaded>,
+    rx: mpsc::UnboundedReceiver<Reloaded>,
+}
+
+impl Reloading {
+    /// None yet.
+    pub fn new() -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        Self { tx, rx }
+    }
+
+    /// Reads the config and routines in `paths` on a blocking thread, for `answer`.
+    pub fn start(&self, paths: &Paths, answer: Answer<Vec<String>>) {
+        let (paths, tx) = (paths.clone(), self.tx.clone());
+        tokio::task::spawn_blocking(move || {
+            let read = crate::daemon::caught::caught("reading the config and routines", || {
+                Ok(read_for_reload(&paths))
+            })
+            .unwrap_or_else(|e| {
+                Err(CoachError::InvalidConfig(format!(
+                    "nothing was changed: {e}"
+                )))
+            });
+            let _ = tx.send(Reloaded { read, answer });
+        });
+    }
+
+    /// The next reload read.
+    pub async fn next(&mut self) -> Reloaded {
+        match self.rx.recv().await {
+            Some(r) => r,
+            // The sender is our own: the channel never closes.
+            None => std::future::pending().await,
+        }
+    }
+}
+
+/// Reads the config and every routine for a reload (on a blocking thread).
+fn read_for_reload(paths: &Paths) -> Result<(Config, Vec<RoutineEntry>), CoachError> {
+    let cfg = Config::load(&paths.config_file())
+        .map_err(|e| {
+            CoachError::InvalidConfig(format!(
+                "the config file has problems; nothing was changed:\n{e}"
+            ))
+        })?
+        .on_this_machine(paths);
+    Ok((cfg, read_all(paths)))
+}
+
+/// Every problem in the routine files, the default routine's (by name) included.
+pub(super) fn problems(entries: &[RoutineEntry], default: &str) -> Vec<String> {
+    let mut problems: Vec<String> = entries
+        .iter()
+        .filter_map(|e| e.routine.as_ref().err())
+        .flatten()
+        .map(|d| d.to_string())
+        .collect();
+    if let Err(e) = crate::routine::named_in(entries, default) {
+        problems.push(format!("default routine \"{default}\": {e}"));
+    }
+    problems
+}

@@ -156,3 +156,87 @@ impl Agenda {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::paths::Paths;
+    use tokio::sync::oneshot;
+
+    fn log_feed(start: i64) -> (ScheduleRequest, oneshot::Receiver<Result<u64, CoachError>>) {
+        let (answer, rx) = oneshot::channel();
+        let r = ScheduleRequest::LogFeed {
+            start,
+            end: None,
+            side: "left".into(),
+            note: String::new(),
+            answer,
+        };
+        (r, rx)
+    }
+
+    async fn written(a: &mut Agenda) -> WriteResult {
+        loop {
+            let h = tokio::time::timeout(Duration::from_secs(10), a.next())
+                .await
+                .expect("never written");
+            if let Happened::Written(w) = h {
+                return *w;
+            }
+        }
+    }
+
+    /// A request that comes while a change is being written waits for it, then is handled:
+    /// one change in flight at a time, nothing lost, in order.
+    #[tokio::test]
+    async fn a_request_during_a_write_is_held_and_handled_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = |p: &str| dir.path().join(p);
+        let paths = Paths {
+            config_dir: at("config"),
+            routines_dir: at("config/routines"),
+            shared_routines_dirs: Vec::new(),
+            cache_dir: at("cache"),
+            audio_dirs: vec![],
+            data_dir: at("data"),
+        };
+        let cfg = Config::default();
+        let (scheduler, results) = Scheduler::new(&cfg, &paths.data_dir);
+        let mut a = Agenda::new(scheduler, results);
+        let (routines, preparer) = (Routines::new(paths.clone()), Preparer::new(cfg, paths));
+        let checks = Checks {
+            routines: &routines,
+            preparer: &preparer,
+            default_routine: "lactation-massage",
+        };
+        let now = jiff::Timestamp::now().as_second();
+        let (first, mut first_rx) = log_feed(now - 600);
+        let (second, mut second_rx) = log_feed(now - 60);
+        assert!(a.request(first, &checks), "the first feed changed nothing");
+        assert!(
+            !a.request(second, &checks),
+            "the second was handled during the write"
+        );
+        assert!(
+            first_rx.try_recv().is_err(),
+            "answered before it was on disk"
+        );
+        let result = written(&mut a).await;
+        let w = a.on_written(result, &checks);
+        assert!(!w.failed && w.changed && w.run.is_empty());
+        let first_id = first_rx.try_recv().unwrap().unwrap();
+        assert!(
+            second_rx.try_recv().is_err(),
+            "the held feed was answered before its write"
+        );
+        let result = written(&mut a).await;
+        a.on_written(result, &checks);
+        let second_id = second_rx.try_recv().unwrap().unwrap();
+        assert!(second_id > first_id, "not in the order asked");
+        assert_eq!(
+            a.scheduler.summary().last_feed.map(|f| f.0.as_second()),
+            Some(now - 60)
+        );
+    }
+}

@@ -361,3 +361,131 @@ fn play(
 pub(super) fn not_running() -> CoachError {
     CoachError::NotRunning("no session is running; start one with `letdown start`".into())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::paths::Paths;
+
+    /// A prepared routine of two steps (tones and espeak-ng's speech, in a temporary cache).
+    fn ready() -> (Arc<Ready>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let at = |p: &str| dir.path().join(p);
+        let paths = Paths {
+            config_dir: at("config"),
+            routines_dir: at("config/routines"),
+            shared_routines_dirs: Vec::new(),
+            cache_dir: at("cache"),
+            audio_dirs: vec![],
+            data_dir: at("data"),
+        };
+        let text = "name = \"two\"\ntitle = \"Two\"\n[defaults]\ncountdown = \"none\"\n[[steps]]\ntitle = \"One\"\nsay = \"One.\"\nduration = \"2s\"\n[[steps]]\ntitle = \"Two\"\nsay = \"Two.\"\nduration = \"2s\"\n";
+        let routine = crate::routine::parse_routine(
+            std::path::Path::new("two.toml"),
+            text,
+            &Default::default(),
+        )
+        .unwrap();
+        let cfg = Config::parse(
+            std::path::Path::new("config.toml"),
+            "[voice]\nengine = \"espeak-ng\"\nfallback = []\n",
+        )
+        .unwrap();
+        let r = crate::prepare::prepare(routine, &cfg, &paths).unwrap();
+        (Arc::new(r), dir)
+    }
+
+    fn audio() -> Audio {
+        let out = crate::output::TestOutput {
+            open: true,
+            ..Default::default()
+        };
+        Audio::new(Box::new(out), 1.0)
+    }
+
+    /// What the first step plays, read as a start reads it.
+    fn first_sounds(r: &Ready) -> Sounds {
+        let first = r.plan.steps[0].cues.iter().map(|c| c.sound);
+        r.sounds.load(first).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_session_plays_its_cues_says_its_steps_and_ends() {
+        let (r, _dir) = ready();
+        let (mut on_air, mut audio) = (OnAir::new(), audio());
+        let (signals, mut heard) = mpsc::unbounded_channel();
+        on_air.begin(Arc::clone(&r), first_sounds(&r)).unwrap();
+        assert_eq!(on_air.routine(), Some("two"));
+        assert!(on_air.deadline().is_some(), "no deadline for the engine");
+        let d = on_air.drain(&mut audio, 0.5, &signals);
+        assert!(d.changed && !d.finished, "{d:?}");
+        assert!(!audio.mix().is_silent(), "the first cue was not played");
+        assert_eq!(
+            heard.try_recv().unwrap(),
+            Signal::StepStarted(0, "One".into())
+        );
+        let snap = on_air.snapshot(1.0).unwrap();
+        assert_eq!((snap.state, snap.step_count), (Phase::Running, 2));
+        assert!(matches!(
+            on_air.command(SessionCommand::Extend(0)),
+            Err(CoachError::InvalidArgument(_))
+        ));
+        on_air.command(SessionCommand::Next).unwrap();
+        on_air.drain(&mut audio, 0.5, &signals);
+        assert_eq!(
+            heard.try_recv().unwrap(),
+            Signal::StepStarted(1, "Two".into())
+        );
+        on_air.command(SessionCommand::Stop).unwrap();
+        let d = on_air.drain(&mut audio, 0.5, &signals);
+        assert!(d.finished && !on_air.is_live());
+        assert_eq!(
+            heard.try_recv().unwrap(),
+            Signal::SessionFinished("two".into(), false)
+        );
+        assert!(matches!(
+            on_air.command(SessionCommand::Pause),
+            Err(CoachError::NotRunning(_))
+        ));
+    }
+
+    /// A cue whose sound is not in memory at its time is not read on the caller's thread: it
+    /// is played when the read beside it comes back (and a cue cut meanwhile is not).
+    #[tokio::test]
+    async fn a_cue_not_in_memory_is_played_once_read_beside_the_coach() {
+        let (r, _dir) = ready();
+        let (mut on_air, mut audio) = (OnAir::new(), audio());
+        let (signals, _heard) = mpsc::unbounded_channel();
+        on_air.begin(Arc::clone(&r), Sounds::default()).unwrap();
+        on_air.drain(&mut audio, 0.5, &signals);
+        assert!(audio.mix().is_silent(), "played before it was read");
+        assert!(!on_air.late.is_empty());
+        // The whole routine's reading (from the start) and the cue's own come back.
+        for _ in 0..2 {
+            let loaded = tokio::time::timeout(Duration::from_secs(10), on_air.loaded())
+                .await
+                .expect("never read");
+            on_air.on_loaded(loaded, &audio);
+        }
+        assert!(on_air.late.is_empty());
+        assert!(!audio.mix().is_silent(), "the cue was not played once read");
+        assert!(
+            on_air
+                .cue_timing()
+                .played
+                .load(std::sync::atomic::Ordering::Relaxed)
+                >= 1
+        );
+        // A cue cut before its sound came is dropped.
+        audio.mix().interrupt();
+        on_air.late.push((
+            Sound::Phrase(crate::phrase::Phrase::StepOf(9, 9)),
+            Duration::ZERO,
+            1.0,
+        ));
+        on_air.command(SessionCommand::Next).unwrap();
+        on_air.drain(&mut audio, 0.5, &signals);
+        assert!(on_air.late.is_empty(), "a cut cue is still waiting");
+    }
+}

@@ -67,6 +67,19 @@ impl Paths {
         }
     }
 
+    /// Everything in one folder, side by side (`config`, `config/routines`, `cache`, `data`),
+    /// with no shared routines or audio folders: a home of its own for tests and benchmarks.
+    pub fn under(dir: &std::path::Path) -> Self {
+        Self {
+            config_dir: dir.join("config"),
+            routines_dir: dir.join("config/routines"),
+            shared_routines_dirs: Vec::new(),
+            cache_dir: dir.join("cache"),
+            audio_dirs: Vec::new(),
+            data_dir: dir.join("data"),
+        }
+    }
+
     /// The config file's path.
     pub fn config_file(&self) -> PathBuf {
         self.config_dir.join("config.toml")

@@ -226,17 +226,6 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    fn paths(dir: &std::path::Path) -> Paths {
-        Paths {
-            config_dir: dir.join("config"),
-            routines_dir: dir.join("config/routines"),
-            shared_routines_dirs: Vec::new(),
-            cache_dir: dir.join("cache"),
-            audio_dirs: vec![],
-            data_dir: dir.join("data"),
-        }
-    }
-
     /// Waits until the routines are current, acting on their events.
     async fn settle(r: &mut Routines) {
         while !r.current() {
@@ -258,7 +247,7 @@ mod tests {
     #[tokio::test]
     async fn a_routine_written_after_the_start_is_found_by_the_next_request() {
         let dir = tempfile::tempdir().unwrap();
-        let p = paths(dir.path());
+        let p = Paths::under(dir.path());
         let mut r = Routines::new(p.clone());
         assert!(!r.current(), "current before the first reading");
         settle(&mut r).await;
@@ -280,7 +269,7 @@ mod tests {
     #[tokio::test]
     async fn a_recorded_prompt_is_in_the_routine_found() {
         let dir = tempfile::tempdir().unwrap();
-        let p = paths(dir.path());
+        let p = Paths::under(dir.path());
         std::fs::create_dir_all(&p.routines_dir).unwrap();
         std::fs::write(p.routines_dir.join("mine.toml"), routine("mine")).unwrap();
         let mut r = Routines::new(p.clone());

@@ -161,7 +161,6 @@ impl Agenda {
 mod tests {
     use super::*;
     use crate::config::Config;
-    use crate::paths::Paths;
     use tokio::sync::oneshot;
 
     fn log_feed(start: i64) -> (ScheduleRequest, oneshot::Receiver<Result<u64, CoachError>>) {
@@ -192,15 +191,7 @@ mod tests {
     #[tokio::test]
     async fn a_request_during_a_write_is_held_and_handled_after_it() {
         let dir = tempfile::tempdir().unwrap();
-        let at = |p: &str| dir.path().join(p);
-        let paths = Paths {
-            config_dir: at("config"),
-            routines_dir: at("config/routines"),
-            shared_routines_dirs: Vec::new(),
-            cache_dir: at("cache"),
-            audio_dirs: vec![],
-            data_dir: at("data"),
-        };
+        let paths = crate::paths::Paths::under(dir.path());
         let cfg = Config::default();
         let (scheduler, results) = Scheduler::new(&cfg, &paths.data_dir);
         let mut a = Agenda::new(scheduler, results);

@@ -229,15 +229,7 @@ mod tests {
     /// An open test output, and a preparer whose cache is in a temporary folder.
     fn voice_parts() -> (Audio, Preparer, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
-        let at = |p: &str| dir.path().join(p);
-        let paths = crate::paths::Paths {
-            config_dir: at("config"),
-            routines_dir: at("config/routines"),
-            shared_routines_dirs: Vec::new(),
-            cache_dir: at("cache"),
-            audio_dirs: vec![],
-            data_dir: at("data"),
-        };
+        let paths = crate::paths::Paths::under(dir.path());
         let out = crate::output::TestOutput {
             open: true,
             ..Default::default()

@@ -366,20 +366,11 @@ pub(super) fn not_running() -> CoachError {
 mod tests {
     use super::*;
     use crate::config::Config;
-    use crate::paths::Paths;
 
     /// A prepared routine of two steps (tones and espeak-ng's speech, in a temporary cache).
     fn ready() -> (Arc<Ready>, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
-        let at = |p: &str| dir.path().join(p);
-        let paths = Paths {
-            config_dir: at("config"),
-            routines_dir: at("config/routines"),
-            shared_routines_dirs: Vec::new(),
-            cache_dir: at("cache"),
-            audio_dirs: vec![],
-            data_dir: at("data"),
-        };
+        let paths = crate::paths::Paths::under(dir.path());
         let text = "name = \"two\"\ntitle = \"Two\"\n[defaults]\ncountdown = \"none\"\n[[steps]]\ntitle = \"One\"\nsay = \"One.\"\nduration = \"2s\"\n[[steps]]\ntitle = \"Two\"\nsay = \"Two.\"\nduration = \"2s\"\n";
         let routine = crate::routine::parse_routine(
             std::path::Path::new("two.toml"),

@@ -8,14 +8,7 @@ use std::collections::HashMap;
 /// A coach in a temporary home, with `config` as its config file text, its routines read.
 async fn coach(config: &str) -> (Coach, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let paths = Paths {
-        config_dir: dir.path().join("config"),
-        routines_dir: dir.path().join("config/routines"),
-        shared_routines_dirs: Vec::new(),
-        cache_dir: dir.path().join("cache"),
-        audio_dirs: vec![],
-        data_dir: dir.path().join("data"),
-    };
+    let paths = Paths::under(dir.path());
     std::fs::create_dir_all(&paths.routines_dir).unwrap();
     std::fs::write(
         paths.routines_dir.join("short.toml"),

@@ -90,8 +90,9 @@ impl Live {
             Sound::Phrase(Phrase::StepOf(index as u32 + 1, total as u32)),
             Sound::Phrase(time),
         ];
-        let clips: Vec<Clip> = sounds.iter().filter_map(|&s| self.clip(s)).collect();
-        let missing = (clips.len() < sounds.len()).then(|| {
+        // All from memory, or all said as words (in order) when one is not there.
+        let from_memory: Option<Vec<Clip>> = sounds.iter().map(|&s| self.clip(s)).collect();
+        let missing = from_memory.is_none().then(|| {
             sounds
                 .iter()
                 .filter_map(|s| match s {
@@ -101,7 +102,7 @@ impl Live {
                 .collect::<Vec<_>>()
                 .join(" ")
         });
-        let clips = if missing.is_some() { Vec::new() } else { clips };
+        let clips = from_memory.unwrap_or_default();
         WhereAmI {
             text,
             clips,

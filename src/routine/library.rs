@@ -157,19 +157,6 @@ impl Library {
         Ok(routine)
     }
 
-    /// Finds a routine by its name only, never reading a path it is given: what letdownd
-    /// answers on the bus, where the name comes from any caller. With its recordings.
-    pub fn find_named(&self, name: &str) -> Result<Routine, LoadError> {
-        let mut routine = self.by_name(name)?;
-        crate::recordings::apply(&mut routine, &self.paths.data_dir);
-        Ok(routine)
-    }
-
-    /// The listed routine called `name`.
-    fn by_name(&self, name: &str) -> Result<Routine, LoadError> {
-        named_in(&self.list(), name)
-    }
-
     /// Finds a routine as its file has it, without recordings.
     pub fn find_as_written(&self, name_or_path: &str) -> Result<Routine, LoadError> {
         if is_path(name_or_path) {
@@ -185,7 +172,7 @@ impl Library {
                 .routine
                 .map_err(|e| LoadError::Invalid(Diagnostics(e)));
         }
-        self.by_name(name_or_path)
+        named_in(&self.list(), name_or_path)
     }
 }
 
@@ -277,16 +264,15 @@ mod tests {
         assert_ne!(title("quick-before-feed"), "Old package copy");
         assert_eq!(title("extra"), "From the source install");
         assert_eq!(title("only-packaged"), "Packaged only");
-        // A name is only ever a name: a path given as one is not read.
-        let passwd = lib.find_named("../../../../etc/passwd").unwrap_err();
+        // A name looked up in the list (as letdownd does, the list in memory) is only ever a
+        // name: a path given as one is not read.
+        let named = |name: &str| named_in(&lib.list(), name);
+        let passwd = named("../../../../etc/passwd").unwrap_err();
         assert!(matches!(passwd, LoadError::NotFound { .. }), "{passwd}");
         let file = at("usr-share/routines/only.toml");
-        assert!(lib.find_named(file.to_str().unwrap()).is_err());
+        assert!(named(file.to_str().unwrap()).is_err());
         assert!(lib.find_as_written(file.to_str().unwrap()).is_ok());
-        assert_eq!(
-            lib.find_named("only-packaged").unwrap().title,
-            "Packaged only"
-        );
+        assert_eq!(named("only-packaged").unwrap().title, "Packaged only");
         let names: Vec<String> = lib.list().into_iter().map(|e| e.name).collect();
         assert_eq!(
             names,

@@ -202,39 +202,32 @@ impl Starting {
         }
     }
 
-    /// Whether the output is `open` now: the start goes on if its sounds are read.
+    /// Whether the output is `open` now: the start goes on if its sounds are read (and, when
+    /// its cached speech is gone or could not be read, without waiting for the output).
     pub fn output_ready(&mut self, open: bool) -> Next {
-        let ready_to_go = match &self.pending {
-            Some(Pending {
-                stage: Stage::Opening {
-                    sounds: Some(s), ..
-                },
+        let Some(p) = self.pending.take() else {
+            return Next::Wait;
+        };
+        match p.stage {
+            Stage::Opening {
+                ready,
+                sounds: Some(FirstSounds::Read(s)),
+            } if open => Next::Begin(ready, s, p.starter),
+            Stage::Opening {
+                ready,
+                sounds: Some(FirstSounds::Gone),
+            } => Next::Prepare(ready.routine.name.clone(), p.starter),
+            Stage::Opening {
+                sounds: Some(FirstSounds::Failed(e)),
                 ..
-            }) => open || !matches!(s, FirstSounds::Read(_)),
-            _ => false,
-        };
-        if !ready_to_go {
-            return Next::Wait;
-        }
-        let Some(Pending {
-            starter,
-            stage:
-                Stage::Opening {
-                    ready,
-                    sounds: Some(sounds),
-                },
-            ..
-        }) = self.pending.take()
-        else {
-            return Next::Wait;
-        };
-        match sounds {
-            FirstSounds::Read(s) => Next::Begin(ready, s, starter),
-            FirstSounds::Gone => Next::Prepare(ready.routine.name.clone(), starter),
-            FirstSounds::Failed(e) => Next::Failed(
-                starter,
+            } => Next::Failed(
+                p.starter,
                 CoachError::SpeechFailed(format!("cannot read the prepared speech: {e}")),
             ),
+            stage => {
+                self.pending = Some(Pending { stage, ..p });
+                Next::Wait
+            }
         }
     }
 

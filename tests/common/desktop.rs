@@ -376,19 +376,20 @@ impl Recorder {
             .collect()
     }
 
-    /// Waits until the last half second captured is silent (each 10 ms under `floor` RMS), up
-    /// to `limit`; fails saying how loud it still was.
-    pub fn wait_silence(&self, floor: f32, limit: Duration) {
+    /// Waits until the last `quiet` captured is silent (each 10 ms under `floor` RMS), up to
+    /// `limit`; fails saying how loud it still was.
+    pub fn wait_silence(&self, floor: f32, quiet: Duration, limit: Duration) {
         let until = Instant::now() + limit;
+        let secs = quiet.as_secs_f64();
         loop {
-            let tail = self.tail(0.5);
+            let tail = self.tail(secs);
             let loudest = tail.chunks(480).map(super::rms).fold(0.0, f32::max);
-            if tail.len() >= 24_000 && loudest < floor {
+            if tail.len() >= (secs * 48_000.0) as usize && loudest < floor {
                 return;
             }
             assert!(
                 Instant::now() < until,
-                "still sounding after {limit:?} (loudest of the last 0.5 s: {loudest:.4})"
+                "still sounding after {limit:?} (loudest of the last {secs} s: {loudest:.4})"
             );
             std::thread::sleep(Duration::from_millis(50));
         }

@@ -18,13 +18,16 @@ use jiff::tz::TimeZone;
 use tokio::sync::mpsc;
 
 use super::error::CoachError;
-use super::request::{Answer, FeedRow, ScheduleRequest, UpcomingRow, reply};
-use super::writer::{WriteResult, WriteResults, Writer};
+use super::request::{Answer, FeedRow, ScheduleRequest, UpcomingRow};
+use super::writer::{WriteResult, WriteResults};
 use super::zone::{ZoneWatch, zone_file};
 use crate::config::Config;
 use crate::schedule::store::Store;
 use crate::schedule::{Due, FeedPlan, Occurrence, Outcome, Planner, Side, State, parse_when};
+use ledger::Ledger;
+use sync::BabyBuddySync;
 
+mod ledger;
 mod requests;
 mod sync;
 #[cfg(test)]
@@ -41,32 +44,10 @@ pub fn system_clock() -> WallClock {
     std::sync::Arc::new(Timestamp::now)
 }
 
-/// Answers a request with the result of writing its change.
-type WrittenReply = Box<dyn FnOnce(Result<(), CoachError>) + Send + Sync>;
-
-/// What waits for a change to be on disk.
-#[derive(Default)]
-struct Staged {
-    /// Answers the request that made the change (with its value, or the write's error).
-    reply: Option<WrittenReply>,
-    /// Scheduled sessions recorded as fired by the change, to start once it is written.
-    run: Vec<Occurrence>,
-}
-
-/// How long to wait before recording what is due again, after writing it failed.
-const RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
-
 /// Feeds, schedules, the feed plan and the zone they are planned in.
 pub struct Scheduler {
-    writer: Writer,
-    /// The state: what the disk holds, plus the change in flight.
-    state: State,
-    /// A change made while handling the current request or check, not yet sent to disk.
-    staged: Option<Staged>,
-    /// The change being written.
-    in_flight: Option<Staged>,
-    /// After a failed write, no check for what is due before this.
-    retry_at: Option<Timestamp>,
+    /// The state and its writes.
+    ledger: Ledger,
     tz: TimeZone,
     zone_watch: ZoneWatch,
     /// Heads-ups already given, by occurrence key.
@@ -78,12 +59,7 @@ pub struct Scheduler {
     /// What "now" is.
     clock: WallClock,
     /// The Baby Buddy server feeds sync with, if one is configured.
-    sync: Option<sync::SyncLink>,
-    /// Which worker is the current one.
-    sync_generation: u64,
-    /// Where workers send their results, and the coach's end of it (until it takes it).
-    sync_tx: mpsc::UnboundedSender<super::babybuddy::Synced>,
-    sync_rx: Option<mpsc::UnboundedReceiver<super::babybuddy::Synced>>,
+    sync: BabyBuddySync,
 }
 
 impl Scheduler {
@@ -110,14 +86,9 @@ impl Scheduler {
         clock: WallClock,
         tz: TimeZone,
     ) -> (Self, WriteResults) {
-        let (writer, results) = Writer::spawn(store);
-        let (sync_tx, sync_rx) = mpsc::unbounded_channel();
+        let (ledger, results) = Ledger::new(store, state);
         let mut scheduler = Self {
-            writer,
-            state,
-            staged: None,
-            in_flight: None,
-            retry_at: None,
+            ledger,
             tz,
             zone_watch: ZoneWatch::new(&zone_file()),
             announced: HashSet::new(),
@@ -125,10 +96,7 @@ impl Scheduler {
             grace: cfg.grace,
             heads_up: cfg.heads_up,
             clock,
-            sync: None,
-            sync_generation: 0,
-            sync_tx,
-            sync_rx: Some(sync_rx),
+            sync: BabyBuddySync::new(),
         };
         scheduler.configure_sync(cfg.babybuddy.as_ref());
         (scheduler, results)
@@ -159,8 +127,8 @@ impl Scheduler {
 
     /// The feed plan in force: the one set over D-Bus, else the config's.
     pub fn feed_plan(&self) -> Option<&FeedPlan> {
-        if self.state.plan_since > 0 {
-            self.state.plan.as_ref()
+        if self.state().plan_since > 0 {
+            self.state().plan.as_ref()
         } else {
             self.config_plan.as_ref()
         }
@@ -173,7 +141,7 @@ impl Scheduler {
 
     fn planner(&self) -> Planner<'_> {
         Planner {
-            state: &self.state,
+            state: self.ledger.state(),
             plan: self.feed_plan(),
             tz: &self.tz,
         }
@@ -187,11 +155,11 @@ impl Scheduler {
     /// When the wall-clock timer should next wake the coach.
     pub fn next_wake(&self) -> Option<Timestamp> {
         let wake = self.planner().next_wake(self.now(), self.heads_up);
-        let wake = match self.retry_at {
+        let wake = match self.ledger.retry_at() {
             Some(r) => wake.map(|w| w.max(r)),
             None => wake,
         };
-        match (wake, self.sync_wake()) {
+        match (wake, self.sync.wake(self.ledger.state(), self.now())) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
@@ -221,13 +189,15 @@ impl Scheduler {
         self.feed_plan().map(FeedPlan::to_map).unwrap_or_default()
     }
 
-    /// Applies a change in memory and stages it: [`Scheduler::flush`] sends it to disk, and
-    /// what waits for it ([`Staged`]) happens once it is written.
+    /// Applies a change in memory and stages it (see [`Ledger::change`]).
     fn change<T>(&mut self, f: impl FnOnce(&mut State) -> T) -> T {
-        self.staged.get_or_insert_with(Staged::default);
-        let out = f(&mut self.state);
-        self.state.prune(self.now());
-        out
+        let now = self.now();
+        self.ledger.change(now, f)
+    }
+
+    /// The state as it is in memory.
+    fn state(&self) -> &State {
+        self.ledger.state()
     }
 
     /// Answers `answer` now, or, if the request changed the state, once the change is written.
@@ -236,64 +206,26 @@ impl Scheduler {
         answer: Answer<T>,
         result: Result<T, CoachError>,
     ) {
-        match (result, self.staged.as_mut()) {
-            (Ok(value), Some(staged)) => {
-                staged.reply = Some(Box::new(move |written| {
-                    reply(answer, written.map(|()| value))
-                }))
-            }
-            (result, _) => reply(answer, result),
-        }
+        self.ledger.answer(answer, result)
     }
 
     /// Sends the staged change to disk. True if there was one (the state changed).
     fn flush(&mut self) -> bool {
-        let Some(staged) = self.staged.take() else {
-            return false;
-        };
-        self.writer.write(self.state.clone());
-        self.in_flight = Some(staged);
-        true
+        self.ledger.flush()
     }
 
     /// Whether a change is being written: further requests and checks wait for it.
     pub fn writing(&self) -> bool {
-        self.in_flight.is_some()
+        self.ledger.writing()
     }
 
     /// A write finished: answers the request that made it and returns the scheduled sessions
     /// it recorded, to start now. If it failed, the state goes back to what the disk holds.
     pub fn written(&mut self, result: WriteResult) -> Vec<Occurrence> {
-        let Some(staged) = self.in_flight.take() else {
-            log::error!("a write finished that was never started");
-            return Vec::new();
-        };
-        let result = match result {
-            Ok(()) => {
-                self.retry_at = None;
-                Ok(())
-            }
-            Err((e, on_disk)) => {
-                log::error!("cannot save a change: {e}");
-                self.state = on_disk;
-                self.retry_at = Some(self.now() + RETRY_AFTER);
-                for o in &staged.run {
-                    log::error!(
-                        "cannot record scheduled session {}, so it does not run now",
-                        o.id()
-                    );
-                }
-                Err(CoachError::StorageFailed(format!(
-                    "{e}; nothing was changed"
-                )))
-            }
-        };
-        let ok = result.is_ok();
-        if let Some(answer) = staged.reply {
-            answer(result);
-        }
+        let now = self.now();
+        let run = self.ledger.written(result, now);
         self.pump_sync();
-        if ok { staged.run } else { Vec::new() }
+        run
     }
 
     /// What has come due. Missed sessions are recorded (and kept to be told); a session due
@@ -304,7 +236,7 @@ impl Scheduler {
     /// A session to run is returned by [`Scheduler::written`], once its record is on disk.
     pub fn due(&mut self, busy: bool) -> Option<u32> {
         let now = self.now();
-        if self.writing() || self.retry_at.is_some_and(|r| now < r) {
+        if self.ledger.holding(now) {
             return None;
         }
         for d in self.planner().due(now, self.grace) {
@@ -326,9 +258,7 @@ impl Scheduler {
                 }
                 Due::Run(o) => {
                     self.change(|s| s.mark(&o, Outcome::Fired));
-                    if let Some(staged) = self.staged.as_mut() {
-                        staged.run.push(o);
-                    }
+                    self.ledger.run_when_written(o);
                 }
             }
         }
@@ -389,14 +319,14 @@ impl Scheduler {
             next_session: self.next_occurrence().map(|o| (o.at, o.reason(&self.tz))),
             next_feed_due,
             last_feed: self
-                .state
+                .state()
                 .all_feeds()
                 .last()
                 .and_then(|f| Some((Timestamp::from_second(f.at).ok()?, f.side))),
-            next_side: crate::schedule::next_side(&self.state.all_feeds()),
+            next_side: crate::schedule::next_side(&self.state().all_feeds()),
             trouble,
             last_pumped: self
-                .state
+                .state()
                 .pumpings
                 .last()
                 .and_then(|p| Some((Timestamp::from_second(p.start).ok()?, p.amount_ml))),
@@ -408,7 +338,7 @@ impl Scheduler {
     fn pumped_today(&self, now: Timestamp) -> Option<f64> {
         let day = now.to_zoned_datetime(self.tz.clone()).date();
         let today: Vec<f64> = self
-            .state
+            .state()
             .pumpings
             .iter()
             .filter(|p| {
@@ -434,5 +364,86 @@ impl Scheduler {
     /// The reason an occurrence fires, as people read it.
     pub fn reason(&self, o: &Occurrence) -> String {
         o.reason(&self.tz)
+    }
+
+    // The Baby Buddy sync's glue: the link is its own owner; these hand it the ledger and now.
+
+    /// Follows the config's `[babybuddy]` (see [`BabyBuddySync::configure`]).
+    fn configure_sync(&mut self, settings: Option<&crate::babybuddy::Settings>) {
+        self.sync.configure(settings)
+    }
+
+    /// The results of the Baby Buddy worker, for the coach's loop (taken once).
+    pub fn sync_results(&mut self) -> Option<mpsc::UnboundedReceiver<super::babybuddy::Synced>> {
+        self.sync.results()
+    }
+
+    /// Whether a Baby Buddy server is configured.
+    pub fn syncing(&self) -> bool {
+        self.sync.connected()
+    }
+
+    /// Queues a feed to be sent, in the change being made.
+    fn queue_feed(&mut self, id: u64, old_start: Option<i64>, new: bool) {
+        self.queue_record(crate::schedule::sync::Record::Feed, id, old_start, new)
+    }
+
+    /// Queues a feed or a pumping to be sent, in the change being made.
+    fn queue_record(
+        &mut self,
+        record: crate::schedule::sync::Record,
+        id: u64,
+        old_start: Option<i64>,
+        new: bool,
+    ) {
+        let now = self.now();
+        self.sync
+            .queue(&mut self.ledger, now, record, id, old_start, new)
+    }
+
+    /// Gives the Baby Buddy worker its next job, when the state is on disk.
+    fn pump_sync(&mut self) {
+        let now = self.now();
+        self.sync.pump(&self.ledger, now)
+    }
+
+    /// Reads feedings again if the last read is stale (a key press that depends on them); the
+    /// answer does not wait for it.
+    pub fn refresh_if_stale(&mut self) {
+        let now = self.now();
+        if self.sync.ask_read_if_stale(self.ledger.state(), now) {
+            self.pump_sync();
+        }
+    }
+
+    /// `letdown babybuddy sync`, answered when its read is done.
+    fn sync_now(&mut self, answer: Answer<()>) {
+        let now = self.now();
+        self.sync.sync_now(&mut self.ledger, now, answer)
+    }
+
+    /// What the Baby Buddy worker did, written.
+    pub fn synced(&mut self, done: super::babybuddy::Synced) {
+        let now = self.now();
+        self.sync.synced(done, &mut self.ledger, now, &self.tz);
+        self.flush();
+    }
+
+    /// Ends a feed that ran past `max_feed`, and queues it.
+    fn end_overdue_feed(&mut self) {
+        let now = self.now();
+        if let Some(id) = self.sync.end_overdue_feed(&mut self.ledger, now) {
+            self.queue_feed(id, None, false);
+        }
+    }
+
+    /// The feed running now (its id and start), if any.
+    fn running_feed(&self) -> Option<(u64, i64)> {
+        self.sync.running_feed(self.ledger.state(), self.now())
+    }
+
+    /// The `sync_*` keys of `Summary`, and what `where` says when something is wrong.
+    fn sync_summary(&self) -> (BTreeMap<String, String>, Option<String>) {
+        self.sync.summary(self.ledger.state(), self.now(), &self.tz)
     }
 }

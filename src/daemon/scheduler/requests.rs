@@ -168,10 +168,7 @@ impl Scheduler {
         if let Some((running, running_at)) = self.running_feed()
             && running_at <= start
         {
-            let limit = self
-                .sync
-                .as_ref()
-                .map(|l| l.settings.max_feed.as_secs() as i64);
+            let limit = self.sync.max_feed().map(|d| d.as_secs() as i64);
             let ends = limit.map_or(start, |l| start.min(running_at + l));
             self.change(|s| {
                 if let Some(f) = s.feeds.iter_mut().find(|f| f.id == running) {
@@ -233,7 +230,7 @@ impl Scheduler {
     }
 
     pub(super) fn list_pumpings(&self, limit: u32) -> Vec<crate::daemon::request::PumpingRow> {
-        let all = &self.state.pumpings;
+        let all = &self.state().pumpings;
         let from = all.len().saturating_sub(if limit == 0 {
             all.len()
         } else {
@@ -256,7 +253,7 @@ impl Scheduler {
 
     pub(super) fn delete_pumping(&mut self, id: u64) -> Result<(), CoachError> {
         let Some(old) = self
-            .state
+            .state()
             .pumpings
             .iter()
             .find(|p| p.id == id)
@@ -299,7 +296,7 @@ impl Scheduler {
             Some(Side::parse(side).map_err(CoachError::InvalidArgument)?)
         };
         let at = timestamp(start)?;
-        let Some(old) = self.state.feeds.iter().find(|f| f.id == id).map(|f| f.at) else {
+        let Some(old) = self.state().feeds.iter().find(|f| f.id == id).map(|f| f.at) else {
             return Err(no_feed(id));
         };
         self.change(|s| s.correct_feed(id, at, side));
@@ -308,7 +305,7 @@ impl Scheduler {
     }
 
     pub(super) fn delete_feed(&mut self, id: u64) -> Result<(), CoachError> {
-        let Some(old) = self.state.feeds.iter().find(|f| f.id == id).map(|f| f.at) else {
+        let Some(old) = self.state().feeds.iter().find(|f| f.id == id).map(|f| f.at) else {
             return Err(no_feed(id));
         };
         // Queued first: the change prunes the links of feeds that are gone, unless queued.
@@ -318,9 +315,9 @@ impl Scheduler {
     }
 
     pub(super) fn list_feeds(&self, limit: u32) -> Vec<FeedRow> {
-        let n = self.state.feeds.len();
+        let n = self.state().feeds.len();
         let from = n.saturating_sub(if limit == 0 { n } else { limit as usize });
-        self.state.feeds[from..]
+        self.state().feeds[from..]
             .iter()
             .map(|f| (f.id, f.at, f.side.name().to_string(), f.note.clone()))
             .collect()
@@ -351,7 +348,7 @@ impl Scheduler {
         if !routine.is_empty() {
             routine_exists(routine)?;
         }
-        if self.state.schedules.len() >= crate::schedule::MAX_SCHEDULES {
+        if self.state().schedules.len() >= crate::schedule::MAX_SCHEDULES {
             return Err(CoachError::InvalidArgument(format!(
                 "there are already {} schedules, the most kept; cancel some first (`letdown upcoming` lists them)",
                 crate::schedule::MAX_SCHEDULES
@@ -369,7 +366,7 @@ impl Scheduler {
         let n: u64 = id.parse().map_err(|_| {
             CoachError::InvalidArgument(format!("\"{id}\" is not an id; see `letdown upcoming`"))
         })?;
-        if !self.state.schedules.iter().any(|s| s.id == n) {
+        if !self.state().schedules.iter().any(|s| s.id == n) {
             return Err(CoachError::NotFound(format!(
                 "no schedule with id {n}; see `letdown upcoming`"
             )));
@@ -414,7 +411,7 @@ impl Scheduler {
     /// The missed sessions and Baby Buddy refusals not yet told, cleared (a change, when
     /// there are any).
     pub(super) fn take_notices(&mut self) -> Vec<String> {
-        if self.state.missed_untold.is_empty() && self.state.babybuddy.untold.is_empty() {
+        if self.state().missed_untold.is_empty() && self.state().babybuddy.untold.is_empty() {
             return Vec::new();
         }
         self.change(|s| {

@@ -1,16 +1,28 @@
-//! The scheduler's side of the Baby Buddy sync: what is queued with each feed change (in the
-//! same write), which job the worker gets next, what its results change, and what the user is
-//! told. The worker ([`crate::daemon::babybuddy`]) is handed an outbox entry only once it is on
-//! disk, one at a time, so an entry is never sent before it would survive a crash.
+//! The scheduler's link to a Baby Buddy server: which worker is current, which job it gets
+//! next, what its results change in the state, and what the user is told. The worker
+//! ([`crate::daemon::babybuddy`]) is handed an outbox entry only once it is on disk, one at a
+//! time, so an entry is never sent before it would survive a crash.
+//!
+//! It owns the link's own state; the feed log and outbox it reads and changes are the
+//! [`Ledger`]'s, passed in, and so is "now".
 
-use super::*;
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use tokio::sync::mpsc;
+
+use super::ledger::Ledger;
 use crate::babybuddy::Settings;
 use crate::daemon::babybuddy::{Job, Synced, Worker};
-use crate::schedule::sync::MIRROR_WINDOW;
+use crate::daemon::error::CoachError;
+use crate::daemon::request::{Answer, reply};
+use crate::schedule::State;
+use crate::schedule::sync::{MIRROR_WINDOW, Record};
 
 /// The connection to a configured server.
-pub(super) struct SyncLink {
-    pub(super) settings: Settings,
+struct SyncLink {
+    settings: Settings,
     worker: Worker,
     /// The feed whose entry the worker has.
     sending: Option<u64>,
@@ -24,14 +36,35 @@ pub(super) struct SyncLink {
     waiters: Vec<Answer<()>>,
 }
 
-impl Scheduler {
+/// The Baby Buddy sync, when a server is configured; idle (no thread) when none is.
+pub(super) struct BabyBuddySync {
+    link: Option<SyncLink>,
+    /// Which worker is the current one.
+    generation: u64,
+    /// Where workers send their results, and the coach's end of it (until it takes it).
+    tx: mpsc::UnboundedSender<Synced>,
+    rx: Option<mpsc::UnboundedReceiver<Synced>>,
+}
+
+impl BabyBuddySync {
+    /// No server yet: [`BabyBuddySync::configure`] connects one.
+    pub(super) fn new() -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        Self {
+            link: None,
+            generation: 0,
+            tx,
+            rx: Some(rx),
+        }
+    }
+
     /// Follows the config's `[babybuddy]`: a new worker when it changed (the old one's
     /// results are dropped), none when it went.
-    pub(super) fn configure_sync(&mut self, settings: Option<&Settings>) {
-        if self.sync.as_ref().map(|l| &l.settings) == settings {
+    pub(super) fn configure(&mut self, settings: Option<&Settings>) {
+        if self.link.as_ref().map(|l| &l.settings) == settings {
             return;
         }
-        if let Some(old) = self.sync.take() {
+        if let Some(old) = self.link.take() {
             for w in old.waiters {
                 reply(
                     w,
@@ -44,14 +77,14 @@ impl Scheduler {
         let Some(settings) = settings else {
             return;
         };
-        self.sync_generation += 1;
+        self.generation += 1;
         log::info!(
             "syncing feeds with Baby Buddy at {} (child {})",
             settings.url,
             settings.child
         );
-        self.sync = Some(SyncLink {
-            worker: Worker::spawn(settings.clone(), self.sync_generation, self.sync_tx.clone()),
+        self.link = Some(SyncLink {
+            worker: Worker::spawn(settings.clone(), self.generation, self.tx.clone()),
             settings: settings.clone(),
             sending: None,
             reading: false,
@@ -61,92 +94,68 @@ impl Scheduler {
         });
     }
 
+    /// The current worker's number (its results carry it).
+    #[cfg(test)]
+    pub(super) fn generation(&self) -> u64 {
+        self.generation
+    }
+
     /// The results of the Baby Buddy worker, for the coach's loop (taken once).
-    pub fn sync_results(&mut self) -> Option<mpsc::UnboundedReceiver<Synced>> {
-        self.sync_rx.take()
+    pub(super) fn results(&mut self) -> Option<mpsc::UnboundedReceiver<Synced>> {
+        self.rx.take()
     }
 
     /// Whether a Baby Buddy server is configured.
-    pub fn syncing(&self) -> bool {
-        self.sync.is_some()
+    pub(super) fn connected(&self) -> bool {
+        self.link.is_some()
     }
 
-    /// Queues a feed to be sent (in the change being made). Feeds logged before the server
-    /// was connected are not sent when they change.
-    pub(super) fn queue_feed(&mut self, id: u64, old_start: Option<i64>, new: bool) {
-        self.queue_record(crate::schedule::sync::Record::Feed, id, old_start, new)
+    /// The longest a feed runs before it is ended, when a server is configured.
+    pub(super) fn max_feed(&self) -> Option<std::time::Duration> {
+        self.link.as_ref().map(|l| l.settings.max_feed)
     }
 
-    /// [`Scheduler::queue_feed`] for a feed or a pumping.
-    pub(super) fn queue_record(
-        &mut self,
-        record: crate::schedule::sync::Record,
+    /// Queues a feed or pumping to be sent, in the change being made. Records logged before
+    /// the server was connected are not sent when they change.
+    pub(super) fn queue(
+        &self,
+        ledger: &mut Ledger,
+        now: Timestamp,
+        record: Record,
         id: u64,
         old_start: Option<i64>,
         new: bool,
     ) {
-        if self.sync.is_none() {
+        if self.link.is_none() {
             return;
         }
-        let known = new
-            || self.state.babybuddy.links.contains_key(&id)
-            || self.state.babybuddy.outbox.iter().any(|o| o.feed == id);
+        let b = &ledger.state().babybuddy;
+        let known = new || b.links.contains_key(&id) || b.outbox.iter().any(|o| o.feed == id);
         if known {
-            let now = self.now().as_second();
-            self.change(|s| s.babybuddy.queue_record(record, id, old_start, now));
+            let secs = now.as_second();
+            ledger.change(now, |s| {
+                s.babybuddy.queue_record(record, id, old_start, secs)
+            });
         }
     }
 
     /// Gives the worker its next job when the state is on disk: the first entry due, and a
     /// read when one was asked for or `sync_every` has passed.
-    pub(super) fn pump_sync(&mut self) {
-        if self.writing() || self.staged.is_some() {
+    pub(super) fn pump(&mut self, ledger: &Ledger, now: Timestamp) {
+        if ledger.writing() || ledger.staged() {
             return;
         }
-        let now = self.now().as_second();
-        let Some(link) = self.sync.as_mut() else {
+        let now = now.as_second();
+        let Some(link) = self.link.as_mut() else {
             return;
         };
+        let state = ledger.state();
         if link.sending.is_none()
-            && let Some(entry) = self.state.babybuddy.next_to_send(now)
+            && let Some(entry) = state.babybuddy.next_to_send(now)
         {
-            use crate::schedule::sync::{Link, Record};
-            let pumping = entry.record == Record::Pumping;
-            let job = Job::Send(Box::new(crate::daemon::babybuddy::Send {
-                entry: entry.clone(),
-                feed: (!pumping)
-                    .then(|| {
-                        self.state
-                            .feeds
-                            .iter()
-                            .find(|f| f.id == entry.feed)
-                            .cloned()
-                    })
-                    .flatten(),
-                pumping: pumping
-                    .then(|| {
-                        self.state
-                            .pumpings
-                            .iter()
-                            .find(|p| p.id == entry.feed)
-                            .cloned()
-                    })
-                    .flatten(),
-                link: self.state.babybuddy.links.get(&entry.feed).copied(),
-                // Ids of the same kind only: Baby Buddy numbers pumpings apart from feedings.
-                taken: self
-                    .state
-                    .babybuddy
-                    .links
-                    .iter()
-                    .filter(|(feed, l)| {
-                        **feed != entry.feed && matches!(l, Link::Pumping(_)) == pumping
-                    })
-                    .map(|(_, l)| l.id())
-                    .collect(),
-            }));
             link.sending = Some(entry.feed);
-            link.worker.give(job);
+            link.worker
+                .give(Job::Send(Box::new(send_job(state, entry))));
         }
         let every = link.settings.sync_every.as_secs() as i64;
         if !link.reading && (link.read_asked || now - link.last_read_try >= every) {
@@ -159,19 +168,20 @@ impl Scheduler {
         }
     }
 
-    /// When the sync next needs the coach: an entry's retry, or the next periodic read.
-    pub(super) fn sync_wake(&self) -> Option<Timestamp> {
-        let link = self.sync.as_ref()?;
+    /// When the sync next needs the coach: an entry's retry, the next periodic read, or a
+    /// running feed's `max_feed` limit.
+    pub(super) fn wake(&self, state: &State, now: Timestamp) -> Option<Timestamp> {
+        let link = self.link.as_ref()?;
         let read = link.last_read_try + link.settings.sync_every.as_secs() as i64;
         let retry = if link.sending.is_none() {
-            self.state.babybuddy.next_try()
+            state.babybuddy.next_try()
         } else {
             None
         };
-        let limit = self.running_feed_limit();
+        let limit = self.running_feed_limit(state);
         // Never in the past: what is due now may wait for a write in flight, and the coach
         // must not spin meanwhile.
-        let soonest = self.now().as_second() + 1;
+        let soonest = now.as_second() + 1;
         [Some(read), retry, limit]
             .into_iter()
             .flatten()
@@ -180,65 +190,62 @@ impl Scheduler {
             .and_then(|s| Timestamp::from_second(s).ok())
     }
 
-    /// Reads feedings again if the last read is older than [`crate::babybuddy::FRESH_FOR`]
-    /// (a key press that depends on them); the answer does not wait for it.
-    pub fn refresh_if_stale(&mut self) {
-        let now = self.now().as_second();
-        let stale =
-            self.state.babybuddy.last_sync < now - crate::babybuddy::FRESH_FOR.as_secs() as i64;
-        if let Some(link) = self.sync.as_mut()
-            && stale
-            && !link.reading
-        {
-            link.read_asked = true;
-            self.pump_sync();
+    /// Asks for a read if the last one is older than [`crate::babybuddy::FRESH_FOR`] and none
+    /// is under way; true if one was asked for (then [`BabyBuddySync::pump`] gives it).
+    pub(super) fn ask_read_if_stale(&mut self, state: &State, now: Timestamp) -> bool {
+        let stale = state.babybuddy.last_sync
+            < now.as_second() - crate::babybuddy::FRESH_FOR.as_secs() as i64;
+        match self.link.as_mut() {
+            Some(link) if stale && !link.reading => {
+                link.read_asked = true;
+                true
+            }
+            _ => false,
         }
     }
 
     /// `letdown babybuddy sync`: sends what waits now (backoffs cut short) and reads; answered
     /// when the read is done.
-    pub(super) fn sync_now(&mut self, answer: Answer<()>) {
-        let Some(link) = self.sync.as_mut() else {
+    pub(super) fn sync_now(&mut self, ledger: &mut Ledger, now: Timestamp, answer: Answer<()>) {
+        let Some(link) = self.link.as_mut() else {
             return reply(answer, Err(not_connected()));
         };
         link.read_asked = true;
         link.waiters.push(answer);
-        let now = self.now().as_second();
-        if self
-            .state
-            .babybuddy
-            .outbox
-            .iter()
-            .any(|o| !o.stuck && o.next_try > now)
-        {
-            self.change(|s| {
+        let secs = now.as_second();
+        let backing_off = |o: &crate::schedule::sync::Outgoing| !o.stuck && o.next_try > secs;
+        if ledger.state().babybuddy.outbox.iter().any(backing_off) {
+            ledger.change(now, |s| {
                 for o in s.babybuddy.outbox.iter_mut().filter(|o| !o.stuck) {
-                    o.next_try = now;
+                    o.next_try = secs;
                 }
             });
         }
     }
 
-    /// What the worker did. Results of a worker since replaced are dropped.
-    pub fn synced(&mut self, done: Synced) {
-        let now = self.now().as_second();
+    /// What the worker did, applied to the state (staged in `ledger`, not flushed). Results
+    /// of a worker since replaced are dropped.
+    pub(super) fn synced(
+        &mut self,
+        done: Synced,
+        ledger: &mut Ledger,
+        now: Timestamp,
+        tz: &TimeZone,
+    ) {
         let generation = match &done {
             Synced::Sent { generation, .. } | Synced::Read { generation, .. } => *generation,
         };
-        let Some(link) = self
-            .sync
-            .as_mut()
-            .filter(|_| generation == self.sync_generation)
-        else {
+        let Some(link) = self.link.as_mut().filter(|_| generation == self.generation) else {
             return;
         };
+        let secs = now.as_second();
         match done {
             Synced::Sent { entry, result, .. } => {
                 link.sending = None;
                 match result {
                     Ok(l) => {
                         log::info!("feed {} is up to date in Baby Buddy ({l:?})", entry.feed);
-                        self.change(|s| s.babybuddy.sent(&entry, l, now));
+                        ledger.change(now, |s| s.babybuddy.sent(&entry, l, secs));
                     }
                     Err(e) => {
                         let retry = e.retryable();
@@ -247,19 +254,17 @@ impl Scheduler {
                             entry.feed,
                             if retry { "; will try again" } else { "" }
                         );
-                        let at = self
-                            .state
+                        let at = ledger
+                            .state()
                             .feeds
                             .iter()
                             .find(|f| f.id == entry.feed)
                             .map(|f| {
-                                crate::schedule::local_hm(
-                                    Timestamp::from_second(f.at).unwrap_or(Timestamp::UNIX_EPOCH),
-                                    &self.tz,
-                                )
+                                let t = Timestamp::from_second(f.at);
+                                crate::schedule::local_hm(t.unwrap_or(Timestamp::UNIX_EPOCH), tz)
                             });
-                        self.change(|s| {
-                            s.babybuddy.failed(&entry, &e.to_string(), retry, now);
+                        ledger.change(now, |s| {
+                            s.babybuddy.failed(&entry, &e.to_string(), retry, secs);
                             if !retry {
                                 let which = at
                                     .map(|t| format!("the feed at {t}"))
@@ -277,12 +282,13 @@ impl Scheduler {
                 let waiters = std::mem::take(&mut link.waiters);
                 let answer = match result {
                     Ok(feedings) => {
-                        let before = self.state.babybuddy.mirror.clone();
-                        self.change(|s| s.babybuddy.read(feedings, now));
-                        if self.state.babybuddy.mirror != before {
+                        let before = ledger.state().babybuddy.mirror.clone();
+                        ledger.change(now, |s| s.babybuddy.read(feedings, secs));
+                        let mirror = &ledger.state().babybuddy.mirror;
+                        if *mirror != before {
                             log::info!(
                                 "feedings logged in Baby Buddy changed: {} in the last two days",
-                                self.state.babybuddy.mirror.len()
+                                mirror.len()
                             );
                         }
                         Ok(())
@@ -291,69 +297,70 @@ impl Scheduler {
                         log::warn!("cannot read feedings from Baby Buddy: {e}");
                         let text = e.to_string();
                         let retry = e.retryable();
-                        self.change(|s| {
+                        ledger.change(now, |s| {
                             s.babybuddy.last_error = Some(text.clone());
                             if retry && s.babybuddy.failing_since == 0 {
-                                s.babybuddy.failing_since = now;
+                                s.babybuddy.failing_since = secs;
                             }
                         });
                         Err(CoachError::SyncFailed(format!("Baby Buddy: {text}")))
                     }
                 };
                 for w in waiters {
-                    self.answer(w, answer.clone());
+                    ledger.answer(w, answer.clone());
                 }
             }
         }
-        self.flush();
     }
 
     /// The running feed's end at the `max_feed` limit, if a feed runs.
-    fn running_feed_limit(&self) -> Option<i64> {
-        let link = self.sync.as_ref()?;
-        let last = self.state.feeds.last()?;
-        (last.end.is_none()).then(|| last.at + link.settings.max_feed.as_secs() as i64)
+    fn running_feed_limit(&self, state: &State) -> Option<i64> {
+        let max = self.max_feed()?;
+        let last = state.feeds.last()?;
+        (last.end.is_none()).then(|| last.at + max.as_secs() as i64)
     }
 
-    /// Ends, at the limit, a feed that ran past `max_feed` (said in `where`).
-    pub(super) fn end_overdue_feed(&mut self) {
-        let now = self.now().as_second();
-        let Some(limit) = self.running_feed_limit().filter(|l| *l <= now) else {
-            return;
-        };
-        let Some(id) = self.state.feeds.last().map(|f| f.id) else {
-            return;
-        };
+    /// Ends, at the limit, a feed that ran past `max_feed` (said in `where`); returns its id,
+    /// to be queued.
+    pub(super) fn end_overdue_feed(&self, ledger: &mut Ledger, now: Timestamp) -> Option<u64> {
+        let limit = self
+            .running_feed_limit(ledger.state())
+            .filter(|l| *l <= now.as_second())?;
+        let id = ledger.state().feeds.last()?.id;
         log::info!("feed {id} ran past max_feed; ended at the limit");
-        self.change(|s| {
+        ledger.change(now, |s| {
             if let Some(f) = s.feeds.iter_mut().find(|f| f.id == id) {
                 f.end = Some(limit);
             }
             s.babybuddy.ended_untold = vec![(id, limit)];
         });
-        self.queue_feed(id, None, false);
+        Some(id)
     }
 
     /// The feed running now (its id and start), if any.
-    pub(super) fn running_feed(&self) -> Option<(u64, i64)> {
-        let now = self.now().as_second();
-        let last = self.state.feeds.last()?;
+    pub(super) fn running_feed(&self, state: &State, now: Timestamp) -> Option<(u64, i64)> {
+        let last = state.feeds.last()?;
         let max = self
-            .sync
-            .as_ref()
-            .map_or(crate::babybuddy::DEFAULT_MAX_FEED, |l| l.settings.max_feed);
-        (last.end.is_none() && now - last.at < max.as_secs() as i64).then_some((last.id, last.at))
+            .max_feed()
+            .unwrap_or(crate::babybuddy::DEFAULT_MAX_FEED);
+        (last.end.is_none() && now.as_second() - last.at < max.as_secs() as i64)
+            .then_some((last.id, last.at))
     }
 
     /// The `sync_*` keys of `Summary` (but `sync_trouble`), and what `where` says when
     /// something is wrong.
-    pub(super) fn sync_summary(&self) -> (BTreeMap<String, String>, Option<String>) {
+    pub(super) fn summary(
+        &self,
+        state: &State,
+        now: Timestamp,
+        tz: &TimeZone,
+    ) -> (BTreeMap<String, String>, Option<String>) {
         let mut m = BTreeMap::new();
-        let Some(link) = self.sync.as_ref() else {
+        let Some(link) = self.link.as_ref() else {
             return (m, None);
         };
-        let b = &self.state.babybuddy;
-        let now = self.now().as_second();
+        let b = &state.babybuddy;
+        let now = now.as_second();
         m.insert("sync_server".into(), link.settings.url.clone());
         m.insert("sync_child".into(), link.settings.child.to_string());
         m.insert("sync_last".into(), b.last_sync.to_string());
@@ -368,19 +375,18 @@ impl Scheduler {
         }
         let mut trouble = Vec::new();
         if let Some((id, end)) = b.ended_untold.first()
-            && self.state.feeds.last().is_some_and(|f| f.id == *id)
+            && state.feeds.last().is_some_and(|f| f.id == *id)
             && let Ok(t) = Timestamp::from_second(*end)
         {
             trouble.push(format!(
                 "The last feed was ended at {}, the {} limit.",
-                crate::schedule::local_hm(t, &self.tz),
+                crate::schedule::local_hm(t, tz),
                 crate::duration::show(link.settings.max_feed)
             ));
         }
         // Quiet about a server that is briefly away (a laptop waking, a restart).
         if b.failing_since > 0 && now - b.failing_since >= 600 {
-            let waiting = b.outbox.len();
-            let feeds = match waiting {
+            let feeds = match b.outbox.len() {
                 0 => String::new(),
                 1 => " 1 feed is waiting to be sent.".into(),
                 n => format!(" {n} feeds are waiting to be sent."),
@@ -402,6 +408,34 @@ impl Scheduler {
     }
 }
 
+/// The worker's job for `entry`: the feed or pumping as it is now, its link, and the ids of
+/// its kind already linked to other records.
+fn send_job(
+    state: &State,
+    entry: &crate::schedule::sync::Outgoing,
+) -> crate::daemon::babybuddy::Send {
+    use crate::schedule::sync::Link;
+    let pumping = entry.record == Record::Pumping;
+    let b = &state.babybuddy;
+    crate::daemon::babybuddy::Send {
+        entry: entry.clone(),
+        feed: (!pumping)
+            .then(|| state.feeds.iter().find(|f| f.id == entry.feed).cloned())
+            .flatten(),
+        pumping: pumping
+            .then(|| state.pumpings.iter().find(|p| p.id == entry.feed).cloned())
+            .flatten(),
+        link: b.links.get(&entry.feed).copied(),
+        // Ids of the same kind only: Baby Buddy numbers pumpings apart from feedings.
+        taken: b
+            .links
+            .iter()
+            .filter(|(feed, l)| **feed != entry.feed && matches!(l, Link::Pumping(_)) == pumping)
+            .map(|(_, l)| l.id())
+            .collect(),
+    }
+}
+
 /// "2 hours", "15 minutes", for speech.
 fn spoken_span(secs: i64) -> String {
     let minutes = (secs / 60).max(1);
@@ -417,9 +451,71 @@ fn spoken_span(secs: i64) -> String {
     format!("{n} {unit}")
 }
 
-pub(super) fn not_connected() -> CoachError {
+fn not_connected() -> CoachError {
     CoachError::NotFound(
         "no Baby Buddy server is connected; `letdown babybuddy connect URL --token-file PATH` connects one"
             .into(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schedule::sync::{Link, Outgoing};
+
+    fn entry(feed: u64, record: Record) -> Outgoing {
+        Outgoing {
+            feed,
+            record,
+            starts: vec![],
+            attempts: 0,
+            next_try: 0,
+            error: None,
+            stuck: false,
+            told: false,
+        }
+    }
+
+    #[test]
+    fn a_job_names_only_ids_of_its_own_kind_as_taken() {
+        let mut state = State::default();
+        state.babybuddy.links.insert(1, Link::Feeding(10));
+        state.babybuddy.links.insert(2, Link::Timer(11));
+        state.babybuddy.links.insert(3, Link::Pumping(10));
+        state.babybuddy.links.insert(4, Link::Pumping(12));
+        let mut taken = send_job(&state, &entry(4, Record::Pumping)).taken;
+        taken.sort();
+        assert_eq!(taken, vec![10], "a pumping's job names feedings' ids");
+        let mut taken = send_job(&state, &entry(1, Record::Feed)).taken;
+        taken.sort();
+        assert_eq!(
+            taken,
+            vec![11],
+            "a feed's job names pumpings' or its own ids"
+        );
+        assert_eq!(
+            send_job(&state, &entry(1, Record::Feed)).link,
+            Some(Link::Feeding(10))
+        );
+    }
+
+    #[test]
+    fn with_no_server_nothing_is_queued_said_or_woken_for() {
+        let sync = BabyBuddySync::new();
+        let now = Timestamp::from_second(1_800_000_000).unwrap();
+        let mut state = State::default();
+        state.babybuddy.failing_since = now.as_second() - 7200;
+        let (map, trouble) = sync.summary(&state, now, &TimeZone::UTC);
+        assert!(map.is_empty() && trouble.is_none());
+        assert!(sync.wake(&state, now).is_none());
+        assert!(!sync.connected() && sync.max_feed().is_none());
+    }
+
+    #[test]
+    fn spans_are_spoken_in_whole_units() {
+        assert_eq!(spoken_span(30), "1 minute");
+        assert_eq!(spoken_span(15 * 60), "15 minutes");
+        assert_eq!(spoken_span(90 * 60), "1 hour");
+        assert_eq!(spoken_span(7 * 3600 + 59), "7 hours");
+    }
 }

@@ -227,7 +227,7 @@ impl Fixture {
     fn sent(&self, feed: u64, link: Option<Link>) -> Synced {
         let entry = self
             .s
-            .state
+            .state()
             .babybuddy
             .outbox
             .iter()
@@ -235,7 +235,7 @@ impl Fixture {
             .expect("an entry")
             .clone();
         Synced::Sent {
-            generation: self.s.sync_generation,
+            generation: self.s.sync.generation(),
             entry,
             result: Ok(link),
         }
@@ -339,7 +339,7 @@ async fn results_link_feeds_and_a_refusal_is_kept_and_told_once() {
         unreachable!()
     };
     f.s.synced(Synced::Sent {
-        generation: f.s.sync_generation + 1,
+        generation: f.s.sync.generation() + 1,
         entry,
         result: Ok(Some(Link::Feeding(7))),
     });
@@ -365,7 +365,7 @@ async fn feedings_logged_on_the_phone_move_the_side_and_the_plan() {
     };
     let read = vec![phone(5, "2026-06-01T10:30", "right breast")];
     f.s.synced(Synced::Read {
-        generation: f.s.sync_generation,
+        generation: f.s.sync.generation(),
         result: Ok(read),
     });
     f.settle().await;
@@ -381,7 +381,7 @@ async fn feedings_logged_on_the_phone_move_the_side_and_the_plan() {
         phone(6, "2026-06-01T10:50", "bottle"),
     ];
     f.s.synced(Synced::Read {
-        generation: f.s.sync_generation,
+        generation: f.s.sync.generation(),
         result: Ok(read),
     });
     f.settle().await;
@@ -389,7 +389,7 @@ async fn feedings_logged_on_the_phone_move_the_side_and_the_plan() {
     assert_eq!(f.local(f.s.summary().next_feed_due.unwrap()), "13:50");
     // Deleted on the phone: back to letdown's own.
     f.s.synced(Synced::Read {
-        generation: f.s.sync_generation,
+        generation: f.s.sync.generation(),
         result: Ok(vec![]),
     });
     f.settle().await;

@@ -59,6 +59,29 @@ impl std::os::fd::AsRawFd for Timer {
     }
 }
 
+/// Sleeps until the wall-clock time `at` (never, without one): the coach's wake for the
+/// schedule. When the wall-clock timer fails, it waits a second here, inside the future the
+/// coach races with everything else, and returns: the schedule is checked again then, and no
+/// request waits meanwhile.
+pub async fn wake_at(at: Option<Timestamp>) {
+    let Some(t) = at else {
+        return std::future::pending().await;
+    };
+    if let Err(e) = sleep_until(t).await {
+        log::error!("wall-clock timer: {e}; checking the schedule again in a second");
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+}
+
+/// Sleeps until the monotonic `deadline` (never, without one): the coach's deadlines (a step,
+/// the output's health, closing the output), which a `select!` races with everything else.
+pub async fn sleep_until_instant(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

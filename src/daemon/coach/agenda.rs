@@ -3,6 +3,7 @@
 //! at a time, so schedule requests and sync results that come meanwhile are held, in order).
 
 use std::collections::VecDeque;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -82,11 +83,15 @@ pub(super) struct Agenda {
     synced: mpsc::UnboundedReceiver<Synced>,
     held: VecDeque<ScheduleRequest>,
     held_synced: VecDeque<Synced>,
+    /// Where the login start's marker is kept (it follows whether sessions are ahead).
+    data_dir: PathBuf,
 }
 
 impl Agenda {
-    /// Around `scheduler`, whose writes come back on `written`.
-    pub fn new(mut scheduler: Scheduler, written: WriteResults) -> Self {
+    /// Around `scheduler`, whose writes come back on `written`; letdownd starts at login
+    /// while sessions are ahead (its marker kept in `data_dir`).
+    pub fn new(mut scheduler: Scheduler, written: WriteResults, data_dir: PathBuf) -> Self {
+        crate::daemon::login_start::ensure(&data_dir, || scheduler.has_sessions_ahead());
         let synced = scheduler
             .sync_results()
             .expect("a new scheduler's results are not taken yet");
@@ -96,6 +101,7 @@ impl Agenda {
             synced,
             held: VecDeque::new(),
             held_synced: VecDeque::new(),
+            data_dir,
         }
     }
 
@@ -128,6 +134,10 @@ impl Agenda {
     pub fn on_written(&mut self, result: WriteResult, checks: &Checks) -> Written {
         let failed = result.is_err();
         let run = self.scheduler.written(result);
+        if !failed {
+            let s = &self.scheduler;
+            crate::daemon::login_start::ensure(&self.data_dir, || s.has_sessions_ahead());
+        }
         let mut changed = false;
         while !self.scheduler.writing()
             && let Some(r) = self.held.pop_front()
@@ -194,7 +204,7 @@ mod tests {
         let paths = crate::paths::Paths::under(dir.path());
         let cfg = Config::default();
         let (scheduler, results) = Scheduler::new(&cfg, &paths.data_dir);
-        let mut a = Agenda::new(scheduler, results);
+        let mut a = Agenda::new(scheduler, results, paths.data_dir.clone());
         let (routines, preparer) = (Routines::new(paths.clone()), Preparer::new(cfg, paths));
         let checks = Checks {
             routines: &routines,

@@ -13,16 +13,22 @@ use crate::daemon::error::CoachError;
 use crate::daemon::preparer::{PhraseFor, Preparer};
 use crate::daemon::request::{Answer, reply};
 use crate::feedback::MAX_ANNOUNCE;
+use crate::routine::Routine;
 use crate::schedule::QuietAction;
 use crate::tones::Earcon;
 use crate::voice::EngineKind;
 
-/// Where answers are said: the mix (opened when idle, closed after) and the synthesizer.
+/// Where and how answers are said: the mix (opened when idle, closed after), the
+/// synthesizer, the `feedback` setting and quiet hours.
 pub(super) struct Voice<'a> {
     /// The mix and output.
     pub audio: &'a mut Audio,
     /// Speech beside the coach.
     pub preparer: &'a Preparer,
+    /// The `feedback` setting, the earcons and their volume.
+    pub cfg: &'a Config,
+    /// What quiet hours do now, if they are on.
+    pub quiet: Option<QuietAction>,
     /// A session is on air (the output stays open after the answer).
     pub live: bool,
 }
@@ -30,6 +36,11 @@ pub(super) struct Voice<'a> {
 impl Voice<'_> {
     fn say(&mut self, clip: Clip, gain: f32) {
         self.audio.answer(vec![clip], gain, self.live);
+    }
+
+    /// How answers are given now ([`manner`]).
+    pub fn manner(&self) -> (Feedback, f32) {
+        manner(self.cfg, self.quiet, self.audio.volume())
     }
 }
 
@@ -70,6 +81,15 @@ pub(super) fn voice_to_try(
     Ok(voice)
 }
 
+/// The sentence a voice is tried with: the first sentences the default routine says (40
+/// characters or more), or a calm sentence of its kind when it says nothing.
+pub(super) fn trial_sentence(default_routine: Option<&Routine>) -> String {
+    default_routine
+        .and_then(|r| r.steps.iter().find_map(|s| s.say.as_deref()))
+        .map(|say| crate::feedback::first_sentences(say, 40))
+        .unwrap_or_else(|| "Sit comfortably, and let your shoulders drop.".to_string())
+}
+
 /// Answers being synthesized, said in the order they were asked for, and voices being tried.
 #[derive(Default)]
 pub(super) struct Answers {
@@ -89,7 +109,7 @@ pub(super) struct Answers {
 }
 
 impl Answers {
-    /// Says a key's result in `manner`: a tone at once (high if done, low if `refused`), then
+    /// Says a key's result in the voice's manner: a tone at once (high if done, low if `refused`), then
     /// the text (or only the tone, or nothing, as the setting and quiet hours say). What was
     /// done ("Feed logged.") is in the speech cache already ([`Answers::prepare_heads`]): it
     /// follows the tone at once, and the rest follows it when synthesized.
@@ -97,10 +117,9 @@ impl Answers {
         &mut self,
         text: String,
         refused: bool,
-        (mode, gain): (Feedback, f32),
-        cfg: &Config,
         voice: &mut Voice,
     ) -> Result<(), CoachError> {
+        let (mode, gain) = voice.manner();
         if text.chars().count() > MAX_ANNOUNCE || text.trim().is_empty() {
             return Err(CoachError::InvalidArgument(format!(
                 "give 1 to {MAX_ANNOUNCE} characters to announce"
@@ -111,7 +130,7 @@ impl Answers {
         } else {
             Earcon::Done
         };
-        let (t, t_gain) = tone(cfg, earcon, gain);
+        let (t, t_gain) = tone(voice.cfg, earcon, gain);
         match mode {
             Feedback::None => {}
             Feedback::Tone => voice.say(t, t_gain),
@@ -141,11 +160,12 @@ impl Answers {
         Ok(())
     }
 
-    /// The tone that says a key's action was done, in `manner` (none with `feedback =
-    /// "none"`).
-    pub fn acknowledge(&mut self, (mode, gain): (Feedback, f32), cfg: &Config, voice: &mut Voice) {
+    /// The tone that says a key's action was done, in the voice's manner (none with
+    /// `feedback = "none"`).
+    pub fn acknowledge(&mut self, voice: &mut Voice) {
+        let (mode, gain) = voice.manner();
         if mode != Feedback::None {
-            let (t, t_gain) = tone(cfg, Earcon::Done, gain);
+            let (t, t_gain) = tone(voice.cfg, Earcon::Done, gain);
             voice.say(t, t_gain);
         }
     }
@@ -197,9 +217,11 @@ impl Answers {
         );
     }
 
-    /// Trial `n`'s sentence is synthesized: said now, and its caller answered.
-    pub fn trial_spoken(&mut self, n: u64, clip: Clip, gain: f32, voice: &mut Voice) {
+    /// Trial `n`'s sentence is synthesized: said now (at the answers' gain), and its caller
+    /// answered.
+    pub fn trial_spoken(&mut self, n: u64, clip: Clip, voice: &mut Voice) {
         if let Some((answer, text)) = self.trials.remove(&n) {
+            let (_, gain) = voice.manner();
             voice.say(clip, gain);
             reply(answer, Ok(text));
         }
@@ -273,24 +295,13 @@ mod tests {
         let mut v = Voice {
             audio: &mut audio,
             preparer: &preparer,
+            cfg: &cfg,
+            quiet: None,
             live: false,
         };
-        a.announce(
-            "No session to move on.".into(),
-            true,
-            manner(&cfg, None, 1.0),
-            &cfg,
-            &mut v,
-        )
-        .unwrap();
-        a.announce(
-            "Snoozed.".into(),
-            false,
-            manner(&cfg, None, 1.0),
-            &cfg,
-            &mut v,
-        )
-        .unwrap();
+        a.announce("No session to move on.".into(), true, &mut v)
+            .unwrap();
+        a.announce("Snoozed.".into(), false, &mut v).unwrap();
         assert_eq!(a.asked, 2);
         assert!(
             a.held_tones.contains_key(&1),
@@ -328,20 +339,21 @@ mod tests {
 
     #[test]
     fn an_announcement_has_a_bounded_length() {
-        let cfg = config("");
+        let cfg = config("feedback = \"tone\"\n");
         let (mut audio, preparer, _dir) = voice_parts();
         let mut v = Voice {
             audio: &mut audio,
             preparer: &preparer,
+            cfg: &cfg,
+            quiet: None,
             live: false,
         };
         let mut a = Answers::default();
         for text in [String::new(), "x".repeat(MAX_ANNOUNCE + 1)] {
-            let err = a.announce(text, false, (Feedback::Tone, 1.0), &cfg, &mut v);
+            let err = a.announce(text, false, &mut v);
             assert!(matches!(err, Err(CoachError::InvalidArgument(_))));
         }
-        a.announce("Done.".into(), false, (Feedback::Tone, 1.0), &cfg, &mut v)
-            .unwrap();
+        a.announce("Done.".into(), false, &mut v).unwrap();
         assert!(!audio.mix().is_silent(), "the tone was not played");
     }
 }

@@ -5,8 +5,10 @@ use tokio::sync::mpsc;
 
 use crate::config::Config;
 use crate::daemon::error::CoachError;
+use crate::daemon::preparer::Preparer;
 use crate::daemon::request::Answer;
-use crate::daemon::routines::read_all;
+use crate::daemon::routines::{Routines, read_all};
+use crate::daemon::scheduler::Scheduler;
 use crate::paths::Paths;
 use crate::routine::RoutineEntry;
 
@@ -54,6 +56,37 @@ impl Reloading {
             // The sender is our own: the channel never closes.
             None => std::future::pending().await,
         }
+    }
+}
+
+/// What a reload changes, lent by the coach for one call.
+pub(super) struct Applied<'a> {
+    /// The config in effect.
+    pub cfg: &'a mut Config,
+    /// The routines in memory.
+    pub routines: &'a mut Routines,
+    /// Speech beside the coach (the voice may have changed).
+    pub preparer: &'a mut Preparer,
+    /// Quiet hours, the heads-up's lead and the Baby Buddy link.
+    pub scheduler: &'a mut Scheduler,
+}
+
+impl Applied<'_> {
+    /// The config and routines read take effect; returns the problems in the routines.
+    pub fn take(self, cfg: Config, entries: Vec<RoutineEntry>) -> Vec<String> {
+        let problems = problems(&entries, &cfg.default_routine);
+        self.routines.take(entries);
+        if self.preparer.configure(&cfg) {
+            // The answering voice may have changed.
+            super::answers::Answers::prepare_heads(&cfg, self.preparer);
+        }
+        self.scheduler.configure(&cfg);
+        *self.cfg = cfg;
+        for p in &problems {
+            log::warn!("{p}");
+        }
+        log::info!("reloaded config and routines ({} problems)", problems.len());
+        problems
     }
 }
 

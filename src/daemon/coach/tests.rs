@@ -4,9 +4,11 @@
 use super::*;
 use crate::prepare::{Ready, prepare};
 use std::collections::HashMap;
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// A coach in a temporary home, with `config` as its config file text, its routines read.
-async fn coach(config: &str) -> (Coach, tempfile::TempDir) {
+pub(super) async fn coach(config: &str) -> (Coach, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let paths = Paths::under(dir.path());
     std::fs::create_dir_all(&paths.routines_dir).unwrap();
@@ -25,7 +27,7 @@ async fn coach(config: &str) -> (Coach, tempfile::TempDir) {
     (c, dir)
 }
 
-const ESPEAK: &str = "default_routine = \"short\"\nvolume = 0.8\n[schedule]\nquiet_volume = 0.3\n[voice]\nengine = \"espeak-ng\"\nfallback = []\n";
+pub(super) const ESPEAK: &str = "default_routine = \"short\"\nvolume = 0.8\n[schedule]\nquiet_volume = 0.3\n[voice]\nengine = \"espeak-ng\"\nfallback = []\n";
 
 /// Waits until the coach has read its routines (beside it) and acted on the reading.
 async fn read_routines(c: &mut Coach) {
@@ -59,7 +61,7 @@ fn ask<T: std::fmt::Debug>(
 
 /// Sends a schedule request that changes the state and returns its answer, given once the
 /// change is on disk.
-async fn ask_written<T: std::fmt::Debug>(
+pub(super) async fn ask_written<T: std::fmt::Debug>(
     c: &mut Coach,
     make: impl FnOnce(Answer<T>) -> Request,
 ) -> Result<T, CoachError> {
@@ -101,7 +103,7 @@ async fn finish_preparation(c: &mut Coach, name: &str) {
 
 /// Waits for the next phrase synthesized beside the coach, handing preparations that finish
 /// before it to the coach.
-async fn next_phrase(c: &mut Coach) -> (PhraseFor, Clip) {
+pub(super) async fn next_phrase(c: &mut Coach) -> (PhraseFor, Clip) {
     loop {
         let done = tokio::time::timeout(Duration::from_secs(20), c.preparer.next())
             .await
@@ -298,7 +300,7 @@ async fn cues_keep_their_time_while_the_state_is_written_to_a_slow_disk() {
     let (mut store, loaded) = crate::schedule::store::Store::open(&c.paths.data_dir);
     store.slow_for_tests = Some(Duration::from_millis(250));
     let (scheduler, written) = Scheduler::with_store(&c.cfg, store, loaded.state);
-    c.agenda = Agenda::new(scheduler, written);
+    c.agenda = Agenda::new(scheduler, written, c.paths.data_dir.clone());
     let timing = c.cue_timing();
     let (tx, rx) = mpsc::channel(64);
     let (stop, stopped) = oneshot::channel();

@@ -18,16 +18,18 @@ use jiff::tz::TimeZone;
 use tokio::sync::mpsc;
 
 use super::error::CoachError;
-use super::request::{Answer, FeedRow, ScheduleRequest, UpcomingRow};
+use super::request::{Answer, ScheduleRequest, UpcomingRow};
 use super::writer::{WriteResult, WriteResults};
 use super::zone::{ZoneWatch, zone_file};
 use crate::config::Config;
 use crate::schedule::store::Store;
-use crate::schedule::{Due, FeedPlan, Occurrence, Outcome, Planner, Side, State, parse_when};
+use crate::schedule::{Due, FeedPlan, Occurrence, Outcome, Planner, State};
 use ledger::Ledger;
 use sync::BabyBuddySync;
 
 mod ledger;
+mod plans;
+mod records;
 mod requests;
 mod sync;
 #[cfg(test)]
@@ -356,7 +358,7 @@ impl Scheduler {
         if self.writing() {
             return Vec::new();
         }
-        let notices = self.take_notices();
+        let notices = self.plans().take_notices();
         self.flush();
         notices
     }
@@ -435,11 +437,6 @@ impl Scheduler {
         if let Some(id) = self.sync.end_overdue_feed(&mut self.ledger, now) {
             self.queue_feed(id, None, false);
         }
-    }
-
-    /// The feed running now (its id and start), if any.
-    fn running_feed(&self) -> Option<(u64, i64)> {
-        self.sync.running_feed(self.ledger.state(), self.now())
     }
 
     /// The `sync_*` keys of `Summary`, and what `where` says when something is wrong.

@@ -8,6 +8,7 @@ use jiff::civil::DateTime;
 use tokio::sync::oneshot;
 
 use super::*;
+use crate::schedule::Side;
 
 /// A wall clock the test moves.
 #[derive(Clone)]

@@ -32,6 +32,8 @@ mod plans;
 mod records;
 mod requests;
 mod sync;
+mod sync_results;
+mod sync_status;
 #[cfg(test)]
 mod tests;
 

@@ -13,6 +13,7 @@ use jiff::tz::TimeZone;
 use tokio::sync::mpsc;
 
 use super::ledger::Ledger;
+use super::sync_results;
 use crate::babybuddy::Settings;
 use crate::daemon::babybuddy::{Job, Synced, Worker};
 use crate::daemon::error::CoachError;
@@ -238,75 +239,15 @@ impl BabyBuddySync {
         let Some(link) = self.link.as_mut().filter(|_| generation == self.generation) else {
             return;
         };
-        let secs = now.as_second();
         match done {
             Synced::Sent { entry, result, .. } => {
                 link.sending = None;
-                match result {
-                    Ok(l) => {
-                        log::info!("feed {} is up to date in Baby Buddy ({l:?})", entry.feed);
-                        ledger.change(now, |s| s.babybuddy.sent(&entry, l, secs));
-                    }
-                    Err(e) => {
-                        let retry = e.retryable();
-                        log::warn!(
-                            "cannot send feed {} to Baby Buddy: {e}{}",
-                            entry.feed,
-                            if retry { "; will try again" } else { "" }
-                        );
-                        let at = ledger
-                            .state()
-                            .feeds
-                            .iter()
-                            .find(|f| f.id == entry.feed)
-                            .map(|f| {
-                                let t = Timestamp::from_second(f.at);
-                                crate::schedule::local_hm(t.unwrap_or(Timestamp::UNIX_EPOCH), tz)
-                            });
-                        ledger.change(now, |s| {
-                            s.babybuddy.failed(&entry, &e.to_string(), retry, secs);
-                            if !retry {
-                                let which = at
-                                    .map(|t| format!("the feed at {t}"))
-                                    .unwrap_or("a deleted feed".into());
-                                s.babybuddy
-                                    .untold
-                                    .push(format!("Baby Buddy refused {which}: {e}"));
-                            }
-                        });
-                    }
-                }
+                sync_results::sent(ledger, &entry, result, now, tz);
             }
             Synced::Read { result, .. } => {
                 link.reading = false;
-                let waiters = std::mem::take(&mut link.waiters);
-                let answer = match result {
-                    Ok(feedings) => {
-                        let before = ledger.state().babybuddy.mirror.clone();
-                        ledger.change(now, |s| s.babybuddy.read(feedings, secs));
-                        let mirror = &ledger.state().babybuddy.mirror;
-                        if *mirror != before {
-                            log::info!(
-                                "feedings logged in Baby Buddy changed: {} in the last two days",
-                                mirror.len()
-                            );
-                        }
-                        Ok(())
-                    }
-                    Err(e) => {
-                        log::warn!("cannot read feedings from Baby Buddy: {e}");
-                        let text = e.to_string();
-                        let retry = e.retryable();
-                        ledger.change(now, |s| {
-                            s.babybuddy.last_error = Some(text.clone());
-                            if retry && s.babybuddy.failing_since == 0 {
-                                s.babybuddy.failing_since = secs;
-                            }
-                        });
-                        Err(CoachError::SyncFailed(format!("Baby Buddy: {text}")))
-                    }
-                };
-                for w in waiters {
+                let answer = sync_results::read(ledger, result, now);
+                for w in std::mem::take(&mut link.waiters) {
                     ledger.answer(w, answer.clone());
                 }
             }
@@ -348,63 +289,17 @@ impl BabyBuddySync {
     }
 
     /// The `sync_*` keys of `Summary` (but `sync_trouble`), and what `where` says when
-    /// something is wrong.
+    /// something is wrong ([`sync_status::status`]); nothing without a server.
     pub(super) fn summary(
         &self,
         state: &State,
         now: Timestamp,
         tz: &TimeZone,
     ) -> (BTreeMap<String, String>, Option<String>) {
-        let mut m = BTreeMap::new();
-        let Some(link) = self.link.as_ref() else {
-            return (m, None);
-        };
-        let b = &state.babybuddy;
-        let now = now.as_second();
-        m.insert("sync_server".into(), link.settings.url.clone());
-        m.insert("sync_child".into(), link.settings.child.to_string());
-        m.insert("sync_last".into(), b.last_sync.to_string());
-        m.insert("sync_outbox".into(), b.outbox.len().to_string());
-        let stuck = b.outbox.iter().filter(|o| o.stuck).count();
-        m.insert("sync_stuck".into(), stuck.to_string());
-        if let Some(e) = &b.last_error {
-            m.insert("sync_error".into(), e.clone());
+        match self.link.as_ref() {
+            Some(link) => super::sync_status::status(&link.settings, state, now, tz),
+            None => (BTreeMap::new(), None),
         }
-        if b.failing_since > 0 {
-            m.insert("sync_failing_since".into(), b.failing_since.to_string());
-        }
-        let mut trouble = Vec::new();
-        if let Some((id, end)) = b.ended_untold.first()
-            && state.feeds.last().is_some_and(|f| f.id == *id)
-            && let Ok(t) = Timestamp::from_second(*end)
-        {
-            trouble.push(format!(
-                "The last feed was ended at {}, the {} limit.",
-                crate::schedule::local_hm(t, tz),
-                crate::duration::show(link.settings.max_feed)
-            ));
-        }
-        // Quiet about a server that is briefly away (a laptop waking, a restart).
-        if b.failing_since > 0 && now - b.failing_since >= 600 {
-            let feeds = match b.outbox.len() {
-                0 => String::new(),
-                1 => " 1 feed is waiting to be sent.".into(),
-                n => format!(" {n} feeds are waiting to be sent."),
-            };
-            trouble.push(format!(
-                "Baby Buddy has not answered for {}.{feeds}",
-                spoken_span(now - b.failing_since)
-            ));
-        }
-        if stuck > 0 {
-            trouble.push(match stuck {
-                1 => "Baby Buddy refused 1 feed; see letdown babybuddy status.".into(),
-                n => format!("Baby Buddy refused {n} feeds; see letdown babybuddy status."),
-            });
-        }
-        // (`sync_trouble` goes into the map with the day's summary, which says it.)
-        let trouble = (!trouble.is_empty()).then(|| trouble.join(" "));
-        (m, trouble)
     }
 }
 
@@ -434,21 +329,6 @@ fn send_job(
             .map(|(_, l)| l.id())
             .collect(),
     }
-}
-
-/// "2 hours", "15 minutes", for speech.
-fn spoken_span(secs: i64) -> String {
-    let minutes = (secs / 60).max(1);
-    let (n, unit) = if minutes >= 120 {
-        (minutes / 60, "hours")
-    } else if minutes >= 60 {
-        (1, "hour")
-    } else if minutes == 1 {
-        (1, "minute")
-    } else {
-        (minutes, "minutes")
-    };
-    format!("{n} {unit}")
 }
 
 fn not_connected() -> CoachError {
@@ -509,13 +389,5 @@ mod tests {
         assert!(map.is_empty() && trouble.is_none());
         assert!(sync.wake(&state, now).is_none());
         assert!(!sync.connected() && sync.max_feed().is_none());
-    }
-
-    #[test]
-    fn spans_are_spoken_in_whole_units() {
-        assert_eq!(spoken_span(30), "1 minute");
-        assert_eq!(spoken_span(15 * 60), "15 minutes");
-        assert_eq!(spoken_span(90 * 60), "1 hour");
-        assert_eq!(spoken_span(7 * 3600 + 59), "7 hours");
     }
 }

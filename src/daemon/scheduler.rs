@@ -27,6 +27,7 @@ use crate::schedule::{Due, FeedPlan, Occurrence, Outcome, Planner, State};
 use ledger::Ledger;
 use sync::BabyBuddySync;
 
+mod day;
 mod ledger;
 mod plans;
 mod records;
@@ -313,45 +314,7 @@ impl Scheduler {
 
     /// [`Scheduler::summary`], with what is wrong with the sync already worked out.
     fn day(&self, trouble: Option<String>) -> crate::feedback::DaySummary {
-        let now = self.now();
-        let upcoming = self.planner().upcoming(now);
-        let next_feed_due = upcoming.iter().find_map(|o| match o.source {
-            crate::schedule::Source::FeedPlan(due) => Some(due),
-            _ => None,
-        });
-        crate::feedback::DaySummary {
-            next_session: self.next_occurrence().map(|o| (o.at, o.reason(&self.tz))),
-            next_feed_due,
-            last_feed: self
-                .state()
-                .all_feeds()
-                .last()
-                .and_then(|f| Some((Timestamp::from_second(f.at).ok()?, f.side))),
-            next_side: crate::schedule::next_side(&self.state().all_feeds()),
-            trouble,
-            last_pumped: self
-                .state()
-                .pumpings
-                .last()
-                .and_then(|p| Some((Timestamp::from_second(p.start).ok()?, p.amount_ml))),
-            pumped_today_ml: self.pumped_today(now),
-        }
-    }
-
-    /// Millilitres pumped today (the local day of `now`), when any.
-    fn pumped_today(&self, now: Timestamp) -> Option<f64> {
-        let day = now.to_zoned_datetime(self.tz.clone()).date();
-        let today: Vec<f64> = self
-            .state()
-            .pumpings
-            .iter()
-            .filter(|p| {
-                Timestamp::from_second(p.start)
-                    .is_ok_and(|t| t.to_zoned_datetime(self.tz.clone()).date() == day)
-            })
-            .map(|p| p.amount_ml)
-            .collect();
-        (!today.is_empty()).then(|| today.iter().sum())
+        day::summary(&self.planner(), self.now(), trouble)
     }
 
     /// Takes the missed sessions not yet told (the change is written like any other); empty

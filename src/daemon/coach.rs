@@ -40,7 +40,9 @@ use crate::routine::Routine;
 
 mod agenda;
 mod answers;
+mod cues;
 mod heads_up;
+mod late_cues;
 mod launch;
 mod on_air;
 mod reload;
@@ -48,9 +50,9 @@ mod starting;
 
 use agenda::{Agenda, Checks, Happened};
 use answers::{Answers, Voice};
+pub use cues::CueTiming;
 use heads_up::{Due, HeadsUps};
 use launch::Launch;
-pub use on_air::CueTiming;
 use on_air::OnAir;
 use reload::{Applied, Reloaded, Reloading};
 use starting::{Next, Starter, Starting};

@@ -12,7 +12,8 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::clip::to_samples;
+use super::cues::{CueTiming, play};
+use super::late_cues::{LateCues, Loaded};
 use crate::daemon::audio::Audio;
 use crate::daemon::error::CoachError;
 use crate::daemon::live::{Live, WhereAmI};
@@ -22,38 +23,6 @@ use crate::engine::{EventKind, Session, State};
 use crate::plan::Sound;
 use crate::prepare::{Ready, Sounds};
 use crate::routine::VoiceOverride;
-
-/// Lateness up to which a sound is started part-way in, to stay on the plan's time.
-const CATCH_UP: Duration = Duration::from_millis(50);
-
-/// How late a cue may be handed to the mix before the log says so.
-const LATE_WARNING: Duration = Duration::from_millis(20);
-
-/// How late cues were handed to the mix: the measure of a coach that never blocks.
-#[derive(Debug, Default)]
-pub struct CueTiming {
-    /// Cues played.
-    pub played: std::sync::atomic::AtomicU64,
-    /// The latest any cue was, microseconds.
-    pub worst_us: std::sync::atomic::AtomicU64,
-}
-
-impl CueTiming {
-    fn record(&self, late: Duration) {
-        use std::sync::atomic::Ordering::Relaxed;
-        self.played.fetch_add(1, Relaxed);
-        self.worst_us.fetch_max(late.as_micros() as u64, Relaxed);
-        if late > LATE_WARNING {
-            log::warn!("a cue was played {} ms late", late.as_millis());
-        }
-    }
-}
-
-/// Sounds read beside the coach for session `id`.
-pub(super) struct Loaded {
-    id: u64,
-    sounds: Result<Sounds, String>,
-}
 
 /// What acting on the engine's events did.
 #[derive(Debug, Default, PartialEq)]
@@ -71,24 +40,19 @@ pub(super) struct OnAir {
     live: Option<Live>,
     /// Sessions begun, numbering them.
     sessions: u64,
-    /// Cues whose sound was not in memory at their time: the sound, when it was due, its gain.
-    late: Vec<(Sound, Duration, f32)>,
-    loaded_tx: mpsc::UnboundedSender<Loaded>,
-    loaded_rx: mpsc::UnboundedReceiver<Loaded>,
+    /// Cues whose sound was not in memory at their time, and the session's sounds being read.
+    late: LateCues,
     timing: Arc<CueTiming>,
 }
 
 impl OnAir {
     /// No session.
     pub fn new() -> Self {
-        let (loaded_tx, loaded_rx) = mpsc::unbounded_channel();
         Self {
             epoch: Instant::now(),
             live: None,
             sessions: 0,
-            late: Vec::new(),
-            loaded_tx,
-            loaded_rx,
+            late: LateCues::new(),
             timing: Arc::default(),
         }
     }
@@ -138,9 +102,8 @@ impl OnAir {
         let id = self.sessions;
         let mut session = Session::new(Arc::clone(&ready.plan));
         session.start(self.now()).map_err(CoachError::from)?;
-        read_beside(ready.sounds.clone(), id, None, self.loaded_tx.clone());
+        self.late.read_all(ready.sounds.clone(), id);
         log::info!("started \"{}\"", ready.routine.name);
-        self.late.clear();
         self.live = Some(Live {
             id,
             ready,
@@ -152,34 +115,14 @@ impl OnAir {
 
     /// The next sounds read beside the coach.
     pub async fn loaded(&mut self) -> Loaded {
-        match self.loaded_rx.recv().await {
-            Some(l) => l,
-            // The sender is our own: the channel never closes.
-            None => std::future::pending().await,
-        }
+        self.late.next().await
     }
 
     /// Sounds were read: kept for the session, and a cue that waited for one is played.
     pub fn on_loaded(&mut self, loaded: Loaded, audio: &Audio) {
-        let Some(live) = self.live.as_mut().filter(|l| l.id == loaded.id) else {
-            return;
-        };
-        match loaded.sounds {
-            Ok(sounds) => live.sounds.extend(sounds),
-            Err(e) => log::error!("cannot read the session's sounds: {e}"),
-        }
         let now = self.now();
-        let waiting = std::mem::take(&mut self.late);
-        for (sound, at, gain) in waiting {
-            match self.live.as_ref().and_then(|l| l.clip(sound)) {
-                Some(clip) => {
-                    let late = now.saturating_sub(at);
-                    log::info!("{sound:?} played once read from disk");
-                    play(&mut audio.mix(), &self.timing, clip, gain, late);
-                }
-                None => self.late.push((sound, at, gain)),
-            }
-        }
+        let live = self.live.as_mut();
+        self.late.on_loaded(loaded, live, audio, &self.timing, now);
     }
 
     /// Runs a command on the session at the current time.
@@ -242,9 +185,8 @@ impl OnAir {
                         }
                         None if live.ready.sounds.source(sound).is_some() => {
                             // Not read yet: read beside the coach, played when it comes.
-                            self.late.push((sound, ev.at, gain));
                             let index = live.ready.sounds.clone();
-                            read_beside(index, live.id, Some(sound), self.loaded_tx.clone());
+                            self.late.wait_for(sound, ev.at, gain, index, live.id);
                         }
                         None => log::error!("{sound:?} was not prepared"),
                     }
@@ -320,41 +262,6 @@ impl OnAir {
             ..Snapshot::idle(volume)
         })
     }
-}
-
-/// Reads session `id`'s sounds (`only` this one, or all) from `index` on a blocking thread,
-/// sending them back on `tx`.
-fn read_beside(
-    index: crate::prepare::SoundIndex,
-    id: u64,
-    only: Option<Sound>,
-    tx: mpsc::UnboundedSender<Loaded>,
-) {
-    tokio::task::spawn_blocking(move || {
-        let sounds = crate::daemon::caught::caught("reading the session's sounds", || match only {
-            Some(s) => index.load([s]),
-            None => index.load_all(),
-        });
-        let _ = tx.send(Loaded { id, sounds });
-    });
-}
-
-/// Plays a cue `late` after its time: started that far in when only a little late (so it stays
-/// on the plan's time), else whole.
-fn play(
-    m: &mut crate::output::Mix,
-    timing: &CueTiming,
-    clip: crate::clip::Clip,
-    gain: f32,
-    late: Duration,
-) {
-    timing.record(late);
-    let skip = if late <= CATCH_UP {
-        to_samples(late) as usize
-    } else {
-        0
-    };
-    m.play(clip, gain, skip);
 }
 
 /// Why a session command cannot be done now.
@@ -451,7 +358,7 @@ mod tests {
         on_air.begin(Arc::clone(&r), Sounds::default()).unwrap();
         on_air.drain(&mut audio, 0.5, &signals);
         assert!(audio.mix().is_silent(), "played before it was read");
-        assert!(!on_air.late.is_empty());
+        assert!(on_air.late.any());
         // The whole routine's reading (from the start) and the cue's own come back.
         for _ in 0..2 {
             let loaded = tokio::time::timeout(Duration::from_secs(10), on_air.loaded())
@@ -459,7 +366,7 @@ mod tests {
                 .expect("never read");
             on_air.on_loaded(loaded, &audio);
         }
-        assert!(on_air.late.is_empty());
+        assert!(!on_air.late.any());
         assert!(!audio.mix().is_silent(), "the cue was not played once read");
         assert!(
             on_air
@@ -470,13 +377,13 @@ mod tests {
         );
         // A cue cut before its sound came is dropped.
         audio.mix().interrupt();
-        on_air.late.push((
+        on_air.late.hold(
             Sound::Phrase(crate::phrase::Phrase::StepOf(9, 9)),
             Duration::ZERO,
             1.0,
-        ));
+        );
         on_air.command(SessionCommand::Next).unwrap();
         on_air.drain(&mut audio, 0.5, &signals);
-        assert!(on_air.late.is_empty(), "a cut cue is still waiting");
+        assert!(!on_air.late.any(), "a cut cue is still waiting");
     }
 }

@@ -158,11 +158,13 @@ impl Ledger {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::schedule::store::Store;
 
-    fn ledger() -> (tempfile::TempDir, Ledger, WriteResults) {
+    /// A ledger over a fresh store in a temporary folder (kept while the folder lives), for
+    /// the tests of the scheduler's parts.
+    pub(in crate::daemon::scheduler) fn ledger() -> (tempfile::TempDir, Ledger, WriteResults) {
         let dir = tempfile::tempdir().unwrap();
         let (store, loaded) = Store::open(dir.path());
         let (ledger, results) = Ledger::new(store, loaded.state);

@@ -125,15 +125,12 @@ fn nothing_scheduled() -> CoachError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schedule::store::Store;
 
     /// A schedule is added, snoozed within bounds and cancelled by its id; a bad id or a bad
     /// snooze is refused and changes nothing.
     #[tokio::test]
     async fn schedules_are_added_and_cancelled_by_id_and_bad_ones_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let (store, loaded) = Store::open(dir.path());
-        let (mut ledger, _results) = Ledger::new(store, loaded.state);
+        let (_dir, mut ledger, _results) = super::super::ledger::tests::ledger();
         let now = Timestamp::from_second(1_800_000_000).unwrap();
         let mut p = Plans {
             ledger: &mut ledger,

@@ -245,13 +245,10 @@ fn set_end(state: &mut State, id: u64, end: i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schedule::store::Store;
 
     /// A ledger on a fresh disk and no Baby Buddy server, at a fixed now.
     fn parts() -> (tempfile::TempDir, Ledger, BabyBuddySync, Timestamp) {
-        let dir = tempfile::tempdir().unwrap();
-        let (store, loaded) = Store::open(dir.path());
-        let (ledger, _results) = Ledger::new(store, loaded.state);
+        let (dir, ledger, _results) = super::super::ledger::tests::ledger();
         let now = Timestamp::from_second(1_800_000_000).unwrap();
         (dir, ledger, BabyBuddySync::new(), now)
     }

@@ -83,16 +83,13 @@ pub(super) fn read(
 mod tests {
     use super::*;
     use crate::schedule::Side;
-    use crate::schedule::store::Store;
     use crate::schedule::sync::Record;
 
     /// A refusal for good is told once, naming the feed by its local time; one that may pass
     /// is retried and not told; a failed read keeps since when it fails.
     #[tokio::test]
     async fn a_refusal_is_told_by_the_feeds_time_and_a_passing_failure_is_not() {
-        let dir = tempfile::tempdir().unwrap();
-        let (store, loaded) = Store::open(dir.path());
-        let (mut ledger, _results) = Ledger::new(store, loaded.state);
+        let (_dir, mut ledger, _results) = super::super::ledger::tests::ledger();
         let now = Timestamp::from_second(1_800_000_000).unwrap();
         let tz = TimeZone::get("Europe/Berlin").unwrap();
         let at = now - jiff::SignedDuration::from_mins(30);

@@ -99,7 +99,7 @@ impl HeadsUps {
 
     /// Says the heads-up `text` now: the sound synthesized ahead when it says that, else
     /// synthesized now and said when ready (`PhraseFor::HeadsUp`).
-    pub fn give(&mut self, text: String, audio: &mut Audio, preparer: &Preparer, live: bool) {
+    fn give(&mut self, text: String, audio: &mut Audio, preparer: &Preparer, live: bool) {
         match self.clip.take() {
             Some((warm, clip)) if warm == text => say(clip, audio, live),
             _ => preparer.speak(text, PhraseFor::HeadsUp, &Default::default()),
@@ -107,7 +107,7 @@ impl HeadsUps {
     }
 
     /// Synthesizes `text` ahead of its time, unless it is already.
-    pub fn warm(&mut self, text: String, preparer: &Preparer) {
+    fn warm(&mut self, text: String, preparer: &Preparer) {
         if self.warmed.as_deref() != Some(text.as_str()) {
             self.generation += 1;
             self.clip = None;

@@ -208,7 +208,7 @@ fn last<T>(all: &[T], limit: u32) -> &[T] {
 }
 
 /// Unix seconds as a time, or an error naming them.
-pub(super) fn timestamp(at: i64) -> Result<Timestamp, CoachError> {
+fn timestamp(at: i64) -> Result<Timestamp, CoachError> {
     Timestamp::from_second(at)
         .map_err(|_| CoachError::InvalidArgument(format!("{at} is not a time")))
 }

@@ -10,28 +10,32 @@
 //! ([`Audio::lend`], or [`Audio::reopen`]) and comes back over a channel ([`Audio::put_back`]).
 //!
 //! Phrases said one after another (answers, "where am I") are laid in the mix in turn, a breath
-//! apart ([`Audio::say`]).
+//! apart ([`Audio::say`], laid out by [`Phrases`]). The output's health during a session is
+//! watched by [`HealthWatch`]; whether a request's sound is hurried out is told by [`Heard`].
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::error::CoachError;
 use crate::output::{Mix, Output, SharedMix};
 
-/// How often the output's health is checked during a session.
-const HEALTH_CHECK: Duration = Duration::from_secs(1);
-/// How long an output may stay broken before the session is reported interrupted.
-const GIVE_UP_AFTER: Duration = Duration::from_secs(30);
+mod health;
+mod hurry;
+mod opener;
+mod phrases;
+
+pub use health::Health;
+use health::HealthWatch;
+pub use hurry::Heard;
+pub use opener::Opened;
+use opener::Opener;
+pub use phrases::BREATH;
+use phrases::Phrases;
+
 /// How long after the last sound the output is closed.
 const CLOSE_AFTER: Duration = Duration::from_millis(200);
-/// The breath between two phrases said one after the other.
-pub const BREATH: Duration = Duration::from_millis(250);
-
-/// An output lent to a blocking thread to be opened, coming back with how that went.
-pub type Opened = (Box<dyn Output>, Result<(), String>);
 
 /// The mix, the output and the volume.
 pub struct Audio {
@@ -44,15 +48,13 @@ pub struct Audio {
     volume: f64,
     /// A quiet-hours session is playing at the quiet volume.
     quiet: bool,
-    broken_since: Option<Instant>,
     close_at: Option<Instant>,
-    /// When the output's health is checked next (during a session).
-    next_health: Option<Instant>,
-    /// When the phrases said last end: a phrase said now waits for them.
-    phrases_end: Instant,
-    /// The output, back from being reopened beside the coach.
-    opened_tx: mpsc::UnboundedSender<Opened>,
-    opened_rx: mpsc::UnboundedReceiver<Opened>,
+    /// The output's health during a session.
+    health: HealthWatch,
+    /// The phrases being said: a phrase said now waits for them.
+    phrases: Phrases,
+    /// Reopens the output beside the coach.
+    opener: Opener,
 }
 
 impl Audio {
@@ -60,19 +62,16 @@ impl Audio {
     pub fn new(output: Box<dyn Output>, volume: f64) -> Self {
         let mix = Arc::new(Mutex::new(Mix::new()));
         crate::output::lock_mix(&mix).set_volume(volume as f32);
-        let (opened_tx, opened_rx) = mpsc::unbounded_channel();
         Self {
             mix,
-            phrases_end: Instant::now(),
-            opened_tx,
-            opened_rx,
+            phrases: Phrases::new(Instant::now()),
+            opener: Opener::new(),
             description: output.describe(),
             output: Some(output),
             volume,
             quiet: false,
-            broken_since: None,
             close_at: None,
-            next_health: None,
+            health: HealthWatch::default(),
         }
     }
 
@@ -105,7 +104,7 @@ impl Audio {
     }
 
     /// Lends the closed (or broken) output out, to be opened beside the coach by
-    /// [`open_output`] and given back with [`Audio::put_back`]. `None` if it is open and
+    /// a blocking thread and given back with [`Audio::put_back`]. `None` if it is open and
     /// playing, or already lent.
     pub fn lend(&mut self) -> Option<(Box<dyn Output>, SharedMix)> {
         if self
@@ -125,32 +124,23 @@ impl Audio {
     /// opened; it comes back from [`Audio::reopened`].
     pub fn reopen(&mut self) {
         if let Some(lent) = self.lend() {
-            open_output(lent, self.opened_tx.clone());
+            self.opener.open(lent);
         }
     }
 
     /// The output, back from [`Audio::reopen`]: give it to [`Audio::put_back`].
     pub async fn reopened(&mut self) -> Opened {
-        // The sender is our own: the channel never closes.
-        match self.opened_rx.recv().await {
-            Some(o) => o,
-            None => std::future::pending().await,
-        }
+        self.opener.opened().await
     }
 
     /// Says `clips` one after the other, a breath apart, after any phrases still being said,
     /// at `gain`; pauses do not hold them.
     pub fn say(&mut self, clips: Vec<crate::clip::Clip>, gain: f32) {
-        let mut at = self.phrases_end.saturating_duration_since(Instant::now());
+        let laid = self.phrases.lay_out(clips, Instant::now());
         let mut m = crate::output::lock_mix(&self.mix);
-        for clip in clips {
-            let mut padded = vec![0.0; crate::clip::to_samples(at) as usize];
-            padded.extend_from_slice(clip.samples());
-            at += clip.duration() + BREATH;
-            m.play_through_pause(crate::clip::Clip::new(padded), gain);
+        for clip in laid {
+            m.play_through_pause(clip, gain);
         }
-        drop(m);
-        self.phrases_end = Instant::now() + at;
     }
 
     /// Takes back an output lent to be opened; an error says why it did not open.
@@ -158,7 +148,7 @@ impl Audio {
         self.output = Some(output);
         match opened {
             Ok(()) => {
-                let again = if self.broken_since.take().is_some() {
+                let again = if self.health.opened() {
                     "reopened"
                 } else {
                     "opened"
@@ -252,50 +242,26 @@ impl Audio {
         }
     }
 
-    /// When the output's health is to be checked next: every [`HEALTH_CHECK`] while a
-    /// session is `live` (however busy the coach is), never otherwise.
+    /// When the output's health is to be checked next ([`HealthWatch::due`]).
     pub fn health_due(&mut self, live: bool) -> Option<Instant> {
-        if !live {
-            self.next_health = None;
-            return None;
-        }
-        Some(
-            *self
-                .next_health
-                .get_or_insert(Instant::now() + HEALTH_CHECK),
-        )
+        self.health.due(live, Instant::now())
     }
 
     /// Checks the output during a session. Returns `Reopen` when it is broken and should be
     /// opened again (lend it), `GiveUp` when it has been broken too long (the session ends).
     pub fn check_health(&mut self) -> Health {
-        self.next_health = None;
         let Some(out) = self.output.as_ref() else {
+            self.health.skip();
             return Health::Fine; // being opened
         };
-        if !out.failed() && out.is_open() {
-            self.broken_since = None;
-            return Health::Fine;
-        }
-        let since = *self.broken_since.get_or_insert_with(|| {
-            log::warn!("lost {}; trying to reopen it", self.description);
-            Instant::now()
-        });
-        if since.elapsed() > GIVE_UP_AFTER {
-            log::error!("giving up on the sound output; the session is interrupted");
-            Health::GiveUp
-        } else {
-            Health::Reopen
-        }
+        let playing = !out.failed() && out.is_open();
+        self.health
+            .check(playing, &self.description, Instant::now())
     }
 
     /// What is heard now, to tell after a request whether its sound should be hurried.
     pub fn before_request(&self) -> Heard {
-        let m = self.mix();
-        Heard {
-            silence: m.pulls_silence(),
-            cuts: m.cuts(),
-        }
+        Heard::of(&self.mix())
     }
 
     /// After a request (a key press, its answer, a session's start): if it put a sound in the
@@ -304,9 +270,7 @@ impl Audio {
     /// over one still playing (an answer during a prompt) is not hurried: that would clip the
     /// prompt.
     pub fn after_request(&self, before: Heard) {
-        let m = self.mix();
-        let hurry = !m.pulls_silence() && (before.silence || m.cuts() != before.cuts);
-        drop(m);
+        let hurry = before.hurries(&self.mix());
         if hurry && let Some(out) = self.output.as_ref().filter(|o| o.is_open()) {
             log::debug!("a request's sound: hurried out");
             out.hurry();
@@ -324,32 +288,6 @@ impl Audio {
     pub fn describe(&self) -> String {
         self.description.clone()
     }
-}
-
-/// What the mix played before a request ([`Audio::before_request`]).
-#[derive(Debug, Clone, Copy)]
-pub struct Heard {
-    silence: bool,
-    cuts: u64,
-}
-
-/// What a health check found.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Health {
-    /// Playing.
-    Fine,
-    /// Broken: open it again.
-    Reopen,
-    /// Broken for too long.
-    GiveUp,
-}
-
-/// Opens a lent output on a blocking thread and sends it back on `back` with the result.
-fn open_output((mut out, mix): (Box<dyn Output>, SharedMix), back: mpsc::UnboundedSender<Opened>) {
-    tokio::task::spawn_blocking(move || {
-        let result = out.open(mix);
-        let _ = back.send((out, result));
-    });
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@
 //! caller gets `StorageFailed`. One change is in flight at a time: the coach holds further
 //! schedule requests until it is written ([`Scheduler::writing`]).
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -23,10 +23,12 @@ use super::writer::{WriteResult, WriteResults};
 use super::zone::{ZoneWatch, zone_file};
 use crate::config::Config;
 use crate::schedule::store::Store;
-use crate::schedule::{Due, FeedPlan, Occurrence, Outcome, Planner, State};
+use crate::schedule::{FeedPlan, Occurrence, Planner, State};
+use coming_due::HeadsUpsGiven;
 use ledger::Ledger;
 use sync::BabyBuddySync;
 
+mod coming_due;
 mod day;
 mod ledger;
 mod plans;
@@ -55,8 +57,8 @@ pub struct Scheduler {
     ledger: Ledger,
     tz: TimeZone,
     zone_watch: ZoneWatch,
-    /// Heads-ups already given, by occurrence key.
-    announced: HashSet<String>,
+    /// Heads-ups already given.
+    announced: HeadsUpsGiven,
     /// The config's feed plan, used until one is set over D-Bus.
     config_plan: Option<FeedPlan>,
     grace: Duration,
@@ -96,14 +98,14 @@ impl Scheduler {
             ledger,
             tz,
             zone_watch: ZoneWatch::new(&zone_file()),
-            announced: HashSet::new(),
+            announced: HeadsUpsGiven::default(),
             config_plan: cfg.feed_plan.clone(),
             grace: cfg.grace,
             heads_up: cfg.heads_up,
             clock,
             sync: BabyBuddySync::new(),
         };
-        scheduler.configure_sync(cfg.babybuddy.as_ref());
+        scheduler.sync.configure(cfg.babybuddy.as_ref());
         (scheduler, results)
     }
 
@@ -112,7 +114,7 @@ impl Scheduler {
         self.config_plan = cfg.feed_plan.clone();
         self.grace = cfg.grace;
         self.heads_up = cfg.heads_up;
-        self.configure_sync(cfg.babybuddy.as_ref());
+        self.sync.configure(cfg.babybuddy.as_ref());
         self.pump_sync();
     }
 
@@ -194,12 +196,6 @@ impl Scheduler {
         self.feed_plan().map(FeedPlan::to_map).unwrap_or_default()
     }
 
-    /// Applies a change in memory and stages it (see [`Ledger::change`]).
-    fn change<T>(&mut self, f: impl FnOnce(&mut State) -> T) -> T {
-        let now = self.now();
-        self.ledger.change(now, f)
-    }
-
     /// The state as it is in memory.
     fn state(&self) -> &State {
         self.ledger.state()
@@ -244,47 +240,15 @@ impl Scheduler {
         if self.ledger.holding(now) {
             return None;
         }
-        for d in self.planner().due(now, self.grace) {
-            match d {
-                Due::Missed(o) => {
-                    let text = format!(
-                        "the session at {} ({}) was missed: the computer was asleep or off",
-                        crate::schedule::local_hm(o.at, &self.tz),
-                        o.reason(&self.tz)
-                    );
-                    log::warn!("{text}");
-                    self.change(|s| {
-                        s.mark(&o, Outcome::Missed);
-                        s.missed_untold.push(text);
-                    });
-                }
-                Due::Run(o) if busy => {
-                    log::info!("{} is due but a session is running; it waits", o.key)
-                }
-                Due::Run(o) => {
-                    self.change(|s| s.mark(&o, Outcome::Fired));
-                    self.ledger.run_when_written(o);
-                }
-            }
-        }
+        let due = self.planner().due(now, self.grace);
+        coming_due::record(&mut self.ledger, due, busy, &self.tz, now);
         self.end_overdue_feed();
         if !self.flush() {
             self.pump_sync();
         }
-        if busy { None } else { self.heads_up(now) }
-    }
-
-    fn heads_up(&mut self, now: Timestamp) -> Option<u32> {
-        let h = self.heads_up?;
-        let o = self.planner().upcoming(now).into_iter().find(|o| {
-            o.at.as_second() - now.as_second() <= h.as_secs() as i64
-                && !self.announced.contains(&o.key)
-        })?;
-        self.announced.insert(o.key.clone());
-        let minutes = ((o.at.as_second() - now.as_second()) as f64 / 60.0)
-            .round()
-            .max(1.0) as u32;
-        Some(minutes)
+        let lead = self.heads_up.filter(|_| !busy)?;
+        let upcoming = self.planner().upcoming(now);
+        self.announced.next(upcoming, lead, now)
     }
 
     /// The zone times are planned and said in.
@@ -335,11 +299,6 @@ impl Scheduler {
 
     // The Baby Buddy sync's glue: the link is its own owner; these hand it the ledger and now.
 
-    /// Follows the config's `[babybuddy]` (see [`BabyBuddySync::configure`]).
-    fn configure_sync(&mut self, settings: Option<&crate::babybuddy::Settings>) {
-        self.sync.configure(settings)
-    }
-
     /// The results of the Baby Buddy worker, for the coach's loop (taken once).
     pub fn sync_results(&mut self) -> Option<mpsc::UnboundedReceiver<super::babybuddy::Synced>> {
         self.sync.results()
@@ -348,24 +307,6 @@ impl Scheduler {
     /// Whether a Baby Buddy server is configured.
     pub fn syncing(&self) -> bool {
         self.sync.connected()
-    }
-
-    /// Queues a feed to be sent, in the change being made.
-    fn queue_feed(&mut self, id: u64, old_start: Option<i64>, new: bool) {
-        self.queue_record(crate::schedule::sync::Record::Feed, id, old_start, new)
-    }
-
-    /// Queues a feed or a pumping to be sent, in the change being made.
-    fn queue_record(
-        &mut self,
-        record: crate::schedule::sync::Record,
-        id: u64,
-        old_start: Option<i64>,
-        new: bool,
-    ) {
-        let now = self.now();
-        self.sync
-            .queue(&mut self.ledger, now, record, id, old_start, new)
     }
 
     /// Gives the Baby Buddy worker its next job, when the state is on disk.
@@ -396,11 +337,13 @@ impl Scheduler {
         self.flush();
     }
 
-    /// Ends a feed that ran past `max_feed`, and queues it.
+    /// Ends a feed that ran past `max_feed`, and queues it to be sent.
     fn end_overdue_feed(&mut self) {
         let now = self.now();
         if let Some(id) = self.sync.end_overdue_feed(&mut self.ledger, now) {
-            self.queue_feed(id, None, false);
+            let feed = crate::schedule::sync::Record::Feed;
+            self.sync
+                .queue(&mut self.ledger, now, feed, id, None, false)
         }
     }
 

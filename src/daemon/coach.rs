@@ -17,7 +17,6 @@
 //! engine's next absolute deadline, so step boundaries never drift, and holds no timer and no
 //! audio stream when idle.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot, watch};
@@ -28,7 +27,7 @@ use super::preparer::{Done, PhraseFor, Preparer};
 use super::request::{Answer, Request, ScheduleRequest, SessionCommand, reply};
 use super::routines::Routines;
 use super::scheduler::Scheduler;
-use super::snapshot::{Phase, Signal, Snapshot};
+use super::snapshot::{Signal, Snapshot};
 use super::wallclock;
 use super::writer::WriteResult;
 use crate::clip::Clip;
@@ -41,6 +40,7 @@ use crate::routine::Routine;
 mod agenda;
 mod answers;
 mod cues;
+mod deferred;
 mod heads_up;
 mod late_cues;
 mod launch;
@@ -51,24 +51,20 @@ mod starting;
 use agenda::{Agenda, Checks, Happened};
 use answers::{Answers, Voice};
 pub use cues::CueTiming;
+use deferred::{Deferred, Held};
 use heads_up::{Due, HeadsUps};
 use launch::Launch;
 use on_air::OnAir;
 use reload::{Applied, Reloaded, Reloading};
 use starting::{Next, Starter, Starting};
 
-/// What waits for the routines to be read again (a routine file changed), in order.
-enum Deferred {
-    Request(Request),
-    Start(String, Starter),
-}
-
 /// The session task.
 pub struct Coach {
     paths: Paths,
     cfg: Config,
     routines: Routines,
-    deferred: VecDeque<Deferred>,
+    /// What waits for the routines to be read.
+    deferred: Deferred,
     agenda: Agenda,
     audio: Audio,
     preparer: Preparer,
@@ -94,7 +90,7 @@ impl Coach {
         Self {
             agenda: Agenda::new(scheduler, written, paths.data_dir.clone()),
             routines: Routines::new(paths.clone()),
-            deferred: VecDeque::new(),
+            deferred: Deferred::default(),
             audio: Audio::new(output, cfg.volume),
             preparer: Preparer::new(cfg.clone(), paths.clone()),
             on_air: OnAir::new(),
@@ -211,11 +207,8 @@ impl Coach {
 
     fn handle(&mut self, request: Request) {
         log::debug!("request: {request:?}");
-        if !self.deferred.is_empty() || (needs_routines(&request) && !self.routines.current()) {
-            // A routine file changed: this waits for it to be read (it is being read beside
-            // the coach), and what comes after waits behind it, in order.
-            self.deferred.push_back(Deferred::Request(request));
-            return;
+        if self.deferred.holds(&request, self.routines.current()) {
+            return self.deferred.hold(Held::Request(request));
         }
         match request {
             Request::Start(name, answer) => self.start(name, Starter::Client(answer)),
@@ -255,10 +248,10 @@ impl Coach {
     /// The routines are read and current: what waited for them goes on, in order, and what is
     /// ahead is prepared as the files now say.
     fn on_routines_read(&mut self) {
-        for d in std::mem::take(&mut self.deferred) {
-            match d {
-                Deferred::Request(r) => self.handle(r),
-                Deferred::Start(name, starter) => self.start(name, starter),
+        for held in self.deferred.take() {
+            match held {
+                Held::Request(r) => self.handle(r),
+                Held::Start(name, starter) => self.start(name, starter),
             }
         }
         self.prepare_ahead();
@@ -340,8 +333,8 @@ impl Coach {
 
     /// Starts a routine ([`Launch::start`]), after what waits for the routines to be read.
     fn start(&mut self, name: String, starter: Starter) {
-        if !self.deferred.is_empty() || !self.routines.current() {
-            return self.deferred.push_back(Deferred::Start(name, starter));
+        if self.deferred.holds_start(self.routines.current()) {
+            return self.deferred.hold(Held::Start(name, starter));
         }
         self.launch().start(name, starter);
         self.publish();
@@ -487,32 +480,16 @@ impl Coach {
         reply(r.answer, result);
     }
 
+    /// Publishes where the daemon is: the session on air, else a start, else idle; and the
+    /// schedule's part.
     fn publish(&self) {
         let volume = self.audio.volume();
-        let mut snap = match (self.on_air.snapshot(volume), self.starting.routine()) {
-            (Some(on_air), _) => on_air,
-            (None, Some(routine)) => Snapshot {
-                state: Phase::Preparing,
-                routine: routine.to_string(),
-                ..Snapshot::idle(volume)
-            },
-            (None, None) => Snapshot::idle(volume),
-        };
+        let on_air = self.on_air.snapshot(volume);
+        let mut snap = Snapshot::of(on_air, self.starting.routine(), volume);
         snap.next_session = self.agenda.scheduler.next_session();
         snap.feed_plan = self.agenda.scheduler.feed_plan_map();
         self.snapshot.send_replace(snap);
     }
-}
-
-/// Whether a request looks routines up (so it waits for them when a file has just changed).
-fn needs_routines(request: &Request) -> bool {
-    matches!(
-        request,
-        Request::Start(..)
-            | Request::ListRoutines(_)
-            | Request::TryVoice(..)
-            | Request::Schedule(ScheduleRequest::Add { .. } | ScheduleRequest::SetFeedPlan(..))
-    )
 }
 
 #[cfg(test)]

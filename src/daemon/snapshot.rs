@@ -90,6 +90,20 @@ impl Snapshot {
         }
     }
 
+    /// What is published: the session `on_air` if one is, else the routine `preparing` to
+    /// start, else idle; at `volume`.
+    pub fn of(on_air: Option<Snapshot>, preparing: Option<&str>, volume: f64) -> Self {
+        match (on_air, preparing) {
+            (Some(on_air), _) => on_air,
+            (None, Some(routine)) => Snapshot {
+                state: Phase::Preparing,
+                routine: routine.to_string(),
+                ..Snapshot::idle(volume)
+            },
+            (None, None) => Snapshot::idle(volume),
+        }
+    }
+
     /// Time into the current step now (counting up only while running).
     pub fn elapsed_now(&self) -> Duration {
         if self.state == Phase::Running {

@@ -34,7 +34,10 @@ mod ledger;
 mod plans;
 mod records;
 mod requests;
+mod running_feed;
+mod send_job;
 mod sync;
+mod sync_link;
 mod sync_results;
 mod sync_status;
 #[cfg(test)]
@@ -340,7 +343,8 @@ impl Scheduler {
     /// Ends a feed that ran past `max_feed`, and queues it to be sent.
     fn end_overdue_feed(&mut self) {
         let now = self.now();
-        if let Some(id) = self.sync.end_overdue_feed(&mut self.ledger, now) {
+        let max = self.sync.max_feed();
+        if let Some(id) = running_feed::end_overdue(&mut self.ledger, max, now) {
             let feed = crate::schedule::sync::Record::Feed;
             self.sync
                 .queue(&mut self.ledger, now, feed, id, None, false)

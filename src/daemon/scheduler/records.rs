@@ -7,6 +7,7 @@
 use jiff::Timestamp;
 
 use super::ledger::Ledger;
+use super::running_feed;
 use super::sync::BabyBuddySync;
 use crate::daemon::error::CoachError;
 use crate::daemon::request::{FeedRow, PumpingRow};
@@ -71,10 +72,11 @@ impl Records<'_> {
             Some(e) => Some(timestamp(e)?),
         };
         // A feed that runs ends when the next one starts (one feed runs at a time).
-        if let Some((running, running_at)) = self.sync.running_feed(self.ledger.state(), now)
+        let max = self.sync.max_feed();
+        if let Some((running, running_at)) = running_feed::running(self.ledger.state(), max, now)
             && running_at <= start
         {
-            let limit = self.sync.max_feed().map(|d| d.as_secs() as i64);
+            let limit = max.map(|d| d.as_secs() as i64);
             let ends = limit.map_or(start, |l| start.min(running_at + l));
             self.ledger.change(now, |s| set_end(s, running, ends));
             self.queue(Record::Feed, running, None, false);
@@ -89,10 +91,9 @@ impl Records<'_> {
 
     /// Ends the running feed now; returns its id, start and end.
     pub fn end_feed(&mut self) -> Result<(u64, i64, i64), CoachError> {
-        let (id, at) = self
-            .sync
-            .running_feed(self.ledger.state(), self.now)
-            .ok_or_else(|| {
+        let max = self.sync.max_feed();
+        let (id, at) =
+            running_feed::running(self.ledger.state(), max, self.now).ok_or_else(|| {
                 CoachError::NotFound(
                     "no feed is running; `letdown fed --side left` starts one".into(),
                 )

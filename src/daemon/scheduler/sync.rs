@@ -13,29 +13,14 @@ use jiff::tz::TimeZone;
 use tokio::sync::mpsc;
 
 use super::ledger::Ledger;
+use super::sync_link::SyncLink;
 use super::sync_results;
 use crate::babybuddy::Settings;
-use crate::daemon::babybuddy::{Job, Synced, Worker};
+use crate::daemon::babybuddy::Synced;
 use crate::daemon::error::CoachError;
 use crate::daemon::request::{Answer, reply};
 use crate::schedule::State;
-use crate::schedule::sync::{MIRROR_WINDOW, Record};
-
-/// The connection to a configured server.
-struct SyncLink {
-    settings: Settings,
-    worker: Worker,
-    /// The feed whose entry the worker has.
-    sending: Option<u64>,
-    /// Whether the worker is reading feedings.
-    reading: bool,
-    /// A read was asked for (a key press, `letdown babybuddy sync`, the start).
-    read_asked: bool,
-    /// When the last read was given to the worker (Unix seconds).
-    last_read_try: i64,
-    /// `letdown babybuddy sync` calls waiting for the read.
-    waiters: Vec<Answer<()>>,
-}
+use crate::schedule::sync::Record;
 
 /// The Baby Buddy sync, when a server is configured; idle (no thread) when none is.
 pub(super) struct BabyBuddySync {
@@ -66,33 +51,14 @@ impl BabyBuddySync {
             return;
         }
         if let Some(old) = self.link.take() {
-            for w in old.waiters {
-                reply(
-                    w,
-                    Err(CoachError::NotRunning(
-                        "the Baby Buddy settings changed meanwhile".into(),
-                    )),
-                );
-            }
+            old.settings_changed();
         }
         let Some(settings) = settings else {
             return;
         };
         self.generation += 1;
-        log::info!(
-            "syncing feeds with Baby Buddy at {} (child {})",
-            settings.url,
-            settings.child
-        );
-        self.link = Some(SyncLink {
-            worker: Worker::spawn(settings.clone(), self.generation, self.tx.clone()),
-            settings: settings.clone(),
-            sending: None,
-            reading: false,
-            read_asked: true,
-            last_read_try: 0,
-            waiters: Vec::new(),
-        });
+        let link = SyncLink::connect(settings.clone(), self.generation, self.tx.clone());
+        self.link = Some(link);
     }
 
     /// The current worker's number (its results carry it).
@@ -146,26 +112,8 @@ impl BabyBuddySync {
         if ledger.writing() || ledger.staged() {
             return;
         }
-        let now = now.as_second();
-        let Some(link) = self.link.as_mut() else {
-            return;
-        };
-        let state = ledger.state();
-        if link.sending.is_none()
-            && let Some(entry) = state.babybuddy.next_to_send(now)
-        {
-            link.sending = Some(entry.feed);
-            link.worker
-                .give(Job::Send(Box::new(send_job(state, entry))));
-        }
-        let every = link.settings.sync_every.as_secs() as i64;
-        if !link.reading && (link.read_asked || now - link.last_read_try >= every) {
-            link.reading = true;
-            link.read_asked = false;
-            link.last_read_try = now;
-            link.worker.give(Job::Read {
-                end_min: now - MIRROR_WINDOW,
-            });
+        if let Some(link) = self.link.as_mut() {
+            link.give_next(ledger.state(), now.as_second());
         }
     }
 
@@ -173,13 +121,13 @@ impl BabyBuddySync {
     /// running feed's `max_feed` limit.
     pub(super) fn wake(&self, state: &State, now: Timestamp) -> Option<Timestamp> {
         let link = self.link.as_ref()?;
-        let read = link.last_read_try + link.settings.sync_every.as_secs() as i64;
+        let read = link.next_read();
         let retry = if link.sending.is_none() {
             state.babybuddy.next_try()
         } else {
             None
         };
-        let limit = self.running_feed_limit(state);
+        let limit = super::running_feed::limit(state, self.max_feed());
         // Never in the past: what is due now may wait for a write in flight, and the coach
         // must not spin meanwhile.
         let soonest = now.as_second() + 1;
@@ -254,40 +202,6 @@ impl BabyBuddySync {
         }
     }
 
-    /// The running feed's end at the `max_feed` limit, if a feed runs.
-    fn running_feed_limit(&self, state: &State) -> Option<i64> {
-        let max = self.max_feed()?;
-        let last = state.feeds.last()?;
-        (last.end.is_none()).then(|| last.at + max.as_secs() as i64)
-    }
-
-    /// Ends, at the limit, a feed that ran past `max_feed` (said in `where`); returns its id,
-    /// to be queued.
-    pub(super) fn end_overdue_feed(&self, ledger: &mut Ledger, now: Timestamp) -> Option<u64> {
-        let limit = self
-            .running_feed_limit(ledger.state())
-            .filter(|l| *l <= now.as_second())?;
-        let id = ledger.state().feeds.last()?.id;
-        log::info!("feed {id} ran past max_feed; ended at the limit");
-        ledger.change(now, |s| {
-            if let Some(f) = s.feeds.iter_mut().find(|f| f.id == id) {
-                f.end = Some(limit);
-            }
-            s.babybuddy.ended_untold = vec![(id, limit)];
-        });
-        Some(id)
-    }
-
-    /// The feed running now (its id and start), if any.
-    pub(super) fn running_feed(&self, state: &State, now: Timestamp) -> Option<(u64, i64)> {
-        let last = state.feeds.last()?;
-        let max = self
-            .max_feed()
-            .unwrap_or(crate::babybuddy::DEFAULT_MAX_FEED);
-        (last.end.is_none() && now.as_second() - last.at < max.as_secs() as i64)
-            .then_some((last.id, last.at))
-    }
-
     /// The `sync_*` keys of `Summary` (but `sync_trouble`), and what `where` says when
     /// something is wrong ([`sync_status::status`]); nothing without a server.
     pub(super) fn summary(
@@ -303,34 +217,6 @@ impl BabyBuddySync {
     }
 }
 
-/// The worker's job for `entry`: the feed or pumping as it is now, its link, and the ids of
-/// its kind already linked to other records.
-fn send_job(
-    state: &State,
-    entry: &crate::schedule::sync::Outgoing,
-) -> crate::daemon::babybuddy::Send {
-    use crate::schedule::sync::Link;
-    let pumping = entry.record == Record::Pumping;
-    let b = &state.babybuddy;
-    crate::daemon::babybuddy::Send {
-        entry: entry.clone(),
-        feed: (!pumping)
-            .then(|| state.feeds.iter().find(|f| f.id == entry.feed).cloned())
-            .flatten(),
-        pumping: pumping
-            .then(|| state.pumpings.iter().find(|p| p.id == entry.feed).cloned())
-            .flatten(),
-        link: b.links.get(&entry.feed).copied(),
-        // Ids of the same kind only: Baby Buddy numbers pumpings apart from feedings.
-        taken: b
-            .links
-            .iter()
-            .filter(|(feed, l)| **feed != entry.feed && matches!(l, Link::Pumping(_)) == pumping)
-            .map(|(_, l)| l.id())
-            .collect(),
-    }
-}
-
 fn not_connected() -> CoachError {
     CoachError::NotFound(
         "no Baby Buddy server is connected; `letdown babybuddy connect URL --token-file PATH` connects one"
@@ -341,43 +227,6 @@ fn not_connected() -> CoachError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schedule::sync::{Link, Outgoing};
-
-    fn entry(feed: u64, record: Record) -> Outgoing {
-        Outgoing {
-            feed,
-            record,
-            starts: vec![],
-            attempts: 0,
-            next_try: 0,
-            error: None,
-            stuck: false,
-            told: false,
-        }
-    }
-
-    #[test]
-    fn a_job_names_only_ids_of_its_own_kind_as_taken() {
-        let mut state = State::default();
-        state.babybuddy.links.insert(1, Link::Feeding(10));
-        state.babybuddy.links.insert(2, Link::Timer(11));
-        state.babybuddy.links.insert(3, Link::Pumping(10));
-        state.babybuddy.links.insert(4, Link::Pumping(12));
-        let mut taken = send_job(&state, &entry(4, Record::Pumping)).taken;
-        taken.sort();
-        assert_eq!(taken, vec![10], "a pumping's job names feedings' ids");
-        let mut taken = send_job(&state, &entry(1, Record::Feed)).taken;
-        taken.sort();
-        assert_eq!(
-            taken,
-            vec![11],
-            "a feed's job names pumpings' or its own ids"
-        );
-        assert_eq!(
-            send_job(&state, &entry(1, Record::Feed)).link,
-            Some(Link::Feeding(10))
-        );
-    }
 
     #[test]
     fn with_no_server_nothing_is_queued_said_or_woken_for() {

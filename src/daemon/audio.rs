@@ -26,7 +26,7 @@ mod hurry;
 mod opener;
 mod phrases;
 
-pub use health::Health;
+use health::Health;
 use health::HealthWatch;
 pub use hurry::Heard;
 pub use opener::Opened;
@@ -247,16 +247,25 @@ impl Audio {
         self.health.due(live, Instant::now())
     }
 
-    /// Checks the output during a session. Returns `Reopen` when it is broken and should be
-    /// opened again (lend it), `GiveUp` when it has been broken too long (the session ends).
-    pub fn check_health(&mut self) -> Health {
+    /// Checks the output during a session and reopens it when it is broken; true when it has
+    /// stayed broken too long (the session is to end).
+    pub fn keep_healthy(&mut self) -> bool {
         let Some(out) = self.output.as_ref() else {
-            self.health.skip();
-            return Health::Fine; // being opened
+            self.health.skip(); // being opened
+            return false;
         };
         let playing = !out.failed() && out.is_open();
-        self.health
+        match self
+            .health
             .check(playing, &self.description, Instant::now())
+        {
+            Health::Fine => false,
+            Health::Reopen => {
+                self.reopen();
+                false
+            }
+            Health::GiveUp => true,
+        }
     }
 
     /// What is heard now, to tell after a request whether its sound should be hurried.
@@ -282,11 +291,6 @@ impl Audio {
         if let Some(out) = self.output.as_mut() {
             out.close();
         }
-    }
-
-    /// Where sound goes, for the log.
-    pub fn describe(&self) -> String {
-        self.description.clone()
     }
 }
 

@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::audio::{Audio, Health};
+use super::audio::Audio;
 use super::error::CoachError;
 use super::preparer::{Done, PhraseFor, Preparer};
 use super::request::{Answer, Request, ScheduleRequest, SessionCommand, reply};
@@ -144,7 +144,9 @@ impl Coach {
                 loaded = self.on_air.loaded() => self.on_air.on_loaded(loaded, &self.audio),
                 _ = wallclock::sleep_until_instant(health) => {
                     timed = true;
-                    self.check_health();
+                    if self.audio.keep_healthy() {
+                        let _ = self.on_air.command(SessionCommand::Stop);
+                    }
                 }
                 r = self.starting.readied() => {
                     let next = self.starting.on_readied(r, &mut self.audio);
@@ -346,35 +348,17 @@ impl Coach {
         self.publish();
     }
 
-    /// Checks the output during a session: reopened when broken, the session stopped when it
-    /// stayed broken too long.
-    fn check_health(&mut self) {
-        match self.audio.check_health() {
-            Health::Fine => {}
-            Health::Reopen => self.audio.reopen(),
-            Health::GiveUp => {
-                let _ = self.on_air.command(SessionCommand::Stop);
-            }
-        }
-    }
-
     /// "Where am I": where the session is, said aloud; with no session, the day.
     fn where_am_i(&mut self) -> Result<String, CoachError> {
-        let Some((w, id, voice)) = self.on_air.where_am_i() else {
-            // Said from what is known now; a read older than 30 s is renewed for next time.
-            self.agenda.scheduler.refresh_if_stale();
-            let s = &self.agenda.scheduler;
-            let text = crate::feedback::where_idle(&s.summary(), s.tz());
-            self.announce(text.clone(), false)?;
+        if let Some(text) = self.on_air.say_where(&mut self.audio, &self.preparer) {
             return Ok(text);
-        };
-        self.audio.say(w.clips, 1.0);
-        // A phrase not in memory (a step extended past the phrase bank) is synthesized
-        // beside the coach and said when ready: never silence.
-        if let Some(text) = w.missing {
-            self.preparer.speak(text, PhraseFor::Session(id), &voice);
         }
-        Ok(w.text)
+        // Said from what is known now; a read older than 30 s is renewed for next time.
+        self.agenda.scheduler.refresh_if_stale();
+        let s = &self.agenda.scheduler;
+        let text = crate::feedback::where_idle(&s.summary(), s.tz());
+        self.announce(text.clone(), false)?;
+        Ok(text)
     }
 
     /// Says a key's result: its tone at once, then its words ([`Answers::announce`]).

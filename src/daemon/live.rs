@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clip::Clip;
+use crate::daemon::snapshot::{Phase, Snapshot};
 use crate::engine::{Session, State, Status};
 use crate::phrase::Phrase;
 use crate::plan::Sound;
@@ -107,6 +108,31 @@ impl Live {
             text,
             clips,
             missing,
+        }
+    }
+
+    /// What the `State` and step properties show at `now`, at `volume`.
+    pub fn snapshot(&self, now: Duration, volume: f64) -> Snapshot {
+        let (l, st) = (self, self.session.status(now));
+        let i = st.step.unwrap_or(0);
+        Snapshot {
+            state: if st.state == State::Paused {
+                Phase::Paused
+            } else {
+                Phase::Running
+            },
+            routine: l.ready.routine.name.clone(),
+            routine_title: l.ready.routine.title.clone(),
+            step_index: i as u32,
+            step_count: l.ready.plan.steps.len() as u32,
+            step_title: l.ready.plan.steps[i].title.clone(),
+            // The step as it now stands: extensions and repeats included.
+            step_length: st.step_elapsed + st.step_remaining,
+            remaining: st.step_remaining,
+            anchor: std::time::Instant::now(),
+            open: st.open,
+            elapsed: st.step_elapsed,
+            ..Snapshot::idle(volume)
         }
     }
 }

@@ -49,6 +49,20 @@ impl SessionCommand {
     pub fn is_heard(self) -> bool {
         matches!(self, Self::Next | Self::Previous | Self::Repeat)
     }
+
+    /// Whether its argument is one the engine takes: an extension is 1 s up to
+    /// `engine::MAX_EXTENSION`.
+    pub fn check(self) -> Result<(), CoachError> {
+        let max = crate::engine::MAX_EXTENSION.as_secs();
+        match self {
+            Self::Extend(secs) if secs == 0 || u64::from(secs) > max => {
+                Err(CoachError::InvalidArgument(format!(
+                    "cannot extend by {secs} seconds; give 1 to {max}"
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 /// A change to, or a question about, feeds and schedules.
@@ -170,4 +184,20 @@ pub async fn ask<T>(
 /// Answers `answer` with `result` (a client that went away is no error).
 pub fn reply<T>(answer: Answer<T>, result: Result<T, CoachError>) {
     let _ = answer.send(result);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_extension_is_one_second_up_to_the_engines_limit() {
+        let max = crate::engine::MAX_EXTENSION.as_secs() as u32;
+        let refused = |s| SessionCommand::Extend(s).check().is_err();
+        assert!(refused(0) && refused(max + 1), "outside 1..={max}");
+        assert!(!refused(1) && !refused(max));
+        let e = SessionCommand::Extend(0).check().unwrap_err().to_string();
+        assert!(e.contains(&format!("1 to {max}")), "{e}");
+        assert!(SessionCommand::Pause.check().is_ok());
+    }
 }

@@ -16,13 +16,13 @@ use super::cues::{CueTiming, play};
 use super::late_cues::{LateCues, Loaded};
 use crate::daemon::audio::Audio;
 use crate::daemon::error::CoachError;
-use crate::daemon::live::{Live, WhereAmI};
+use crate::daemon::live::Live;
+use crate::daemon::preparer::{PhraseFor, Preparer};
 use crate::daemon::request::SessionCommand;
-use crate::daemon::snapshot::{Phase, Signal, Snapshot};
-use crate::engine::{EventKind, Session, State};
+use crate::daemon::snapshot::{Signal, Snapshot};
+use crate::engine::{EventKind, Session};
 use crate::plan::Sound;
 use crate::prepare::{Ready, Sounds};
-use crate::routine::VoiceOverride;
 
 /// What acting on the engine's events did.
 #[derive(Debug, Default, PartialEq)]
@@ -127,14 +127,7 @@ impl OnAir {
 
     /// Runs a command on the session at the current time.
     pub fn command(&mut self, command: SessionCommand) -> Result<(), CoachError> {
-        let max = crate::engine::MAX_EXTENSION.as_secs();
-        if let SessionCommand::Extend(secs) = command
-            && (secs == 0 || u64::from(secs) > max)
-        {
-            return Err(CoachError::InvalidArgument(format!(
-                "cannot extend by {secs} seconds; give 1 to {max}"
-            )));
-        }
+        command.check()?;
         let now = self.now();
         let session = &mut self.live.as_mut().ok_or_else(not_running)?.session;
         match command {
@@ -230,37 +223,22 @@ impl OnAir {
         drained
     }
 
-    /// Where the session is, with the phrases that say it, the session's number and voice.
-    pub fn where_am_i(&self) -> Option<(WhereAmI, u64, VoiceOverride)> {
+    /// Says where the session is, if one is on air, and returns it as text. A phrase not in
+    /// memory (a step extended past the phrase bank) is synthesized beside the coach and said
+    /// when ready: never silence.
+    pub fn say_where(&self, audio: &mut Audio, preparer: &Preparer) -> Option<String> {
         let live = self.live.as_ref()?;
         let w = live.where_am_i(self.now());
-        Some((w, live.id, live.ready.routine.voice.clone()))
+        audio.say(w.clips, 1.0);
+        if let Some(text) = w.missing {
+            preparer.speak(text, PhraseFor::Session(live.id), &live.ready.routine.voice);
+        }
+        Some(w.text)
     }
 
     /// The snapshot of the session on air at `volume`, if one is.
     pub fn snapshot(&self, volume: f64) -> Option<Snapshot> {
-        let l = self.live.as_ref()?;
-        let st = l.session.status(self.now());
-        let i = st.step.unwrap_or(0);
-        Some(Snapshot {
-            state: if st.state == State::Paused {
-                Phase::Paused
-            } else {
-                Phase::Running
-            },
-            routine: l.ready.routine.name.clone(),
-            routine_title: l.ready.routine.title.clone(),
-            step_index: i as u32,
-            step_count: l.ready.plan.steps.len() as u32,
-            step_title: l.ready.plan.steps[i].title.clone(),
-            // The step as it now stands: extensions and repeats included.
-            step_length: st.step_elapsed + st.step_remaining,
-            remaining: st.step_remaining,
-            anchor: std::time::Instant::now(),
-            open: st.open,
-            elapsed: st.step_elapsed,
-            ..Snapshot::idle(volume)
-        })
+        Some(self.live.as_ref()?.snapshot(self.now(), volume))
     }
 }
 
@@ -273,6 +251,7 @@ pub(super) fn not_running() -> CoachError {
 mod tests {
     use super::*;
     use crate::config::Config;
+    use crate::daemon::snapshot::Phase;
 
     /// A prepared routine of two steps (tones and espeak-ng's speech, in a temporary cache).
     fn ready() -> (Arc<Ready>, tempfile::TempDir) {

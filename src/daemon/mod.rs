@@ -20,6 +20,7 @@ pub mod mpris;
 pub mod preparer;
 pub mod publisher;
 pub mod request;
+pub mod returns;
 pub mod routines;
 pub mod scheduler;
 pub mod snapshot;

@@ -2,8 +2,7 @@
 //! when it is busy or gone, so it runs on a blocking thread and the output comes back over a
 //! channel.
 
-use tokio::sync::mpsc;
-
+use crate::daemon::returns::Returns;
 use crate::output::{Output, SharedMix};
 
 /// An output lent to a blocking thread to be opened, coming back with how that went.
@@ -11,20 +10,20 @@ pub type Opened = (Box<dyn Output>, Result<(), String>);
 
 /// Outputs being opened beside the coach, and the channel they come back on.
 pub struct Opener {
-    tx: mpsc::UnboundedSender<Opened>,
-    rx: mpsc::UnboundedReceiver<Opened>,
+    back: Returns<Opened>,
 }
 
 impl Opener {
     /// Nothing being opened.
     pub fn new() -> Self {
-        let (tx, rx) = mpsc::unbounded_channel();
-        Self { tx, rx }
+        Self {
+            back: Returns::new(),
+        }
     }
 
     /// Opens `out` to play `mix` on a blocking thread; it comes back from [`Opener::opened`].
     pub fn open(&self, (mut out, mix): (Box<dyn Output>, SharedMix)) {
-        let back = self.tx.clone();
+        let back = self.back.sender();
         tokio::task::spawn_blocking(move || {
             let result = out.open(mix);
             let _ = back.send((out, result));
@@ -33,10 +32,6 @@ impl Opener {
 
     /// An output back from [`Opener::open`].
     pub async fn opened(&mut self) -> Opened {
-        // The sender is our own: the channel never closes.
-        match self.rx.recv().await {
-            Some(o) => o,
-            None => std::future::pending().await,
-        }
+        self.back.next().await
     }
 }

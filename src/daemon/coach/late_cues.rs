@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 use super::cues::{CueTiming, play};
 use crate::daemon::audio::Audio;
 use crate::daemon::live::Live;
+use crate::daemon::returns::Returns;
 use crate::plan::Sound;
 use crate::prepare::{SoundIndex, Sounds};
 
@@ -23,18 +24,15 @@ pub(super) struct Loaded {
 pub(super) struct LateCues {
     /// Each cue's sound, when it was due, its gain.
     waiting: Vec<(Sound, Duration, f32)>,
-    tx: mpsc::UnboundedSender<Loaded>,
-    rx: mpsc::UnboundedReceiver<Loaded>,
+    back: Returns<Loaded>,
 }
 
 impl LateCues {
     /// None waiting.
     pub fn new() -> Self {
-        let (tx, rx) = mpsc::unbounded_channel();
         Self {
             waiting: Vec::new(),
-            tx,
-            rx,
+            back: Returns::new(),
         }
     }
 
@@ -48,13 +46,13 @@ impl LateCues {
     /// session waits any more.
     pub fn read_all(&mut self, index: SoundIndex, id: u64) {
         self.waiting.clear();
-        read_beside(index, id, None, self.tx.clone());
+        read_beside(index, id, None, self.back.sender());
     }
 
     /// The cue of `sound`, due `at` at `gain`, waits for its sound, which is read now.
     pub fn wait_for(&mut self, sound: Sound, at: Duration, gain: f32, index: SoundIndex, id: u64) {
         self.waiting.push((sound, at, gain));
-        read_beside(index, id, Some(sound), self.tx.clone());
+        read_beside(index, id, Some(sound), self.back.sender());
     }
 
     /// What waits is dropped (it was cut, or the session ended).
@@ -64,11 +62,7 @@ impl LateCues {
 
     /// The next sounds read.
     pub async fn next(&mut self) -> Loaded {
-        match self.rx.recv().await {
-            Some(l) => l,
-            // The sender is our own: the channel never closes.
-            None => std::future::pending().await,
-        }
+        self.back.next().await
     }
 
     /// Sounds were read: kept for `live` if they are its own, and a cue that waited for one

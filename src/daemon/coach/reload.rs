@@ -1,12 +1,11 @@
 //! `Reload`: the config and every routine read again beside the coach (they are files, and a
 //! slow disk must not hold a session's cues up); the coach applies what was read and answers.
 
-use tokio::sync::mpsc;
-
 use crate::config::Config;
 use crate::daemon::error::CoachError;
 use crate::daemon::preparer::Preparer;
 use crate::daemon::request::Answer;
+use crate::daemon::returns::Returns;
 use crate::daemon::routines::{Routines, read_all};
 use crate::daemon::scheduler::Scheduler;
 use crate::paths::Paths;
@@ -22,20 +21,20 @@ pub(super) struct Reloaded {
 
 /// Reloads being read.
 pub(super) struct Reloading {
-    tx: mpsc::UnboundedSender<Reloaded>,
-    rx: mpsc::UnboundedReceiver<Reloaded>,
+    back: Returns<Reloaded>,
 }
 
 impl Reloading {
     /// None yet.
     pub fn new() -> Self {
-        let (tx, rx) = mpsc::unbounded_channel();
-        Self { tx, rx }
+        Self {
+            back: Returns::new(),
+        }
     }
 
     /// Reads the config and routines in `paths` on a blocking thread, for `answer`.
     pub fn start(&self, paths: &Paths, answer: Answer<Vec<String>>) {
-        let (paths, tx) = (paths.clone(), self.tx.clone());
+        let (paths, tx) = (paths.clone(), self.back.sender());
         tokio::task::spawn_blocking(move || {
             let read = crate::daemon::caught::caught("reading the config and routines", || {
                 Ok(read_for_reload(&paths))
@@ -51,11 +50,7 @@ impl Reloading {
 
     /// The next reload read.
     pub async fn next(&mut self) -> Reloaded {
-        match self.rx.recv().await {
-            Some(r) => r,
-            // The sender is our own: the channel never closes.
-            None => std::future::pending().await,
-        }
+        self.back.next().await
     }
 }
 

@@ -8,11 +8,10 @@
 
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
-
 use crate::daemon::audio::{Audio, Opened};
 use crate::daemon::error::CoachError;
 use crate::daemon::request::{Answer, reply};
+use crate::daemon::returns::Returns;
 use crate::plan::Sound;
 use crate::prepare::{Ready, Sounds};
 
@@ -92,18 +91,16 @@ struct Pending {
 /// The start in progress, if any.
 pub(super) struct Starting {
     pending: Option<Pending>,
-    readied_tx: mpsc::UnboundedSender<Readied>,
-    readied_rx: mpsc::UnboundedReceiver<Readied>,
+    /// The first sounds (and the output) back from beside the coach.
+    readied: Returns<Readied>,
 }
 
 impl Starting {
     /// Nothing starting.
     pub fn new() -> Self {
-        let (readied_tx, readied_rx) = mpsc::unbounded_channel();
         Self {
             pending: None,
-            readied_tx,
-            readied_rx,
+            readied: Returns::new(),
         }
     }
 
@@ -149,7 +146,7 @@ impl Starting {
         let first: Vec<Sound> = ready.plan.steps[0].cues.iter().map(|c| c.sound).collect();
         let index = ready.sounds.clone();
         let lent = audio.lend();
-        let tx = self.readied_tx.clone();
+        let tx = self.readied.sender();
         tokio::task::spawn_blocking(move || {
             use crate::daemon::caught::caught;
             let sounds = if index.intact() {
@@ -179,11 +176,7 @@ impl Starting {
 
     /// The next start's first sounds, back from beside the coach.
     pub async fn readied(&mut self) -> Readied {
-        match self.readied_rx.recv().await {
-            Some(r) => r,
-            // The sender is our own: the channel never closes.
-            None => std::future::pending().await,
-        }
+        self.readied.next().await
     }
 
     /// A start's first sounds are read (the output given back to `audio`, if it was lent).
